@@ -1,0 +1,57 @@
+"""The ``o1pruner`` console script: one subcommand per pipeline stage.
+
+    o1pruner grade --input samples.jsonl --output graded.parquet
+    o1pruner build-lh --samples graded.parquet --lambda 2 --output lh.parquet
+    o1pruner aes --input metrics.csv --output aes.csv
+
+Each subcommand lives in the module that implements the stage, as a function
+``<name>(argv: list[str]) -> int`` that parses its own arguments; this file only
+dispatches, so importing it stays cheap (no torch) until a stage runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# subcommand -> (module, function, one-line help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "validate-config": ("o1pruner.config", "cli_validate", "validate a config file against the schema"),
+    "build-toy": ("o1pruner.toy", "cli_build", "train the toy long-thought reference model"),
+    "convert-gguf": ("o1pruner.models", "cli_convert_gguf", "convert a GGUF file to an HF folder"),
+    "prepare-data": ("o1pruner.data", "cli_prepare", "load a configured dataset into problems.parquet"),
+    "sample": ("o1pruner.sampling", "cli_sample", "pre-sample K solutions per problem (one shard)"),
+    "grade": ("o1pruner.grading", "cli_grade", "grade responses against gold answers"),
+    "reference-stats": ("o1pruner.stats", "cli_reference_stats", "per-problem reference statistics"),
+    "length-intervals": ("o1pruner.stats", "cli_length_intervals", "Table 1 / Figure 1: accuracy by length interval"),
+    "build-sft": ("o1pruner.datasets", "cli_build_sft", "SFT dataset: shortest correct solutions"),
+    "build-dpo": ("o1pruner.datasets", "cli_build_dpo", "DPO dataset: shortest correct vs longest"),
+    "build-lh": ("o1pruner.datasets", "cli_build_lh", "Length-Harmonizing dataset with weights"),
+    "train": ("o1pruner.train", "cli_train", "train one method (sft, dpo, lh)"),
+    "evaluate": ("o1pruner.evaluate", "cli_evaluate", "greedy evaluation of a model on a dataset"),
+    "aes": ("o1pruner.aes", "cli_aes", "Accuracy-Efficiency Score from a metrics table"),
+}
+
+
+def _usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = ["usage: o1pruner <command> [options]", "", "commands:"]
+    lines += [f"  {name:<{width}}  {help_}" for name, (_, _, help_) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help"}:
+        print(_usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"o1pruner: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module, func, _ = COMMANDS[name]
+    return int(getattr(importlib.import_module(module), func)(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
