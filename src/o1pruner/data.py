@@ -1,0 +1,170 @@
+"""Datasets: one table of problems per configured dataset, each problem with a stable id.
+
+    o1pruner prepare-data --config config/config.yaml --dataset toy_easy --output problems.parquet
+
+Sources (``datasets.<name>.source`` in the config):
+- ``toy``: procedural arithmetic chains (:mod:`o1pruner.toy`), seeded;
+- ``local``: a JSON array, JSONL or Parquet file with a field mapping for problem and
+  answer (the real MATH-500 subset, GSM8K and GaoKao files load this way);
+- ``hub``: ``datasets.load_dataset`` on the Hugging Face hub (cluster use, needs network).
+
+A problem's id is ``<dataset>-<sha1 of its text>[:12]`` (or ``id_field``), so it survives
+re-ordering and re-downloads. Bad rows are errors that name the file and the row, or
+are skipped and counted when ``on_bad_row: skip``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from o1pruner.io import write_parquet
+from o1pruner.schemas import PROBLEMS
+
+
+class DatasetError(ValueError):
+    """A dataset file or row is unusable; the message names the file and row."""
+
+
+def problem_id(dataset: str, text: str) -> str:
+    return f"{dataset}-{hashlib.sha1(text.encode('utf-8')).hexdigest()[:12]}"
+
+
+def read_records(path: Path) -> list[dict]:
+    """Rows of a .json (array), .jsonl or .parquet file, with file/line-precise errors."""
+    if not path.exists():
+        raise DatasetError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        try:
+            return pd.read_parquet(path).to_dict("records")
+        except Exception as e:  # pyarrow raises several types for a non-Parquet file
+            raise DatasetError(f"{path}: not a readable Parquet file ({e})") from None
+    if suffix not in (".json", ".jsonl"):
+        raise DatasetError(f"{path}: unsupported file type {suffix!r} (use .json, .jsonl or .parquet)")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise DatasetError(f"{path}: line {line}: not UTF-8 (byte offset {e.start})") from None
+    if suffix == ".jsonl":
+        rows = []
+        for i, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise DatasetError(f"{path}: line {i}: invalid JSON ({e.msg})") from None
+        return rows
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DatasetError(f"{path}: line {e.lineno}: invalid JSON ({e.msg})") from None
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        data = data["data"]
+    if not isinstance(data, list):
+        raise DatasetError(f"{path}: expected a JSON array of objects, got {type(data).__name__}")
+    return data
+
+
+def records_to_problems(records: list[dict], name: str, spec: dict, where: str) -> pd.DataFrame:
+    """Map raw records to the PROBLEMS table; check fields, emptiness and duplicate ids."""
+    pf, af = spec.get("problem_field", "problem"), spec.get("answer_field", "answer")
+    regex = re.compile(spec["answer_regex"], re.S) if spec.get("answer_regex") else None
+    skip = spec.get("on_bad_row", "error") == "skip"
+    rows, skipped, seen = [], 0, {}
+    for i, rec in enumerate(records):
+        err = None
+        if not isinstance(rec, dict):
+            err = f"row {i}: expected an object, got {type(rec).__name__}"
+        elif pf not in rec or af not in rec:
+            err = f"row {i}: missing field {pf if pf not in rec else af!r} (has {sorted(rec)})"
+        else:
+            prob, ans = rec[pf], rec[af]
+            prob = prob if isinstance(prob, str) else ("" if prob is None else str(prob))
+            ans = ans if isinstance(ans, str) else ("" if ans is None else str(ans))
+            if regex is not None:
+                m = regex.search(ans)
+                ans = m.group(1) if m else ""
+            if not prob.strip():
+                err = f"row {i}: empty {pf!r}"
+            elif not ans.strip():
+                err = f"row {i}: empty {af!r}" + (" after answer_regex" if regex else "")
+        if err is None:
+            pid = f"{name}-{rec[spec['id_field']]}" if spec.get("id_field") else problem_id(name, prob)
+            if pid in seen:
+                err = f"row {i}: duplicate problem id {pid} (first at row {seen[pid]})"
+        if err is not None:
+            if not skip:
+                raise DatasetError(f"{where}: {err}")
+            skipped += 1
+            continue
+        seen[pid] = i
+        level = rec.get(spec["level_field"]) if spec.get("level_field") else rec.get("level", 0)
+        rows.append({"problem_id": pid, "dataset": name, "problem": prob, "answer": ans.strip(),
+                     "level": _as_level(level)})
+    df = pd.DataFrame(rows, columns=PROBLEMS)
+    df.attrs["skipped"] = skipped
+    return df
+
+
+def _as_level(v) -> int:
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    m = re.search(r"\d+", str(v)) if v is not None else None  # "Level 3" in MATH
+    return int(m.group()) if m else 0
+
+
+def load_dataset(name: str, spec: dict, base_dir: Path = Path(".")) -> pd.DataFrame:
+    """The PROBLEMS table of one configured dataset."""
+    source = spec["source"]
+    if source == "toy":
+        from o1pruner.toy import toy_problems
+
+        records = toy_problems(spec["n"], spec["levels"], spec.get("seed", 0))
+        where = f"datasets.{name} (toy)"
+        spec = {**spec, "problem_field": "problem", "answer_field": "answer"}
+    elif source == "local":
+        path = Path(spec["path"])
+        path = path if path.is_absolute() else base_dir / path
+        records, where = read_records(path), str(path)
+    elif source == "hub":
+        import datasets as hf_datasets  # network access: cluster use only
+
+        ds = hf_datasets.load_dataset(spec["hub_id"], spec.get("hub_config"), split=spec["split"])
+        records, where = ds.to_list(), f"hub:{spec['hub_id']}"
+    else:
+        raise DatasetError(f"datasets.{name}.source: unknown source {source!r}")
+    df = records_to_problems(records, name, spec, where)
+    if df.empty:
+        raise DatasetError(f"{where}: no usable problems")
+    if spec.get("limit") and spec["limit"] < len(df):
+        order = np.random.default_rng(spec.get("seed", 0)).permutation(len(df))[: spec["limit"]]
+        df = df.iloc[np.sort(order)].reset_index(drop=True)
+    return df
+
+
+def cli_prepare(argv: list[str]) -> int:
+    from o1pruner.config import load
+
+    ap = argparse.ArgumentParser(prog="o1pruner prepare-data")
+    ap.add_argument("--config", required=True, type=Path)
+    ap.add_argument("--dataset", required=True)
+    ap.add_argument("--output", required=True, type=Path)
+    ap.add_argument("--base-dir", type=Path, default=Path("."))
+    args = ap.parse_args(argv)
+    cfg = load(args.config)
+    if args.dataset not in cfg["datasets"]:
+        raise SystemExit(f"--dataset {args.dataset!r} is not in {args.config} datasets")
+    df = load_dataset(args.dataset, cfg["datasets"][args.dataset], args.base_dir)
+    write_parquet(df, args.output)
+    print(f"{args.dataset}: {len(df)} problems, {df.attrs.get('skipped', 0)} skipped -> {args.output}")
+    return 0

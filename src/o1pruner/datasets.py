@@ -1,0 +1,340 @@
+"""Training sets built from the graded reference samples: SFT, DPO and Length-Harmonizing (LH).
+
+    o1pruner build-sft --samples graded.parquet --output sft.parquet [--n 2]
+    o1pruner build-dpo --samples graded.parquet --output dpo.parquet [--n 2]
+    o1pruner build-lh  --samples graded.parquet --lambda 2 --output lh.parquet \
+        [--samples-per-problem 2] [--clip -2 4] [--seed 0] [--stats reference_stats.parquet]
+
+Input: a graded-samples table (``schemas.GRADED``; this module needs ``problem_id, sample_idx,
+prompt, problem, response, num_tokens, correct``). ``(problem_id, sample_idx)`` must be unique.
+Every builder sorts by ``(problem_id, sample_idx)`` first, so the output (rows and Parquet
+bytes) does not depend on the input row order.
+
+Python API (all return a new DataFrame with a fresh RangeIndex):
+
+- :func:`build_sft` -> ``problem_id, sample_idx, prompt, response, num_tokens``
+- :func:`build_dpo` -> ``problem_id, prompt, chosen, rejected, chosen_tokens, rejected_tokens,
+  chosen_sample_idx, rejected_sample_idx``
+- :func:`build_lh`  -> ``problem_id, sample_idx, prompt, response, num_tokens, correct, reward,
+  reward_clipped, weight, ref_mean_length, ref_mean_acc`` (``weight`` is what the LH loss uses)
+
+The LH reward (paper Eq. 4/5, official ``o1_scripts/construct_dataset.py``)::
+
+    R(x, y) = L̄_ref(x) / L(y) - 1 + λ · (A(x, y) - Ā_ref(x))
+    weight  = (clip(R, lo, hi) - mean) / std        # over the whole dataset, population std
+
+where L̄_ref(x) and Ā_ref(x) are the mean ``num_tokens`` and mean ``correct`` over ALL graded
+samples of problem x (as in the official script, which averages over all K samples), and
+L(y) = max(num_tokens, 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from o1pruner.schemas import require_columns
+
+# columns every builder reads from the graded table
+NEEDED = ["problem_id", "sample_idx", "prompt", "problem", "response", "num_tokens", "correct"]
+
+SFT_COLUMNS = ["problem_id", "sample_idx", "prompt", "response", "num_tokens"]
+DPO_COLUMNS = [
+    "problem_id", "prompt", "chosen", "rejected", "chosen_tokens", "rejected_tokens",
+    "chosen_sample_idx", "rejected_sample_idx",
+]
+LH_COLUMNS = [
+    "problem_id", "sample_idx", "prompt", "response", "num_tokens", "correct", "reward",
+    "reward_clipped", "weight", "ref_mean_length", "ref_mean_acc",
+]
+
+
+# ---- input checks -------------------------------------------------------------------------
+
+def _canonical(graded: pd.DataFrame, where: str = "graded samples") -> pd.DataFrame:
+    """Check the graded table and return it sorted by (problem_id, sample_idx).
+
+    Sorting first is what makes every builder independent of the input row order.
+    """
+    require_columns(graded, NEEDED, where)
+    df = graded.copy()
+    if df["correct"].isna().any():
+        bad = sorted(df.loc[df["correct"].isna(), "problem_id"].astype(str).unique())[:5]
+        raise ValueError(f"{where}: 'correct' is missing (ungraded) for problem(s) {bad}")
+    if df["num_tokens"].isna().any() or (df["num_tokens"] < 0).any():
+        bad = sorted(df.loc[df["num_tokens"].isna() | (df["num_tokens"] < 0), "problem_id"]
+                     .astype(str).unique())[:5]
+        raise ValueError(f"{where}: 'num_tokens' is missing or negative for problem(s) {bad}")
+    dup = df.duplicated(["problem_id", "sample_idx"], keep=False)
+    if dup.any():
+        first = df.loc[dup, ["problem_id", "sample_idx"]].iloc[0].tolist()
+        raise ValueError(f"{where}: duplicate (problem_id, sample_idx), e.g. {first}")
+    df["correct"] = df["correct"].astype(bool)
+    df["num_tokens"] = df["num_tokens"].astype(np.int64)
+    return df.sort_values(["problem_id", "sample_idx"], kind="mergesort").reset_index(drop=True)
+
+
+def _reference_means(df: pd.DataFrame, stats: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per-problem L̄_ref(x) (``mean_length``) and Ā_ref(x) (``mean_acc``), indexed by problem_id.
+
+    Computed from all graded samples of each problem unless a reference-stats table
+    (``o1pruner reference-stats``) is passed, in which case its two columns are used.
+    """
+    if stats is None:
+        grouped = df.groupby("problem_id", sort=True)
+        return pd.DataFrame({
+            "mean_length": grouped["num_tokens"].mean().astype(float),
+            "mean_acc": grouped["correct"].mean().astype(float),
+        })
+    require_columns(stats, ["problem_id", "mean_length", "mean_acc"], "reference stats")
+    if stats["problem_id"].duplicated().any():
+        dup = stats.loc[stats["problem_id"].duplicated(), "problem_id"].iloc[0]
+        raise ValueError(f"reference stats: duplicate problem_id {dup!r}")
+    ref = stats.set_index("problem_id")[["mean_length", "mean_acc"]].astype(float)
+    missing = sorted(set(df["problem_id"]) - set(ref.index), key=str)
+    if missing:
+        raise ValueError(f"reference stats: no row for problem(s) {missing[:5]}")
+    if not np.isfinite(ref.loc[df["problem_id"].unique()].to_numpy()).all():
+        raise ValueError("reference stats: non-finite mean_length/mean_acc")
+    return ref
+
+
+# ---- SFT / DPO ----------------------------------------------------------------------------
+
+def _shortest_correct(group: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The n shortest correct samples of one problem, ties broken by sample_idx."""
+    correct = group[group["correct"]]
+    return correct.sort_values(["num_tokens", "sample_idx"], kind="mergesort").head(n)
+
+
+def build_sft(graded: pd.DataFrame, n_shortest: int = 2) -> pd.DataFrame:
+    """SFT baseline: per problem, the ``n_shortest`` shortest correct solutions.
+
+    Problems without a correct sample contribute nothing. Rows are ordered by problem_id, then by
+    length (shortest first).
+    """
+    if n_shortest < 1:
+        raise ValueError(f"n_shortest must be >= 1, got {n_shortest}")
+    df = _canonical(graded)
+    parts = [_shortest_correct(g, n_shortest) for _, g in df.groupby("problem_id", sort=True)]
+    if not parts:
+        return pd.DataFrame(columns=SFT_COLUMNS)
+    return pd.concat(parts)[SFT_COLUMNS].reset_index(drop=True)
+
+
+def build_dpo(graded: pd.DataFrame, n_chosen: int = 2) -> pd.DataFrame:
+    """DPO baseline: chosen = the ``n_chosen`` shortest correct, rejected = the longest other one.
+
+    The rejected response is the longest sample of the problem that is not among the chosen
+    ones (any correctness; ties broken by the lowest sample_idx), paired with every chosen
+    response (one pair per chosen). Problems with no correct sample or no sample left to reject
+    are skipped, as are pairs whose chosen and rejected texts are identical (no preference
+    signal).
+    """
+    if n_chosen < 1:
+        raise ValueError(f"n_chosen must be >= 1, got {n_chosen}")
+    df = _canonical(graded)
+    rows = []
+    for pid, group in df.groupby("problem_id", sort=True):
+        chosen = _shortest_correct(group, n_chosen)
+        if chosen.empty:
+            continue
+        others = group[~group["sample_idx"].isin(chosen["sample_idx"])]
+        if others.empty:
+            continue
+        rejected = others.sort_values(["num_tokens", "sample_idx"], ascending=[False, True],
+                                      kind="mergesort").iloc[0]
+        for _, c in chosen.iterrows():
+            if c["response"] == rejected["response"]:
+                continue
+            rows.append({
+                "problem_id": pid, "prompt": c["prompt"],
+                "chosen": c["response"], "rejected": rejected["response"],
+                "chosen_tokens": int(c["num_tokens"]), "rejected_tokens": int(rejected["num_tokens"]),
+                "chosen_sample_idx": c["sample_idx"], "rejected_sample_idx": rejected["sample_idx"],
+            })
+    return pd.DataFrame(rows, columns=DPO_COLUMNS)
+
+
+# ---- Length-Harmonizing -------------------------------------------------------------------
+
+def length_harmonizing_reward(
+    num_tokens: np.ndarray, correct: np.ndarray, mean_length: np.ndarray, mean_acc: np.ndarray,
+    lam: float,
+) -> np.ndarray:
+    """R = L̄_ref/L − 1 + λ·(A − Ā_ref), elementwise.
+
+    L = max(num_tokens, 1): an empty response counts as one token (the EOS it still has to
+    emit), so its length term is L̄_ref − 1 instead of a division by zero. The official script
+    has no such guard.
+    """
+    length = np.maximum(np.asarray(num_tokens, dtype=float), 1.0)
+    acc = np.asarray(correct, dtype=float)
+    return np.asarray(mean_length, float) / length - 1.0 + lam * (acc - np.asarray(mean_acc, float))
+
+
+def standardise(values: np.ndarray) -> np.ndarray:
+    """(v − mean) / std with the population std (ddof=0, ``np.std`` as in the official script).
+
+    If all values are identical (including a single row) the std is 0; the official code would
+    produce NaN there. We return 0 for every row instead: no example is preferred over another,
+    so the LH loss has no gradient, which is the honest outcome for a dataset with no signal.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.size == 0 or np.ptp(values) == 0:
+        return np.zeros_like(values)
+    return (values - values.mean()) / values.std(ddof=0)
+
+
+def _pick_samples(df: pd.DataFrame, samples_per_problem: int, seed: int) -> pd.DataFrame:
+    """Choose ``samples_per_problem`` samples of each problem uniformly without replacement.
+
+    One numpy Generator walks the problems in sorted problem_id order, so the pick depends only
+    on the seed and the set of rows. Problems with fewer samples keep all of them. (The official
+    script ``random.shuffle``s each problem's K samples and keeps the first two — the same
+    distribution.)
+    """
+    rng = np.random.default_rng(seed)
+    keep = []
+    for _, group in df.groupby("problem_id", sort=True):
+        k = min(samples_per_problem, len(group))
+        keep.append(np.sort(rng.choice(group.index.to_numpy(), size=k, replace=False)))
+    if not keep:
+        return df.iloc[:0]
+    return df.loc[np.concatenate(keep)]
+
+
+def build_lh(
+    graded: pd.DataFrame,
+    lam: float,
+    samples_per_problem: int = 2,
+    clip: tuple[float, float] = (-2.0, 4.0),
+    seed: int = 0,
+    stats: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Length-Harmonizing dataset: sampled solutions with their standardised reward as weight.
+
+    Steps (official ``construct_dataset.py``, defaults k=2, clip [-2, 4]):
+      1. L̄_ref(x), Ā_ref(x) from all samples of x (or from ``stats``),
+      2. pick ``samples_per_problem`` samples per problem at random (seeded),
+      3. reward R (see :func:`length_harmonizing_reward`), clipped to ``clip``,
+      4. weight = standardised clipped reward over the whole dataset (:func:`standardise`).
+
+    Differences from the official script: lengths come from ``num_tokens`` recorded at sampling
+    time instead of re-tokenising; empty responses use L = 1; a dataset whose clipped rewards
+    are all equal gets weight 0 instead of NaN. Problems with no correct sample or only correct
+    samples need no special case: A − Ā_ref is then 0 for every sample, and R is the pure
+    length term.
+    """
+    lam = float(lam)
+    if not np.isfinite(lam) or lam < 0:
+        raise ValueError(f"lambda must be a finite number >= 0, got {lam}")
+    lo, hi = (float(c) for c in clip)
+    if not lo < hi:
+        raise ValueError(f"clip must be (lo, hi) with lo < hi, got {clip}")
+    if samples_per_problem < 1:
+        raise ValueError(f"samples_per_problem must be >= 1, got {samples_per_problem}")
+
+    df = _canonical(graded)
+    ref = _reference_means(df, stats)
+    picked = _pick_samples(df, samples_per_problem, seed).reset_index(drop=True)
+    means = ref.loc[picked["problem_id"]]
+    out = picked[["problem_id", "sample_idx", "prompt", "response", "num_tokens", "correct"]].copy()
+    out["reward"] = length_harmonizing_reward(
+        out["num_tokens"].to_numpy(), out["correct"].to_numpy(),
+        means["mean_length"].to_numpy(), means["mean_acc"].to_numpy(), lam,
+    )
+    out["reward_clipped"] = np.clip(out["reward"].to_numpy(), lo, hi)
+    out["weight"] = standardise(out["reward_clipped"].to_numpy())
+    out["ref_mean_length"] = means["mean_length"].to_numpy()
+    out["ref_mean_acc"] = means["mean_acc"].to_numpy()
+    return out[LH_COLUMNS].reset_index(drop=True)
+
+
+# ---- CLI ----------------------------------------------------------------------------------
+
+def _read_graded(path: str) -> pd.DataFrame:
+    df = pd.read_parquet(path)
+    require_columns(df, NEEDED, path)
+    return df
+
+
+def write_parquet_atomic(df: pd.DataFrame, output: str | os.PathLike) -> None:
+    """Write to a temporary name in the same folder, then rename, so a crash leaves no half file."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
+    try:
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _report(kind: str, df: pd.DataFrame, graded: pd.DataFrame, output: str) -> None:
+    n_in = graded["problem_id"].nunique()
+    n_out = df["problem_id"].nunique()
+    print(f"{kind}: {len(df)} rows from {n_out}/{n_in} problems -> {output}", file=sys.stderr)
+
+
+def cli_build_sft(argv: list[str]) -> int:
+    """o1pruner build-sft --samples graded.parquet --output sft.parquet [--n 2]"""
+    p = argparse.ArgumentParser(prog="o1pruner build-sft", description=build_sft.__doc__)
+    p.add_argument("--samples", required=True, help="graded samples Parquet")
+    p.add_argument("--output", required=True)
+    p.add_argument("--n", type=int, default=2, help="shortest correct solutions per problem")
+    a = p.parse_args(argv)
+    graded = _read_graded(a.samples)
+    df = build_sft(graded, n_shortest=a.n)
+    write_parquet_atomic(df, a.output)
+    _report("build-sft", df, graded, a.output)
+    return 0
+
+
+def cli_build_dpo(argv: list[str]) -> int:
+    """o1pruner build-dpo --samples graded.parquet --output dpo.parquet [--n 2]"""
+    p = argparse.ArgumentParser(prog="o1pruner build-dpo", description=build_dpo.__doc__)
+    p.add_argument("--samples", required=True, help="graded samples Parquet")
+    p.add_argument("--output", required=True)
+    p.add_argument("--n", type=int, default=2, help="chosen (shortest correct) per problem")
+    a = p.parse_args(argv)
+    graded = _read_graded(a.samples)
+    df = build_dpo(graded, n_chosen=a.n)
+    write_parquet_atomic(df, a.output)
+    _report("build-dpo", df, graded, a.output)
+    return 0
+
+
+def cli_build_lh(argv: list[str]) -> int:
+    """o1pruner build-lh --samples graded.parquet --lambda 2 --output lh.parquet
+    [--samples-per-problem 2] [--clip -2 4] [--seed 0] [--stats reference_stats.parquet]"""
+    p = argparse.ArgumentParser(prog="o1pruner build-lh", description=build_lh.__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--samples", required=True, help="graded samples Parquet")
+    p.add_argument("--lambda", dest="lam", type=float, required=True, help="accuracy weight λ >= 0")
+    p.add_argument("--output", required=True)
+    p.add_argument("--samples-per-problem", type=int, default=2)
+    p.add_argument("--clip", type=float, nargs=2, default=(-2.0, 4.0), metavar=("LO", "HI"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--stats", default=None,
+                   help="reference_stats.parquet to take L̄_ref/Ā_ref from (default: computed here)")
+    a = p.parse_args(argv)
+    graded = _read_graded(a.samples)
+    stats = None
+    if a.stats is not None:
+        stats = pd.read_parquet(a.stats)
+        require_columns(stats, ["problem_id", "mean_length", "mean_acc"], a.stats)
+    df = build_lh(graded, a.lam, samples_per_problem=a.samples_per_problem, clip=tuple(a.clip),
+                  seed=a.seed, stats=stats)
+    write_parquet_atomic(df, a.output)
+    _report("build-lh", df, graded, a.output)
+    if len(df):
+        r = df["reward_clipped"]
+        print(f"build-lh: clipped reward mean {r.mean():.4f} std {r.std(ddof=0):.4f}; "
+              f"{int((df['reward'] != r).sum())} rows clipped", file=sys.stderr)
+    return 0

@@ -1,0 +1,153 @@
+"""Reference statistics and the paper's Section 3 "length disharmony" analysis.
+
+    o1pruner reference-stats --graded graded.parquet --output reference_stats.parquet
+    o1pruner length-intervals --graded intervals.parquet --intervals 4 \\
+        --table results/tables/table1 --figure results/figures/figure1 --model toy
+
+Reference statistics are, per problem x, the paper's L̄_ref(x) (mean length in tokens)
+and Ā_ref(x) (mean accuracy) of the reference model's K samples, plus the spread of
+lengths and the shortest correct length.
+
+Length intervals: each problem's samples are sorted by length and cut into
+``intervals`` equal-count groups (shortest first); the accuracy in each group is
+reported per problem (Figure 1) and averaged over problems (Table 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from o1pruner.io import write_parquet, write_text
+from o1pruner.schemas import REFERENCE_STATS, require_columns
+
+
+def reference_stats(graded: pd.DataFrame) -> pd.DataFrame:
+    """One row per problem: n_samples, mean/min/max/std length, mean_acc, shortest correct."""
+    require_columns(graded, ["problem_id", "num_tokens", "correct"], "graded samples")
+    g = graded.assign(correct=graded["correct"].astype(bool),
+                      num_tokens=graded["num_tokens"].astype(float))
+    grouped = g.groupby("problem_id", sort=True)
+    out = grouped["num_tokens"].agg(n_samples="size", mean_length="mean", min_length="min",
+                                    max_length="max", std_length=lambda s: s.std(ddof=0))
+    out["mean_acc"] = grouped["correct"].mean()
+    shortest = g[g["correct"]].groupby("problem_id")["num_tokens"].min()
+    out["shortest_correct_length"] = shortest.reindex(out.index)  # NaN: no correct sample
+    return out.reset_index()[REFERENCE_STATS]
+
+
+def length_intervals(graded: pd.DataFrame, intervals: int = 4) -> pd.DataFrame:
+    """Per problem and interval: accuracy and mean length of that length-quantile group.
+
+    Ties in length are broken by sample_idx so the split is deterministic; with n samples
+    per problem, interval i holds ranks [i*n/I, (i+1)*n/I) (``np.array_split`` sizes).
+    """
+    require_columns(graded, ["problem_id", "sample_idx", "num_tokens", "correct"], "graded samples")
+    rows = []
+    for pid, g in graded.groupby("problem_id", sort=True):
+        if len(g) < intervals:
+            raise ValueError(f"problem {pid}: {len(g)} samples cannot fill {intervals} intervals")
+        g = g.sort_values(["num_tokens", "sample_idx"], kind="stable")
+        for i, part in enumerate(np.array_split(np.arange(len(g)), intervals)):
+            sub = g.iloc[part]
+            rows.append({"problem_id": pid, "interval": i + 1, "n": len(sub),
+                         "accuracy": float(sub["correct"].astype(bool).mean()),
+                         "mean_length": float(sub["num_tokens"].mean()),
+                         "min_length": int(sub["num_tokens"].min()),
+                         "max_length": int(sub["num_tokens"].max())})
+    return pd.DataFrame(rows)
+
+
+def table1(per_problem: pd.DataFrame) -> pd.DataFrame:
+    """Table 1: accuracy (percent) and mean length per interval, averaged over problems."""
+    t = per_problem.groupby("interval").agg(accuracy=("accuracy", "mean"),
+                                            mean_length=("mean_length", "mean"),
+                                            problems=("problem_id", "nunique"))
+    t["accuracy"] = (100 * t["accuracy"]).round(2)
+    t["mean_length"] = t["mean_length"].round(1)
+    return t.reset_index()
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(_fmt(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.2f}" if not np.isnan(v) else ""
+    return str(v)
+
+
+def figure1(per_problem: pd.DataFrame, stem: Path, title: str = "") -> None:
+    """Figure 1: per-problem accuracy in each length interval (PNG + PDF)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    order = (per_problem.groupby("problem_id")["accuracy"].mean().sort_values().index.tolist())
+    pos = {pid: i for i, pid in enumerate(order)}
+    n_int = int(per_problem["interval"].max())
+    width = 0.8 / n_int
+    fig, ax = plt.subplots(figsize=(max(6, 0.35 * len(order) + 2), 3.6))
+    cmap = plt.get_cmap("viridis")
+    for i in range(1, n_int + 1):
+        sub = per_problem[per_problem["interval"] == i]
+        x = np.array([pos[p] for p in sub["problem_id"]]) + (i - 1 - (n_int - 1) / 2) * width
+        ax.bar(x, 100 * sub["accuracy"], width=width, color=cmap((i - 1) / max(1, n_int - 1)),
+               label=f"interval {i}" + (" (shortest)" if i == 1 else " (longest)" if i == n_int else ""))
+    ax.set_xticks(range(len(order)))
+    ax.set_xticklabels([str(i + 1) for i in range(len(order))], fontsize=7)
+    ax.set_xlabel("problem (sorted by mean accuracy)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 105)
+    ax.set_title(title or "Accuracy by length interval per problem")
+    ax.legend(fontsize=7, ncol=n_int, loc="upper left")
+    fig.tight_layout()
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    for ext in ("png", "pdf"):
+        fig.savefig(f"{stem}.{ext}", dpi=150)
+    plt.close(fig)
+
+
+def cli_reference_stats(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="o1pruner reference-stats")
+    ap.add_argument("--graded", required=True, type=Path, nargs="+")
+    ap.add_argument("--output", required=True, type=Path)
+    args = ap.parse_args(argv)
+    graded = pd.concat([pd.read_parquet(p) for p in args.graded], ignore_index=True)
+    stats = reference_stats(graded)
+    write_parquet(stats, args.output)
+    print(f"reference stats: {len(stats)} problems, mean length {stats['mean_length'].mean():.1f}, "
+          f"mean acc {stats['mean_acc'].mean():.3f} -> {args.output}")
+    return 0
+
+
+def cli_length_intervals(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="o1pruner length-intervals")
+    ap.add_argument("--graded", required=True, type=Path)
+    ap.add_argument("--intervals", type=int, default=4)
+    ap.add_argument("--model", default="")
+    ap.add_argument("--per-problem", type=Path, required=True, help="per-problem Parquet")
+    ap.add_argument("--table", type=Path, required=True, help="stem: writes .csv and .md")
+    ap.add_argument("--figure", type=Path, required=True, help="stem: writes .png and .pdf")
+    args = ap.parse_args(argv)
+    per_problem = length_intervals(pd.read_parquet(args.graded), args.intervals)
+    write_parquet(per_problem, args.per_problem)
+    t1 = table1(per_problem)
+    if args.model:
+        t1.insert(0, "model", args.model)
+    args.table.parent.mkdir(parents=True, exist_ok=True)
+    write_text(t1.to_csv(index=False), args.table.with_suffix(".csv"))
+    write_text(markdown_table(t1), args.table.with_suffix(".md"))
+    figure1(per_problem, args.figure, f"Figure 1 ({args.model}): accuracy by length interval"
+            if args.model else "")
+    print(markdown_table(t1))
+    return 0

@@ -1,0 +1,152 @@
+"""The paper's result tables, built from the AES table of :func:`o1pruner.aes.compute_aes`.
+
+* :func:`table2` – Table 2 (main results): one row per (model, method), for each dataset and
+  then AVERAGE the columns ``<dataset>/Acc``, ``<dataset>/Length``, ``<dataset>/AES``.
+* :func:`table3` – Table 3 (ablation on λ): one row per λ of the O1-Pruner runs, with the
+  ``AVERAGE/Acc``, ``AVERAGE/Length``, ``AVERAGE/AES`` columns.
+* :func:`write_table` – ``<stem>.csv`` (full precision) and ``<stem>.md`` (printed precision:
+  Acc 1 decimal, Length in whole tokens, AES 2 decimals).
+
+    from o1pruner import aes, tables
+    tables.write_table(tables.table2(aes.compute_aes(metrics)), "results/table2")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from o1pruner.aes import AVERAGE
+from o1pruner.schemas import require_columns
+
+# internal method id -> the name the paper prints, in the paper's row order
+METHOD_DISPLAY = {
+    "baseline": "Baseline",
+    "fast_prompt": "Fast-solving prompt",
+    "sft": "SFT",
+    "dpo": "DPO",
+    "lh": "O1-Pruner",
+}
+METHOD_ORDER = list(METHOD_DISPLAY.values())
+_BY_LOWER = {**METHOD_DISPLAY, **{v.lower(): v for v in METHOD_DISPLAY.values()}}
+
+# metric (column suffix) -> (source column in the AES table, Markdown format)
+METRIC_COLUMNS = {"Acc": ("acc", "{:.1f}"), "Length": ("length", "{:.0f}"), "AES": ("aes", "{:.2f}")}
+
+
+def display_method(method: object) -> str:
+    """Paper name of a method given its id (``lh``) or display name (any case); others pass through."""
+    text = str(method).strip()
+    return _BY_LOWER.get(text.lower(), text)
+
+
+def _method_rank(name: str) -> int:
+    return METHOD_ORDER.index(name) if name in METHOD_ORDER else len(METHOD_ORDER)
+
+
+def _ordered(values: pd.Series) -> list:
+    """Distinct values in order of first appearance."""
+    return list(dict.fromkeys(values))
+
+
+def table2(aes_df: pd.DataFrame, datasets: list[str] | None = None) -> pd.DataFrame:
+    """Table 2: rows (model, method) in the paper's method order, columns per dataset then AVERAGE.
+
+    ``aes_df`` needs ``model, method, dataset, acc, length, aes`` (the output of ``compute_aes``
+    or the paper's own numbers). ``datasets`` fixes the column order; by default datasets keep
+    their order of first appearance. AVERAGE always goes last. A table with several runs of one
+    method (a ``lambda`` column) must be filtered to one run per method first.
+    """
+    require_columns(aes_df, ["model", "method", "dataset", "acc", "length", "aes"], "table2 input")
+    df = aes_df.assign(method=aes_df["method"].map(display_method))
+    dup = df.duplicated(["model", "method", "dataset"], keep=False)
+    if dup.any():
+        row = df[dup].iloc[0]
+        raise ValueError(f"table2: several rows for model={row['model']!r}, method={row['method']!r}, "
+                         f"dataset={row['dataset']!r}; keep one run per method (e.g. one lambda)")
+    present = [d for d in _ordered(df["dataset"]) if d != AVERAGE]
+    if datasets is None:
+        datasets = present
+    else:
+        unknown = sorted(set(datasets) - set(present))
+        if unknown:
+            raise ValueError(f"table2: no rows for dataset(s) {unknown}; the table has {present}")
+        datasets = [d for d in datasets if d != AVERAGE]
+    if (df["dataset"] == AVERAGE).any():
+        datasets.append(AVERAGE)
+    models = _ordered(df["model"])
+    methods = sorted(_ordered(df["method"]), key=_method_rank)  # stable: unknown methods keep order
+
+    cells = df.set_index(["model", "method", "dataset"])
+    runs = set(zip(df["model"], df["method"]))
+    rows = []
+    for model, method in ((m, meth) for m in models for meth in methods if (m, meth) in runs):
+        row = {"model": model, "method": method}
+        for dataset in datasets:
+            key = (model, method, dataset)
+            for metric, (col, _) in METRIC_COLUMNS.items():
+                row[f"{dataset}/{metric}"] = cells.at[key, col] if key in cells.index else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def table3(aes_df: pd.DataFrame) -> pd.DataFrame:
+    """Table 3: the λ ablation – AVERAGE Acc/Length/AES of each O1-Pruner run, by model then λ.
+
+    Takes λ from the ``lambda`` column of the O1-Pruner (``lh``) AVERAGE rows.
+    """
+    require_columns(aes_df, ["model", "method", "dataset", "lambda", "acc", "length", "aes"], "table3 input")
+    df = aes_df.assign(method=aes_df["method"].map(display_method))
+    runs = df[(df["method"] == METHOD_DISPLAY["lh"]) & (df["dataset"] == AVERAGE)]
+    if runs.empty:
+        raise ValueError(f"table3: no O1-Pruner rows with dataset={AVERAGE!r}; run compute_aes first")
+    if runs["lambda"].isna().any():
+        idx = runs.index[runs["lambda"].isna()][0]
+        raise ValueError(f"table3: O1-Pruner row {idx} (model={runs.at[idx, 'model']!r}) has no lambda")
+    dup = runs.duplicated(["model", "lambda"], keep=False)
+    if dup.any():
+        row = runs[dup].iloc[0]
+        raise ValueError(f"table3: several O1-Pruner runs for model={row['model']!r}, "
+                         f"lambda={float(row['lambda']):g}")
+    model_rank = {m: i for i, m in enumerate(_ordered(df["model"]))}
+    runs = runs.assign(_m=runs["model"].map(model_rank), **{"lambda": runs["lambda"].astype(float)})
+    runs = runs.sort_values(["_m", "lambda"], kind="stable")
+    out = runs[["model", "lambda"]].copy()
+    for metric, (col, _) in METRIC_COLUMNS.items():
+        out[f"{AVERAGE}/{metric}"] = runs[col]
+    return out.reset_index(drop=True)
+
+
+def _format_cell(column: str, value) -> str:
+    if isinstance(value, str):
+        return value.replace("|", "\\|")
+    if value is None or pd.isna(value):
+        return ""
+    metric = column.rsplit("/", 1)[-1]
+    if metric in METRIC_COLUMNS:
+        return METRIC_COLUMNS[metric][1].format(float(value))
+    if isinstance(value, float):
+        return f"{value:g}"  # λ = 0.5, 2, ...
+    return str(value)
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    """A GitHub Markdown table at the paper's printed precision (no ``tabulate`` needed)."""
+    header = [str(c) for c in df.columns]
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
+    lines = ["| " + " | ".join(header) + " |",
+             "| " + " | ".join("---:" if num else "---" for num in numeric) + " |"]
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(_format_cell(c, v) for c, v in zip(header, row)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_table(df: pd.DataFrame, stem: str | Path) -> tuple[Path, Path]:
+    """Write ``<stem>.csv`` (full precision) and ``<stem>.md``; returns both paths."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    csv_path, md_path = stem.with_name(stem.name + ".csv"), stem.with_name(stem.name + ".md")
+    df.to_csv(csv_path, index=False)
+    md_path.write_text(to_markdown(df), encoding="utf-8")
+    return csv_path, md_path

@@ -1,0 +1,311 @@
+"""Toy long-thought reference model: a stand-in for Marco-o1 that builds in minutes on a CPU.
+
+The default config cannot use a real 7B model offline on two cores, so the workflow
+trains its own tiny Llama from scratch on procedurally generated arithmetic chains
+whose solutions are *long-thought*: correct step-by-step work followed by a variable
+number of redundant re-checks ("Wait, let me verify ...") and a final ``\\boxed{}``.
+Sampled at the paper's temperature, its responses show the paper's Section 3
+"length disharmony": lengths vary a lot per problem while short samples are about as
+accurate as long ones. Errors come from the model's imperfect arithmetic, so longer
+chains (more operations) are harder: the ``level`` of a problem is its number of ops.
+
+    o1pruner build-toy --output results/models/toy --steps 1500 --seed 0
+
+The result is an ordinary HF folder (LlamaForCausalLM + a fast BPE tokenizer with a
+ChatML chat template) that transformers and vLLM load like any hub model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from o1pruner.prompts import SPEED_PROMPTS, messages
+
+# ----------------------------------------------------------------------------------
+# The task: arithmetic chains with exact answers
+# ----------------------------------------------------------------------------------
+
+OP_WORDS = {"+": "add {k}", "-": "subtract {k}", "*": "multiply by {k}"}
+RECHECK_OPENERS = ["Wait, let me verify", "Hmm, let me double-check", "Let me check again"]
+MAX_VALUE = 199  # keeps every intermediate value at three digits or fewer
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    start: int
+    ops: tuple[tuple[str, int], ...]
+
+    @property
+    def level(self) -> int:
+        return len(self.ops)
+
+    def values(self) -> list[int]:
+        vals = [self.start]
+        for op, k in self.ops:
+            v = vals[-1]
+            vals.append(v + k if op == "+" else v - k if op == "-" else v * k)
+        return vals
+
+    @property
+    def answer(self) -> int:
+        return self.values()[-1]
+
+    @property
+    def text(self) -> str:
+        steps = ", ".join(OP_WORDS[op].format(k=k) for op, k in self.ops)
+        return f"Start with {self.start}, {steps}. What is the result?"
+
+    def step_lines(self) -> list[str]:
+        vals = self.values()
+        return [f"{vals[i]} {op} {k} = {vals[i + 1]}" for i, (op, k) in enumerate(self.ops)]
+
+
+def random_chain(rng: np.random.Generator, n_ops: int) -> ChainProblem:
+    """A chain of ``n_ops`` operations whose every intermediate value is in [0, MAX_VALUE]."""
+    v = int(rng.integers(2, 21))
+    start, ops = v, []
+    for _ in range(n_ops):
+        choices = ["+", "-"] + (["*"] if v * 2 <= MAX_VALUE and v >= 2 else [])
+        op = choices[int(rng.integers(len(choices)))]
+        if op == "*":
+            k = int(rng.integers(2, min(4, MAX_VALUE // v) + 1))
+            v *= k
+        elif op == "-" and v >= 1:
+            k = int(rng.integers(1, min(v, 20) + 1))
+            v -= k
+        else:
+            op = "+"
+            k = int(rng.integers(1, min(20, MAX_VALUE - v) + 1)) if v < MAX_VALUE else 0
+            v += k
+        ops.append((op, k))
+    return ChainProblem(start, tuple(ops))
+
+
+def long_thought_solution(p: ChainProblem, rng: np.random.Generator, p_stop: float,
+                          max_rechecks: int) -> str:
+    """Step-by-step work, then a geometric number of redundant re-checks, then the box.
+
+    Each re-check recomputes one earlier step (correctly): pure redundancy, the kind of
+    tokens O1-Pruner learns to drop.
+    """
+    lines = p.step_lines()
+    out = ["Let me solve this step by step."] + lines
+    n_rechecks = 0
+    while n_rechecks < max_rechecks and rng.random() >= p_stop:
+        n_rechecks += 1
+        i = int(rng.integers(len(lines)))
+        opener = RECHECK_OPENERS[int(rng.integers(len(RECHECK_OPENERS)))]
+        out.append(f"{opener} step {i + 1}: {lines[i]}. Correct.")
+    out.append(f"So the answer is \\boxed{{{p.answer}}}.")
+    return "\n".join(out)
+
+
+def chain_problems(n: int, levels: list[int], seed: int) -> list[ChainProblem]:
+    """``n`` problems with levels drawn uniformly from ``levels`` (deterministic in seed)."""
+    rng = np.random.default_rng(seed)
+    return [random_chain(rng, int(levels[int(rng.integers(len(levels)))])) for _ in range(n)]
+
+
+# ----------------------------------------------------------------------------------
+# Tokenizer and model
+# ----------------------------------------------------------------------------------
+
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+
+
+@dataclass
+class ToyConfig:
+    """Everything that determines the toy model; written to ``toy_config.json``."""
+
+    seed: int = 0
+    train_problems: int = 40000
+    levels: list[int] = field(default_factory=lambda: [2, 3, 4, 5, 6])
+    p_stop: float = 0.3          # per-step chance to stop re-checking (normal prompt)
+    # the toy follows the official speed prompts only weakly, like Marco-o1 in Table 2
+    p_stop_speed: dict = field(default_factory=lambda: {"fast": 0.4, "very_fast": 0.45,
+                                                        "slow": 0.2})
+    speed_prompt_fraction: float = 0.2
+    max_rechecks: int = 8
+    vocab_size: int = 384
+    hidden_size: int = 128
+    intermediate_size: int = 384
+    num_layers: int = 4
+    num_heads: int = 2
+    max_positions: int = 512
+    steps: int = 1200
+    batch_size: int = 32
+    lr: float = 3e-3
+    warmup_steps: int = 60
+    threads: int = 2
+
+
+def training_corpus(cfg: ToyConfig) -> list[tuple[str, str]]:
+    """(prompt text through the chat template, response) pairs for pre-training."""
+    rng = np.random.default_rng(cfg.seed + 1)
+    pairs = []
+    speeds = sorted(cfg.p_stop_speed)
+    for p in chain_problems(cfg.train_problems, cfg.levels, cfg.seed):
+        speed = "normal"
+        if rng.random() < cfg.speed_prompt_fraction:
+            speed = speeds[int(rng.integers(len(speeds)))]
+        p_stop = cfg.p_stop_speed.get(speed, cfg.p_stop)
+        sol = long_thought_solution(p, rng, p_stop, cfg.max_rechecks)
+        pairs.append((render_chatml(messages(p.text, "default", speed)), sol))
+    return pairs
+
+
+def render_chatml(messages: list[dict]) -> str:
+    """The chat template, rendered without a tokenizer (the toy's tokenizer uses the same)."""
+    body = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+    return body + "<|im_start|>assistant\n"
+
+
+def build_tokenizer(texts: list[str], vocab_size: int):
+    """Byte-level BPE with single-digit tokens (so arithmetic is learnable), ChatML specials."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    tok.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+        bos_token=None, unk_token=None, chat_template=CHATML_TEMPLATE,
+        model_max_length=4096, clean_up_tokenization_spaces=False,
+    )
+
+
+def build_model(cfg: ToyConfig, tokenizer):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(cfg.seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=cfg.hidden_size,
+        intermediate_size=cfg.intermediate_size, num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads, num_key_value_heads=cfg.num_heads,
+        max_position_embeddings=cfg.max_positions, tie_word_embeddings=True,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.convert_tokens_to_ids("<|im_start|>"),
+    )
+    return LlamaForCausalLM(config)
+
+
+def encode_pairs(tokenizer, pairs: list[tuple[str, str]], max_len: int):
+    """Token ids and loss masks (response + eos only: the toy learns to answer, not to ask)."""
+    prompts = tokenizer([p for p, _ in pairs], add_special_tokens=False)["input_ids"]
+    responses = tokenizer([r for _, r in pairs], add_special_tokens=False)["input_ids"]
+    eos = tokenizer.eos_token_id
+    out = []
+    for p, r in zip(prompts, responses):
+        ids = (p + r + [eos])[:max_len]
+        out.append((ids, len(p)))
+    return out
+
+
+def train_toy(cfg: ToyConfig, output: Path, log=lambda s: print(s, flush=True)) -> dict:
+    """Build tokenizer + model, train for ``cfg.steps`` steps, save an HF folder."""
+    import torch
+
+    t0 = time.time()
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    pairs = training_corpus(cfg)
+    tokenizer = build_tokenizer([p + r for p, r in pairs[:5000]] + list(SPEED_PROMPTS.values()),
+                                cfg.vocab_size)
+    model = build_model(cfg, tokenizer)
+    data = encode_pairs(tokenizer, pairs, cfg.max_positions)
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"toy: {len(data)} examples, {n_params / 1e6:.2f}M params, vocab {len(tokenizer)}")
+
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.98))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup_steps)
+                                              * 0.5 * (1 + math.cos(math.pi * min(1.0, s / cfg.steps))))
+    rng = np.random.default_rng(cfg.seed + 2)
+    pad = tokenizer.pad_token_id
+    model.train()
+    losses, n_tokens = [], 0
+    for step in range(cfg.steps):
+        batch = [data[i] for i in rng.integers(len(data), size=cfg.batch_size)]
+        width = max(len(ids) for ids, _ in batch)
+        input_ids = torch.full((len(batch), width), pad, dtype=torch.long)   # (B, T)
+        labels = torch.full((len(batch), width), -100, dtype=torch.long)     # (B, T)
+        attn = torch.zeros((len(batch), width), dtype=torch.long)
+        for b, (ids, n_prompt) in enumerate(batch):
+            input_ids[b, : len(ids)] = torch.tensor(ids)
+            labels[b, n_prompt: len(ids)] = torch.tensor(ids[n_prompt:])
+            attn[b, : len(ids)] = 1
+        loss = model(input_ids=input_ids, attention_mask=attn, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+        n_tokens += int(attn.sum())
+        if step % 100 == 0 or step == cfg.steps - 1:
+            log(f"toy: step {step:5d}/{cfg.steps} loss {loss.item():.4f} "
+                f"{n_tokens / (time.time() - t0):.0f} tok/s")
+    model.eval()
+    output.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(output, safe_serialization=True)
+    tokenizer.save_pretrained(output)
+    generation_config = {"eos_token_id": tokenizer.eos_token_id, "pad_token_id": pad,
+                         "bos_token_id": model.config.bos_token_id}
+    (output / "generation_config.json").write_text(json.dumps(generation_config, indent=2))
+    info = {"config": asdict(cfg), "params": n_params, "final_loss": float(np.mean(losses[-50:])),
+            "train_tokens": n_tokens, "wall_s": round(time.time() - t0, 1)}
+    (output / "toy_config.json").write_text(json.dumps(info, indent=2))
+    return info
+
+
+# ----------------------------------------------------------------------------------
+# Procedural datasets for the workflow (train split + three eval splits)
+# ----------------------------------------------------------------------------------
+
+def toy_problems(n: int, levels: list[int], seed: int) -> list[dict]:
+    """Problem records for a ``source: toy`` dataset (seed keeps splits disjoint in practice)."""
+    return [{"problem": p.text, "answer": str(p.answer), "level": p.level}
+            for p in chain_problems(n, levels, seed)]
+
+
+def cli_build(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="o1pruner build-toy", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--output", required=True, type=Path)
+    for f, v in asdict(ToyConfig()).items():
+        if not isinstance(v, (list, dict)):
+            ap.add_argument(f"--{f.replace('_', '-')}", type=type(v), default=v)
+    args = ap.parse_args(argv)
+    cfg = ToyConfig(**{k: v for k, v in vars(args).items() if k in ToyConfig.__dataclass_fields__})
+    tmp = args.output.with_name(args.output.name + ".tmp")
+    if tmp.exists():
+        import shutil
+        shutil.rmtree(tmp)
+    info = train_toy(cfg, tmp)
+    if args.output.exists():
+        import shutil
+        shutil.rmtree(args.output)
+    os.replace(tmp, args.output)  # a killed build never leaves a folder that looks complete
+    print(json.dumps({k: info[k] for k in ("params", "final_loss", "train_tokens", "wall_s")}))
+    return 0

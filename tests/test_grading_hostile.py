@@ -1,0 +1,127 @@
+"""Grader under hostile and pathological model output: no side effects, bounded time.
+
+    PYTHONPATH=src .venv/bin/python -m pytest tests/test_grading_hostile.py -q
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import threading
+import time
+
+import pytest
+
+from o1pruner.grading import Grader, MathVerifyWorker, fast_equivalent, looks_like_code
+
+TIMEOUT = 2.0
+BOUND = 3 * TIMEOUT  # a timed-out comparison includes killing the worker; restarts are lazy
+
+NESTED_FRAC = "\\frac{1}{" * 150 + "2" + "}" * 150
+BIG_MATRIX = "\\begin{pmatrix}" + " \\\\ ".join(
+    " & ".join(str(i * j + 1) for j in range(12)) for i in range(12)) + "\\end{pmatrix}"
+HUGE_MATRIX = "\\begin{pmatrix}" + " \\\\ ".join(["1 & " * 99 + "1"] * 100) + "\\end{pmatrix}"
+PATHOLOGICAL = [
+    "10^{10^{10^{10}}}",
+    "9!!!!!!",
+    "2^{2^{2^{2^{2^{2}}}}}",
+    NESTED_FRAC,
+    BIG_MATRIX,
+    HUGE_MATRIX,
+]
+
+
+def _payloads(marker: str) -> list[str]:
+    cmd = f"touch {marker}"
+    return [
+        f"__import__('os').system('{cmd}')",
+        f"(lambda: __import__('os').system('{cmd}'))()",
+        "().__class__.__bases__[0].__subclasses__()",
+        f"eval(\"__import__('os').system('{cmd}')\")",
+        f"exec(\"open('{marker}', 'w').write('x')\")",
+        f"open('{marker}', 'w').write('x')",  # no dunder, no keyword: reaches math-verify
+        f"getattr(getattr(__builtins__, 'open'), '__call__')('{marker}', 'w')",
+    ]
+
+
+@pytest.fixture(scope="module")
+def grader():
+    with Grader(timeout=TIMEOUT) as g:
+        assert g.equivalent(r"\frac{\sqrt3}{3}", r"\frac{1}{\sqrt{3}}")  # worker warm
+        yield g
+
+
+def test_payloads_graded_incorrect_without_side_effects(grader, tmp_path):
+    marker = tmp_path / "pwned"
+    for payload in _payloads(str(marker)):
+        for response in (rf"The answer is $\boxed{{{payload}}}$.", f"The answer is {payload}",
+                         f"{payload} \\boxed {payload}"):
+            assert grader.grade(response, "1")[1] is False
+        # as the gold answer too (gold is never code-guarded, so this reaches math-verify)
+        assert grader.grade(r"\boxed{1}", payload)[1] is False
+        assert grader.grade(rf"\boxed{{{payload}}}", payload)[1] is True  # identical strings
+    assert grader.stats["timeouts"] == 0 and grader.stats["crashes"] == 0
+    assert not marker.exists()
+
+
+def test_math_verify_worker_itself_never_evaluates(tmp_path):
+    # bypass the Grader's code guard: the worker's LaTeX-only parsing must be safe alone
+    marker = tmp_path / "pwned"
+    worker = MathVerifyWorker(timeout=10)
+    try:
+        for payload in _payloads(str(marker)):
+            assert worker.equal(payload, "0") is False
+            assert worker.equal("0", payload) is False
+    finally:
+        worker.close()
+    assert not marker.exists()
+
+
+def test_code_guard():
+    assert looks_like_code("().__class__") and looks_like_code("lambda x: x")
+    assert looks_like_code("eval('1')") and looks_like_code("import os")
+    assert not looks_like_code(r"\lambda_1 + \lambda^2") and not looks_like_code(r"x_{1}")
+
+
+@pytest.mark.parametrize("pred", PATHOLOGICAL, ids=["tower", "factorials", "power2", "nested_frac",
+                                                    "matrix", "huge_matrix"])
+def test_pathological_graded_incorrect_within_bound(grader, pred):
+    t0 = time.monotonic()
+    assert grader.grade(rf"so \boxed{{{pred}}}", "5") == (pred, False)
+    assert time.monotonic() - t0 < BOUND
+    # truly identical strings are still equal, decided without any parser
+    assert fast_equivalent(pred, pred) is True
+
+
+def test_worker_recovers_after_timeouts(grader):
+    grader.grade(r"\boxed{3^{3^{3^{3^{3}}}}}", "7")
+    assert grader.stats["timeouts"] >= 1
+    starts = grader._worker.starts
+    assert grader.equivalent(r"(0,1)\cup(-\infty,0)", r"(-\infty,0)\cup(0,1)")
+    assert grader._worker.starts == starts + 1  # a fresh worker took over
+
+
+def _grade_pathological() -> tuple[bool, bool, float]:
+    """Warm a grader, then time one pathological comparison (runs in a thread or a child)."""
+    with Grader(timeout=TIMEOUT) as g:
+        warm = g.grade(r"\boxed{\frac{\sqrt3}{3}}", r"\frac{1}{\sqrt{3}}")[1]
+        t0 = time.monotonic()
+        _, correct = g.grade(r"\boxed{10^{10^{10^{10}}}}", "5")
+        return warm, correct, time.monotonic() - t0
+
+
+def test_bounded_in_non_main_thread():
+    out: list = []
+    th = threading.Thread(target=lambda: out.append(_grade_pathological()))
+    th.start()
+    th.join(60)
+    assert not th.is_alive()
+    warm, correct, elapsed = out[0]
+    assert warm is True and correct is False and elapsed < BOUND
+
+
+def test_bounded_inside_multiprocessing_pool_worker():
+    # Pool workers are daemonic and may not start multiprocessing children: the grader's
+    # worker is a plain subprocess, so it works there too
+    with mp.get_context("spawn").Pool(1) as pool:
+        warm, correct, elapsed = pool.apply_async(_grade_pathological).get(timeout=90)
+    assert warm is True and correct is False and elapsed < BOUND

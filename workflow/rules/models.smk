@@ -1,0 +1,32 @@
+# The reference model folder for models the workflow makes itself:
+#   source toy  -> train the toy long-thought model from scratch (o1pruner build-toy)
+#   source gguf -> convert a GGUF file once to an HF folder (o1pruner convert-gguf)
+# (source hf: a hub id or local HF folder is used as it is, no rule.)
+
+
+def _model_command(wc):
+    m = model_cfg(wc)
+    if m["source"] == "gguf":
+        return f"convert-gguf --gguf {m['path']}"
+    toy = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in m.get("toy", {}).items())
+    return f"build-toy {toy}"
+
+
+rule reference_model:
+    output:
+        directory(f"{RESULTS}/{{model}}/model"),
+    params:
+        command=_model_command,
+    log:
+        f"{RESULTS}/logs/{{model}}/reference_model.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{model}}/reference_model.tsv"
+    threads: 2
+    resources:
+        gpu=lambda wc: res(wc, "build", "gpu", 0),
+        mem_mb=lambda wc: res(wc, "build", "mem_mb", 8000),
+        runtime=lambda wc: res(wc, "build", "runtime", 60),
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "{O1} {params.command} --output {output} > {log} 2>&1"

@@ -1,0 +1,35 @@
+# Reference statistics (L̄_ref, Ā_ref per problem) and Section 3: Table 1, Figure 1.
+
+
+rule reference_stats:
+    input:
+        f"{RESULTS}/{{model}}/presample/graded.parquet",
+    output:
+        f"{RESULTS}/{{model}}/reference_stats.parquet",
+    log:
+        f"{RESULTS}/logs/{{model}}/reference_stats.log",
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "{O1} reference-stats --graded {input} --output {output} > {log} 2>&1"
+
+
+rule length_disharmony:
+    input:
+        f"{RESULTS}/{{model}}/intervals/graded.parquet",
+    output:
+        per_problem=f"{RESULTS}/{{model}}/intervals/per_problem.parquet",
+        table=multiext(f"{RESULTS}/tables/table1_{{model}}", ".csv", ".md"),
+        figure=report(multiext(f"{RESULTS}/figures/figure1_{{model}}", ".png", ".pdf"),
+                      caption="../report/figure1.rst", category="Section 3"),
+    params:
+        intervals=config.get("length_disharmony", {}).get("intervals", 4),
+    log:
+        f"{RESULTS}/logs/{{model}}/length_disharmony.log",
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "{O1} length-intervals --graded {input} --intervals {params.intervals} "
+        "--model {wildcards.model} --per-problem {output.per_problem} "
+        "--table {RESULTS}/tables/table1_{wildcards.model} "
+        "--figure {RESULTS}/figures/figure1_{wildcards.model} > {log} 2>&1"
