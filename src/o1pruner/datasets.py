@@ -6,7 +6,7 @@
         [--samples-per-problem 2] [--clip -2 4] [--seed 0] [--stats reference_stats.parquet]
 
 Input: a graded-samples table (``schemas.GRADED``; this module needs ``problem_id, sample_idx,
-prompt, problem, response, num_tokens, correct``). ``(problem_id, sample_idx)`` must be unique.
+prompt, response, num_tokens, correct``). ``(problem_id, sample_idx)`` must be unique.
 Every builder sorts by ``(problem_id, sample_idx)`` first, so the output (rows and Parquet
 bytes) does not depend on the input row order.
 
@@ -18,7 +18,7 @@ Python API (all return a new DataFrame with a fresh RangeIndex):
 - :func:`build_lh`  -> ``problem_id, sample_idx, prompt, response, num_tokens, correct, reward,
   reward_clipped, weight, ref_mean_length, ref_mean_acc`` (``weight`` is what the LH loss uses)
 
-The LH reward (paper Eq. 4/5, official ``o1_scripts/construct_dataset.py``)::
+The LH reward (the paper's length-harmonizing reward; official ``o1_scripts/construct_dataset.py``)::
 
     R(x, y) = L̄_ref(x) / L(y) - 1 + λ · (A(x, y) - Ā_ref(x))
     weight  = (clip(R, lo, hi) - mean) / std        # over the whole dataset, population std
@@ -31,17 +31,16 @@ L(y) = max(num_tokens, 1).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from o1pruner.io import write_parquet
 from o1pruner.schemas import require_columns
 
 # columns every builder reads from the graded table
-NEEDED = ["problem_id", "sample_idx", "prompt", "problem", "response", "num_tokens", "correct"]
+NEEDED = ["problem_id", "sample_idx", "prompt", "response", "num_tokens", "correct"]
 
 SFT_COLUMNS = ["problem_id", "sample_idx", "prompt", "response", "num_tokens"]
 DPO_COLUMNS = [
@@ -264,18 +263,6 @@ def _read_graded(path: str) -> pd.DataFrame:
     return df
 
 
-def write_parquet_atomic(df: pd.DataFrame, output: str | os.PathLike) -> None:
-    """Write to a temporary name in the same folder, then rename, so a crash leaves no half file."""
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
-    try:
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, output)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _report(kind: str, df: pd.DataFrame, graded: pd.DataFrame, output: str) -> None:
     n_in = graded["problem_id"].nunique()
     n_out = df["problem_id"].nunique()
@@ -291,7 +278,7 @@ def cli_build_sft(argv: list[str]) -> int:
     a = p.parse_args(argv)
     graded = _read_graded(a.samples)
     df = build_sft(graded, n_shortest=a.n)
-    write_parquet_atomic(df, a.output)
+    write_parquet(df, a.output)
     _report("build-sft", df, graded, a.output)
     return 0
 
@@ -305,7 +292,7 @@ def cli_build_dpo(argv: list[str]) -> int:
     a = p.parse_args(argv)
     graded = _read_graded(a.samples)
     df = build_dpo(graded, n_chosen=a.n)
-    write_parquet_atomic(df, a.output)
+    write_parquet(df, a.output)
     _report("build-dpo", df, graded, a.output)
     return 0
 
@@ -331,7 +318,7 @@ def cli_build_lh(argv: list[str]) -> int:
         require_columns(stats, ["problem_id", "mean_length", "mean_acc"], a.stats)
     df = build_lh(graded, a.lam, samples_per_problem=a.samples_per_problem, clip=tuple(a.clip),
                   seed=a.seed, stats=stats)
-    write_parquet_atomic(df, a.output)
+    write_parquet(df, a.output)
     _report("build-lh", df, graded, a.output)
     if len(df):
         r = df["reward_clipped"]

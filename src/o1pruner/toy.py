@@ -246,25 +246,31 @@ def train_toy(cfg: ToyConfig, output: Path, log=lambda s: print(s, flush=True)) 
     pad = tokenizer.pad_token_id
     model.train()
     losses, n_tokens = [], 0
+    batches: list = []
     for step in range(cfg.steps):
-        batch = [data[i] for i in rng.integers(len(data), size=cfg.batch_size)]
+        if not batches:  # length-grouped batches: sort a megabatch so padding stays small
+            mega = sorted((data[i] for i in rng.integers(len(data), size=8 * cfg.batch_size)),
+                          key=lambda d: len(d[0]))
+            batches = [mega[i: i + cfg.batch_size] for i in range(0, len(mega), cfg.batch_size)]
+            rng.shuffle(batches)
+        batch = batches.pop()
         width = max(len(ids) for ids, _ in batch)
+        # right padding and no attention mask: with causal attention, padding after a
+        # sequence cannot influence its tokens, and the unmasked path is the fast SDPA kernel
         input_ids = torch.full((len(batch), width), pad, dtype=torch.long)   # (B, T)
         labels = torch.full((len(batch), width), -100, dtype=torch.long)     # (B, T)
-        attn = torch.zeros((len(batch), width), dtype=torch.long)
         for b, (ids, n_prompt) in enumerate(batch):
             input_ids[b, : len(ids)] = torch.tensor(ids)
             labels[b, n_prompt: len(ids)] = torch.tensor(ids[n_prompt:])
-            attn[b, : len(ids)] = 1
-        loss = model(input_ids=input_ids, attention_mask=attn, labels=labels).loss
+        loss = model(input_ids=input_ids, labels=labels).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
         losses.append(loss.item())
-        n_tokens += int(attn.sum())
-        if step % 100 == 0 or step == cfg.steps - 1:
+        n_tokens += sum(len(ids) for ids, _ in batch)
+        if step % 25 == 0 or step == cfg.steps - 1:
             log(f"toy: step {step:5d}/{cfg.steps} loss {loss.item():.4f} "
                 f"{n_tokens / (time.time() - t0):.0f} tok/s")
     model.eval()
