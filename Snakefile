@@ -4,7 +4,10 @@
 #   snakemake --cores 2 --configfile config/smollm2.yaml # SmolLM2-135M-Instruct
 #   snakemake --profile profiles/slurm all --configfile config/paper.yaml
 #
+#   snakemake --cores 2 results/lambda_5/aes.csv       # one λ: only that LH model + baseline
+#
 # sample -> grade -> reference stats (Parquet) -> Table 1 / Figure 1 (length disharmony)
+#   -> SFT / DPO / LH datasets -> train each method -> evaluate -> AES, Tables 2-3, Figures 2-4
 # The logic lives in the `o1pruner` package; rules only wire files together.
 
 configfile: "config/config.yaml"
@@ -15,6 +18,10 @@ include: "workflow/rules/models.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/sampling.smk"
 include: "workflow/rules/stats.smk"
+include: "workflow/rules/datasets.smk"
+include: "workflow/rules/training.smk"
+include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

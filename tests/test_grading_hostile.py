@@ -92,6 +92,18 @@ def test_pathological_graded_incorrect_within_bound(grader, pred):
     assert fast_equivalent(pred, pred) is True
 
 
+def test_deep_nesting_in_the_main_process_is_linear(grader):
+    # these never reach the worker: extraction and normalisation must not recurse or go
+    # quadratic on them (a RecursionError here would crash the whole grading run)
+    deep_boxes = "\\boxed{" * 20000 + "5" + "}" * 20000
+    deep_braces = "\\boxed{" + "{" * 50000 + "5" + "}" * 50000 + "}"
+    t0 = time.monotonic()
+    assert grader.grade(deep_boxes, "5")[1] is False
+    assert grader.grade(deep_braces, "5")[1] is False
+    assert grader.grade(deep_boxes, deep_boxes)[1] is True  # the same boxed string as gold
+    assert time.monotonic() - t0 < 1.0
+
+
 def test_worker_recovers_after_timeouts(grader):
     grader.grade(r"\boxed{3^{3^{3^{3^{3}}}}}", "7")
     assert grader.stats["timeouts"] >= 1

@@ -30,6 +30,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train": ("o1pruner.train", "cli_train", "train one method (sft, dpo, lh)"),
     "evaluate": ("o1pruner.evaluate", "cli_evaluate", "greedy evaluation of a model on a dataset"),
     "aes": ("o1pruner.aes", "cli_aes", "Accuracy-Efficiency Score from a metrics table"),
+    "collect-metrics": ("o1pruner.report", "cli_collect_metrics", "evaluation JSONs -> one metrics CSV"),
+    "tables": ("o1pruner.tables", "cli_tables", "Table 2 / Table 3 from an AES table"),
+    "figure2": ("o1pruner.report", "cli_figure2", "Figure 2: draw the workflow's rule graph"),
+    "figure3": ("o1pruner.report", "cli_figure3", "Figure 3: inference time per method"),
+    "figure4": ("o1pruner.report", "cli_figure4", "Figure 4: LH on difficulty subsets"),
 }
 
 

@@ -297,6 +297,23 @@ def cli_build_dpo(argv: list[str]) -> int:
     return 0
 
 
+def difficulty_subset(graded: pd.DataFrame, stats: pd.DataFrame, lo: float, hi: float) -> pd.DataFrame:
+    """Samples of the problems whose difficulty percentile lies in [lo, hi) (Figure 4).
+
+    Difficulty = 1 − Ā_ref(x). Problems are ordered from easiest to hardest (ties broken by
+    problem_id, so the cut is deterministic); the problem at position i of n has percentile
+    100·i/n. Overlapping bands (the paper: 0–40, 30–70, 60–100) share problems.
+    """
+    if not 0 <= lo < hi <= 100:
+        raise ValueError(f"difficulty percentiles must satisfy 0 <= lo < hi <= 100, got {lo}, {hi}")
+    require_columns(stats, ["problem_id", "mean_acc"], "reference stats")
+    order = stats.assign(difficulty=1 - stats["mean_acc"]).sort_values(
+        ["difficulty", "problem_id"], kind="stable")["problem_id"].tolist()
+    n = len(order)
+    keep = {pid for i, pid in enumerate(order) if lo <= 100 * i / n < hi or (hi == 100 and i == n - 1)}
+    return graded[graded["problem_id"].isin(keep)]
+
+
 def cli_build_lh(argv: list[str]) -> int:
     """o1pruner build-lh --samples graded.parquet --lambda 2 --output lh.parquet
     [--samples-per-problem 2] [--clip -2 4] [--seed 0] [--stats reference_stats.parquet]"""
@@ -310,12 +327,18 @@ def cli_build_lh(argv: list[str]) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--stats", default=None,
                    help="reference_stats.parquet to take L̄_ref/Ā_ref from (default: computed here)")
+    p.add_argument("--difficulty-percentiles", type=float, nargs=2, default=None,
+                   metavar=("LO", "HI"), help="keep only problems in this difficulty band (needs --stats)")
     a = p.parse_args(argv)
     graded = _read_graded(a.samples)
     stats = None
     if a.stats is not None:
         stats = pd.read_parquet(a.stats)
         require_columns(stats, ["problem_id", "mean_length", "mean_acc"], a.stats)
+    if a.difficulty_percentiles is not None:
+        if stats is None:
+            p.error("--difficulty-percentiles needs --stats")
+        graded = difficulty_subset(graded, stats, *a.difficulty_percentiles)
     df = build_lh(graded, a.lam, samples_per_problem=a.samples_per_problem, clip=tuple(a.clip),
                   seed=a.seed, stats=stats)
     write_parquet(df, a.output)

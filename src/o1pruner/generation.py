@@ -61,8 +61,9 @@ def _setup_vllm_cpu_env() -> None:
     os.environ.setdefault("VLLM_CACHE_ROOT", os.path.join(os.getcwd(), ".cache", "vllm"))
 
 
-def generate_vllm(model: str, prompts: list[str], spec: SamplingSpec, *, dtype: str = "auto",
-                  max_model_len: int | None = None, gpus: int | None = None) -> list[list[Generation]]:
+def generate_vllm(model: str, prompts: list[str], spec: SamplingSpec, timing: dict, *,
+                  dtype: str = "auto", max_model_len: int | None = None,
+                  gpus: int | None = None) -> list[list[Generation]]:
     on_gpu = cuda_available()
     if not on_gpu:
         _setup_vllm_cpu_env()
@@ -79,7 +80,9 @@ def generate_vllm(model: str, prompts: list[str], spec: SamplingSpec, *, dtype: 
     if max_model_len:
         kwargs["max_model_len"] = max_model_len
     # one engine seed per call: per-request seeds crash the CPU engine (../shared/notes)
+    t0 = time.perf_counter()
     llm = LLM(model=model, seed=spec.seed, **kwargs)
+    timing["startup_s"] = time.perf_counter() - t0
     params = SamplingParams(n=spec.n, temperature=spec.temperature,
                             top_p=spec.top_p if spec.temperature > 0 else 1.0,
                             max_tokens=spec.max_tokens)
@@ -97,7 +100,7 @@ def generate_vllm(model: str, prompts: list[str], spec: SamplingSpec, *, dtype: 
     return results
 
 
-def generate_transformers(model: str, prompts: list[str], spec: SamplingSpec, *,
+def generate_transformers(model: str, prompts: list[str], spec: SamplingSpec, timing: dict, *,
                           dtype: str = "auto", **_) -> list[list[Generation]]:
     import torch
     from tqdm import tqdm
@@ -107,12 +110,14 @@ def generate_transformers(model: str, prompts: list[str], spec: SamplingSpec, *,
     torch_dtype = {"auto": torch.bfloat16 if device == "cuda" else torch.float32,
                    "float32": torch.float32, "bfloat16": torch.bfloat16,
                    "float16": torch.float16}[dtype]
+    t0 = time.perf_counter()
     tok = AutoTokenizer.from_pretrained(model)
     tok.padding_side = "left"
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     lm = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype).to(device).eval()
     eos = tok.eos_token_id
+    timing["startup_s"] = time.perf_counter() - t0
     torch.manual_seed(spec.seed)
     per_call = max(1, spec.batch_size // spec.n)
     results = []
@@ -142,9 +147,17 @@ BACKENDS = {"vllm": generate_vllm, "transformers": generate_transformers}
 
 
 def generate(backend: str, model: str, prompts: list[str], spec: SamplingSpec, **kwargs):
-    """Run a backend; returns (generations per prompt, wall seconds incl. engine start)."""
+    """Run a backend on all prompts in one go.
+
+    Returns (generations per prompt, timing) where timing has ``wall_s`` (everything,
+    engine start included), ``startup_s`` (model/engine load) and ``generate_s``
+    (wall_s - startup_s): the same measurement for every backend and method.
+    """
     if backend not in BACKENDS:
         raise ValueError(f"unknown generation backend {backend!r}; known: {sorted(BACKENDS)}")
+    timing = {"startup_s": 0.0}
     t0 = time.perf_counter()
-    out = BACKENDS[backend](model, prompts, spec, **kwargs) if prompts else []
-    return out, time.perf_counter() - t0
+    out = BACKENDS[backend](model, prompts, spec, timing, **kwargs) if prompts else []
+    timing["wall_s"] = time.perf_counter() - t0
+    timing["generate_s"] = timing["wall_s"] - timing["startup_s"]
+    return out, timing

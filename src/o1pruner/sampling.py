@@ -43,7 +43,7 @@ def sample_problems(problems: pd.DataFrame, model: str, spec: SamplingSpec, back
     require_columns(problems, PROBLEMS, "problems table")
     tok = AutoTokenizer.from_pretrained(model)
     prompts = [render(tok, q, family, speed) for q in problems["problem"]]
-    gens, wall = generate(backend, model, prompts, spec, **gen_kwargs)
+    gens, timing = generate(backend, model, prompts, spec, **gen_kwargs)
     rows = []
     for (_, p), prompt, outs in zip(problems.iterrows(), prompts, gens):
         for j, g in enumerate(outs):
@@ -52,7 +52,7 @@ def sample_problems(problems: pd.DataFrame, model: str, spec: SamplingSpec, back
                          "finish_reason": g.finish_reason, "seed": spec.seed,
                          "gold": p["answer"], "level": int(p["level"])})
     df = pd.DataFrame(rows, columns=SAMPLES + ["level"])
-    df.attrs["wall_s"] = wall
+    df.attrs.update(timing)
     return df
 
 
@@ -99,8 +99,9 @@ def cli_sample(argv: list[str]) -> int:
                          dtype=args.dtype, max_model_len=args.max_model_len, gpus=args.gpus)
     write_parquet(df, args.output)
     tokens = int(df["num_tokens"].sum()) if len(df) else 0
-    wall = df.attrs.get("wall_s", 0.0)
+    gen_s = df.attrs.get("generate_s", 0.0)
     print(json.dumps({"shard": args.shard, "problems": len(part), "samples": len(df),
-                      "tokens": tokens, "wall_s": round(wall, 1),
-                      "tokens_per_s": round(tokens / wall, 1) if wall else None}))
+                      "tokens": tokens, "wall_s": round(df.attrs.get("wall_s", 0.0), 1),
+                      "startup_s": round(df.attrs.get("startup_s", 0.0), 1),
+                      "tokens_per_s": round(tokens / gen_s, 1) if gen_s else None}))
     return 0

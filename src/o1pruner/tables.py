@@ -150,3 +150,25 @@ def write_table(df: pd.DataFrame, stem: str | Path) -> tuple[Path, Path]:
     df.to_csv(csv_path, index=False)
     md_path.write_text(to_markdown(df), encoding="utf-8")
     return csv_path, md_path
+
+
+def cli_tables(argv: list[str]) -> int:
+    """``o1pruner tables --aes aes.csv [--table2 STEM] [--table3 STEM] [--datasets a b c]``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="o1pruner tables")
+    ap.add_argument("--aes", required=True, type=Path, help="output of `o1pruner aes`")
+    ap.add_argument("--table2", type=Path, help="stem for Table 2 (.csv, .md)")
+    ap.add_argument("--table3", type=Path, help="stem for Table 3 (.csv, .md)")
+    ap.add_argument("--datasets", nargs="*", default=None, help="dataset column order")
+    args = ap.parse_args(argv)
+    df = pd.read_csv(args.aes)
+    if args.table2:
+        t2 = table2(df, datasets=args.datasets)
+        write_table(t2, args.table2)
+        print(to_markdown(t2))
+    if args.table3:
+        t3 = table3(df)
+        write_table(t3, args.table3)
+        print(to_markdown(t3))
+    return 0

@@ -239,7 +239,8 @@ def train_toy(cfg: ToyConfig, output: Path, log=lambda s: print(s, flush=True)) 
     n_params = sum(p.numel() for p in model.parameters())
     log(f"toy: {len(data)} examples, {n_params / 1e6:.2f}M params, vocab {len(tokenizer)}")
 
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.98))
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.98),
+                            foreach=True)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup_steps)
                                               * 0.5 * (1 + math.cos(math.pi * min(1.0, s / cfg.steps))))
     rng = np.random.default_rng(cfg.seed + 2)

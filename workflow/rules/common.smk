@@ -1,4 +1,6 @@
 # Helpers shared by the rules: config validation, paths, resources.
+import json
+import re
 import sys
 from pathlib import Path
 
@@ -16,7 +18,6 @@ config.update(_validated)
 
 RESULTS = config["results"]
 MODELS = list(config["models"])
-O1 = f"{sys.executable} -m o1pruner.cli"  # the console script, from the interpreter running snakemake
 
 wildcard_constraints:
     model="|".join(MODELS),
@@ -62,10 +63,152 @@ def res(wildcards, stage, key, default):
 
 
 def all_targets():
-    targets = []
-    for m in MODELS:
-        targets.append(f"{RESULTS}/{m}/reference_stats.parquet")
-        if config.get("length_disharmony"):
-            targets += [f"{RESULTS}/tables/table1_{m}.csv",
-                        f"{RESULTS}/figures/figure1_{m}.png"]
+    """Everything the paper reports: Table 1/Figure 1 per model, Tables 2-3, Figures 2-4."""
+    targets = [f"{RESULTS}/{m}/reference_stats.parquet" for m in MODELS]
+    if config.get("length_disharmony"):
+        targets += [f"{RESULTS}/tables/table1_{m}.csv" for m in MODELS]
+        targets += [f"{RESULTS}/figures/figure1_{m}.png" for m in MODELS]
+    if config.get("methods"):
+        targets += [f"{RESULTS}/tables/table2.csv", f"{RESULTS}/figures/figure3.png",
+                    f"{RESULTS}/figures/figure2.png"]
+        if lambda_grid():
+            targets.append(f"{RESULTS}/tables/table3.csv")
+        if config.get("difficulty_splits"):
+            targets.append(f"{RESULTS}/figures/figure4.png")
     return targets
+
+
+# ---- methods, runs and λ ---------------------------------------------------------------
+# A "run" is one trained model: sft, dpo, lh_lambda_<λ> or lh_lambda_<λ>_<split> (Figure 4).
+# Evaluation also knows the untrained runs baseline and fast_prompt (the reference model).
+
+wildcard_constraints:
+    lam=r"[0-9]+(\.[0-9]+)?",
+    split=r"[A-Za-z][A-Za-z0-9]*",
+    run=r"baseline|fast_prompt|sft|dpo|lh_lambda_[0-9]+(\.[0-9]+)?(_[A-Za-z][A-Za-z0-9]*)?",
+
+
+def lam_str(lam):
+    """Canonical λ in paths: 2 -> '2', 0.5 -> '0.5' (so lambda_2 and lambda_2.0 are one run)."""
+    return f"{float(lam):g}"
+
+
+def default_lambda(model):
+    m = config["models"][model]
+    return lam_str(m.get("lh_lambda", config.get("methods", {}).get("lh", {}).get("lambda", 2)))
+
+
+def lambda_grid():
+    return [lam_str(l) for l in config.get("methods", {}).get("lh", {}).get("lambda_grid", [])]
+
+
+def lh_run(model, lam=None, split=None):
+    lam = lam_str(lam) if lam is not None else default_lambda(model)
+    return f"lh_lambda_{lam}" + (f"_{split}" if split else "")
+
+
+def run_model(wildcards):
+    """The model folder a run evaluates: the reference model, or a trained checkpoint."""
+    if wildcards.run in ("baseline", "fast_prompt"):
+        return model_path(wildcards)
+    return f"{RESULTS}/{wildcards.model}/runs/{wildcards.run}/model"
+
+
+def run_model_input(wildcards):
+    if wildcards.run in ("baseline", "fast_prompt"):
+        return model_input(wildcards)
+    return [f"{RESULTS}/{wildcards.model}/runs/{wildcards.run}/model"]
+
+
+def eval_metrics(model, run, datasets=None):
+    return [f"{RESULTS}/{model}/eval/{run}/{d}.json" for d in (datasets or config["eval_datasets"])]
+
+
+def table2_runs(model):
+    methods = config["evaluation"]["methods"]
+    return [lh_run(model) if m == "lh" else m for m in methods]
+
+
+# ---- rule parameters -------------------------------------------------------------------
+
+
+# (datasets.smk)
+def _lh_args(wc):
+    lh = config.get("methods", {}).get("lh", {})
+    lo, hi = lh.get("clip", [-2, 4])
+    args = (f"--lambda {wc.lam} --samples-per-problem {lh.get('samples_per_problem', 2)} "
+            f"--clip {lo} {hi} --seed {config['seed']}")
+    split = getattr(wc, "split", None)
+    if split:
+        p_lo, p_hi = config["difficulty_splits"][split]
+        args += f" --difficulty-percentiles {p_lo} {p_hi}"
+    return args
+
+
+# (evaluation.smk)
+def _eval_speed(wc):
+    return config.get("methods", {}).get("fast_prompt", {}).get("speed", "fast") \
+        if wc.run == "fast_prompt" else "normal"
+
+
+# (evaluation.smk)
+def _lambda_arg(wc):
+    m = re.match(r"lh_lambda_([0-9.]+)", wc.run)
+    return f"--lambda {m.group(1)}" if m else ""
+
+
+# (models.smk)
+def _model_command(wc):
+    m = model_cfg(wc)
+    if m["source"] == "gguf":
+        return f"convert-gguf --gguf {m['path']}"
+    toy = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in m.get("toy", {}).items())
+    return f"build-toy {toy}"
+
+
+# (report.smk)
+def _table2_metrics(wc=None):
+    return [p for m in MODELS for run in table2_runs(m) for p in eval_metrics(m, run)]
+
+
+# (report.smk)
+def _table3_metrics(wc=None):
+    return [p for m in MODELS for run in ["baseline"] + [lh_run(m, l) for l in lambda_grid()]
+            for p in eval_metrics(m, run)]
+
+
+# (report.smk)
+def _figure4_metrics(wc=None):
+    first = config["eval_datasets"][:1]
+    splits = config.get("difficulty_splits", {})
+    return [p for m in MODELS
+            for run in ["baseline"] + [lh_run(m, split=s) for s in splits]
+            for p in eval_metrics(m, run, first)]
+
+
+# (sampling.smk)
+def _sampling_args(wc):
+    s, m = config["sampling"], model_cfg(wc)
+    ss = sampleset_cfg(wc.sampleset)
+    args = (f"--backend {s['backend']} --k {ss['k']} --temperature {s['temperature']} "
+            f"--top-p {s['top_p']} --max-tokens {s['max_tokens']} --seed {s['seed']} "
+            f"--batch-size {s['batch_size']} --prompt-family {m['prompt_family']} "
+            f"--dtype {m['dtype']}")
+    if ss["limit"]:
+        args += f" --limit {ss['limit']}"
+    if m.get("max_model_len"):
+        args += f" --max-model-len {m['max_model_len']}"
+    return args
+
+
+# (training.smk)
+def _train_method(wc):
+    return "lh" if wc.run.startswith("lh_") else wc.run
+
+
+# (training.smk)
+def _train_launcher(wc, resources):
+    gpus = int(resources.gpu)
+    if gpus > 1:
+        return f"torchrun --standalone --nproc_per_node {gpus} -m o1pruner.cli"
+    return "o1pruner"

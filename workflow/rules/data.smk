@@ -11,5 +11,5 @@ rule prepare_data:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "{O1} prepare-data --config {params.config} --dataset {wildcards.dataset} "
+        "o1pruner prepare-data --config {params.config} --dataset {wildcards.dataset} "
         "--output {output} > {log} 2>&1"

@@ -4,14 +4,6 @@
 # (source hf: a hub id or local HF folder is used as it is, no rule.)
 
 
-def _model_command(wc):
-    m = model_cfg(wc)
-    if m["source"] == "gguf":
-        return f"convert-gguf --gguf {m['path']}"
-    toy = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in m.get("toy", {}).items())
-    return f"build-toy {toy}"
-
-
 rule reference_model:
     output:
         directory(f"{RESULTS}/{{model}}/model"),
@@ -29,4 +21,4 @@ rule reference_model:
     conda:
         "../../envs/train.yaml"
     shell:
-        "{O1} {params.command} --output {output} > {log} 2>&1"
+        "o1pruner {params.command} --output {output} > {log} 2>&1"

@@ -3,20 +3,6 @@
 #   intervals: many samples of a few problems (paper Section 3: Table 1, Figure 1)
 
 
-def _sampling_args(wc):
-    s, m = config["sampling"], model_cfg(wc)
-    ss = sampleset_cfg(wc.sampleset)
-    args = (f"--backend {s['backend']} --k {ss['k']} --temperature {s['temperature']} "
-            f"--top-p {s['top_p']} --max-tokens {s['max_tokens']} --seed {s['seed']} "
-            f"--batch-size {s['batch_size']} --prompt-family {m['prompt_family']} "
-            f"--dtype {m['dtype']}")
-    if ss["limit"]:
-        args += f" --limit {ss['limit']}"
-    if m.get("max_model_len"):
-        args += f" --max-model-len {m['max_model_len']}"
-    return args
-
-
 rule sample_shard:
     input:
         model=model_input,
@@ -39,7 +25,7 @@ rule sample_shard:
     conda:
         "../../envs/vllm.yaml"
     shell:
-        "{O1} sample --model {params.model} --problems {input.problems} {params.args} "
+        "o1pruner sample --model {params.model} --problems {input.problems} {params.args} "
         "--gpus {resources.gpu} --shard {wildcards.shard} --num-shards {wildcards.nshards} "
         "--output {output} > {log} 2>&1"
 
@@ -56,7 +42,7 @@ rule grade_shard:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "{O1} grade --input {input} --output {output} --timeout {params.timeout} > {log} 2>&1"
+        "o1pruner grade --input {input} --output {output} --timeout {params.timeout} > {log} 2>&1"
 
 
 rule gather_graded:

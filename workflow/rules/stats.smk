@@ -11,7 +11,7 @@ rule reference_stats:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "{O1} reference-stats --graded {input} --output {output} > {log} 2>&1"
+        "o1pruner reference-stats --graded {input} --output {output} > {log} 2>&1"
 
 
 rule length_disharmony:
@@ -24,12 +24,13 @@ rule length_disharmony:
                       caption="../report/figure1.rst", category="Section 3"),
     params:
         intervals=config.get("length_disharmony", {}).get("intervals", 4),
+        table=lambda wc, output: output.table[0].rsplit(".", 1)[0],
+        figure=lambda wc, output: output.figure[0].rsplit(".", 1)[0],
     log:
         f"{RESULTS}/logs/{{model}}/length_disharmony.log",
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "{O1} length-intervals --graded {input} --intervals {params.intervals} "
+        "o1pruner length-intervals --graded {input} --intervals {params.intervals} "
         "--model {wildcards.model} --per-problem {output.per_problem} "
-        "--table {RESULTS}/tables/table1_{wildcards.model} "
-        "--figure {RESULTS}/figures/figure1_{wildcards.model} > {log} 2>&1"
+        "--table {params.table} --figure {params.figure} > {log} 2>&1"

@@ -1,0 +1,209 @@
+"""Collect evaluation metrics into tables and draw the paper's Figures 3 and 4.
+
+    o1pruner collect-metrics --inputs results/toy/eval/*/*.json --output results/metrics.csv
+    o1pruner figure3 --metrics results/metrics.csv --output results/figures/figure3
+    o1pruner figure4 --metrics results/metrics_splits.csv --output results/figures/figure4
+
+A run id names what was evaluated: ``baseline``, ``fast_prompt``, ``sft``, ``dpo``,
+``lh_lambda_<λ>`` or ``lh_lambda_<λ>_<split>`` (Figure 4's difficulty subsets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from o1pruner.io import write_text
+
+RUN_RE = re.compile(r"^lh_lambda_(?P<lam>[0-9]+(?:\.[0-9]+)?)(?:_(?P<split>[A-Za-z][A-Za-z0-9]*))?$")
+METHOD_ORDER = ["baseline", "fast_prompt", "sft", "dpo", "lh"]
+DISPLAY = {"baseline": "Baseline", "fast_prompt": "Fast-solving prompt", "sft": "SFT",
+           "dpo": "DPO", "lh": "O1-Pruner"}
+
+
+def parse_run(run: str) -> tuple[str, float | None, str | None]:
+    """run id -> (method, λ, split)."""
+    m = RUN_RE.match(run)
+    if m:
+        return "lh", float(m.group("lam")), m.group("split")
+    if run not in DISPLAY:
+        raise ValueError(f"unknown run id {run!r}")
+    return run, None, None
+
+
+def collect_metrics(paths: list[str | Path]) -> pd.DataFrame:
+    """One row per metrics JSON: model, run, method, lambda, split, dataset, acc, length, ..."""
+    rows = []
+    for p in paths:
+        try:
+            m = json.loads(Path(p).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise ValueError(f"{p}: unreadable metrics file ({e})") from None
+        run = m.get("method")
+        method, lam, split = parse_run(run)
+        rows.append({"model": m["model"], "run": run, "method": method, "lambda": lam,
+                     "split": split, "dataset": m["dataset"], "acc": m["acc"],
+                     "length": m["length"], "n": m["n"], "wall_s": m["wall_s"],
+                     "generate_s": m["generate_s"], "tokens_per_s": m["tokens_per_s"],
+                     "backend": m.get("backend")})
+    return pd.DataFrame(rows)
+
+
+def aes_input(metrics: pd.DataFrame, with_lambda: bool) -> pd.DataFrame:
+    """The columns ``o1pruner aes`` takes; λ kept as a column for the ablation."""
+    cols = ["model", "method", "dataset", "acc", "length"] + (["lambda"] if with_lambda else [])
+    return metrics[cols].copy()
+
+
+def figure3(metrics: pd.DataFrame, stem: Path) -> None:
+    """Figure 3: generation time over the evaluation sets, per method and model."""
+    plt = _pyplot()
+    total = (metrics.groupby(["model", "method"], sort=False)["generate_s"].sum().unstack(0))
+    total = total.reindex([m for m in METHOD_ORDER if m in total.index])
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    x = np.arange(len(total.index))
+    width = 0.8 / max(1, total.shape[1])
+    for i, model in enumerate(total.columns):
+        bars = ax.bar(x + (i - (total.shape[1] - 1) / 2) * width, total[model], width, label=model)
+        ax.bar_label(bars, fmt="%.1f", fontsize=7)
+    ax.set_xticks(x)
+    ax.set_xticklabels([DISPLAY[m] for m in total.index], fontsize=8)
+    ax.set_ylabel("generation time (s), all eval sets")
+    ax.set_title("Figure 3: inference time per method")
+    ax.legend(fontsize=8)
+    _save(fig, stem)
+
+
+def figure4(metrics: pd.DataFrame, splits: dict[str, list[float]], stem: Path) -> None:
+    """Figure 4: accuracy and length of LH trained on difficulty subsets (+ baseline)."""
+    plt = _pyplot()
+    models = list(dict.fromkeys(metrics["model"]))
+    fig, axes = plt.subplots(len(models), 2, figsize=(8, 3.2 * len(models)), squeeze=False)
+    for row, model in enumerate(models):
+        sub = metrics[metrics["model"] == model]
+        labels, acc, length = [], [], []
+        base = sub[sub["method"] == "baseline"]
+        if len(base):
+            labels.append("Baseline")
+            acc.append(base["acc"].iloc[0])
+            length.append(base["length"].iloc[0])
+        for name, (lo, hi) in splits.items():
+            s = sub[sub["split"] == name]
+            if len(s):
+                labels.append(f"{name}\n({lo:g}-{hi:g}%)")
+                acc.append(s["acc"].iloc[0])
+                length.append(s["length"].iloc[0])
+        dataset = sub["dataset"].iloc[0] if len(sub) else ""
+        for ax, vals, ylabel in ((axes[row, 0], acc, "accuracy (%)"),
+                                 (axes[row, 1], length, "mean length (tokens)")):
+            bars = ax.bar(range(len(vals)), vals, color=["grey"] + ["C0"] * (len(vals) - 1))
+            ax.bar_label(bars, fmt="%.1f", fontsize=7)
+            ax.set_xticks(range(len(vals)))
+            ax.set_xticklabels(labels, fontsize=7)
+            ax.set_ylabel(ylabel)
+            ax.set_title(f"{model} on {dataset}", fontsize=9)
+    fig.suptitle("Figure 4: O1-Pruner trained on difficulty subsets (difficulty percentiles)")
+    _save(fig, stem)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, stem: Path) -> None:
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    for ext in ("png", "pdf"):
+        fig.savefig(f"{stem}.{ext}", dpi=150)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def cli_collect_metrics(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="o1pruner collect-metrics")
+    ap.add_argument("--inputs", nargs="+", required=True, type=Path)
+    ap.add_argument("--output", required=True, type=Path)
+    ap.add_argument("--aes-input", type=Path, help="also write the `o1pruner aes` input CSV")
+    ap.add_argument("--with-lambda", action="store_true")
+    args = ap.parse_args(argv)
+    df = collect_metrics(args.inputs)
+    write_text(df.to_csv(index=False), args.output)
+    if args.aes_input:
+        write_text(aes_input(df, args.with_lambda).to_csv(index=False), args.aes_input)
+    print(f"{len(df)} runs -> {args.output}")
+    return 0
+
+
+def cli_figure3(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="o1pruner figure3")
+    ap.add_argument("--metrics", required=True, type=Path)
+    ap.add_argument("--output", required=True, type=Path, help="stem: .png and .pdf")
+    args = ap.parse_args(argv)
+    figure3(pd.read_csv(args.metrics), args.output)
+    return 0
+
+
+def cli_figure4(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="o1pruner figure4")
+    ap.add_argument("--metrics", required=True, type=Path)
+    ap.add_argument("--splits", required=True, help='JSON: {"easy": [0, 40], ...}')
+    ap.add_argument("--output", required=True, type=Path, help="stem: .png and .pdf")
+    args = ap.parse_args(argv)
+    figure4(pd.read_csv(args.metrics), json.loads(args.splits), args.output)
+    return 0
+
+
+def parse_rulegraph(dot: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """Nodes (id -> rule name) and edges of ``snakemake --rulegraph`` DOT output."""
+    nodes = dict(re.findall(r'^\s*(\d+)\[label\s*=\s*"([^"]+)"', dot, flags=re.M))
+    edges = re.findall(r"^\s*(\d+)\s*->\s*(\d+)", dot, flags=re.M)
+    if not nodes:
+        raise ValueError("no rules found in the rule graph (is it snakemake --rulegraph output?)")
+    return nodes, edges
+
+
+def figure2(dot: str, stem: Path) -> None:
+    """Figure 2: the workflow's rule graph, drawn in layers from inputs to ``all``."""
+    import networkx as nx
+
+    nodes, edges = parse_rulegraph(dot)
+    g = nx.DiGraph()
+    g.add_nodes_from(nodes)
+    g.add_edges_from(edges)
+    layers = list(nx.topological_generations(g))
+    pos = {}
+    for depth, layer in enumerate(layers):
+        for i, n in enumerate(sorted(layer, key=lambda n: nodes[n])):
+            pos[n] = (i - (len(layer) - 1) / 2, -depth)
+    plt = _pyplot()
+    width = max(len(layer) for layer in layers)
+    fig, ax = plt.subplots(figsize=(max(6, 2.3 * width), 1.1 * len(layers) + 1))
+    nx.draw_networkx_edges(g, pos, ax=ax, arrows=True, arrowsize=10, edge_color="grey",
+                           node_size=2500)
+    for n, (x, y) in pos.items():
+        ax.text(x, y, nodes[n], ha="center", va="center", fontsize=8,
+                bbox={"boxstyle": "round", "fc": "#e8f0fe", "ec": "#4a6fa5"})
+    ax.set_axis_off()
+    ax.set_title("Figure 2: the O1-Pruner workflow (snakemake --rulegraph)")
+    _save(fig, stem)
+
+
+def cli_figure2(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="o1pruner figure2")
+    ap.add_argument("--dot", required=True, type=Path, help="snakemake --rulegraph output")
+    ap.add_argument("--output", required=True, type=Path, help="stem: .png and .pdf")
+    args = ap.parse_args(argv)
+    figure2(args.dot.read_text(), args.output)
+    return 0

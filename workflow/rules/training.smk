@@ -1,0 +1,32 @@
+# One trained model per run: sft, dpo, lh_lambda_<λ>[_<split>]. GPU jobs launch one
+# process per GPU of the job (torchrun); CPU jobs run in-process.
+
+
+rule train:
+    input:
+        model=model_input,
+        data=f"{RESULTS}/{{model}}/datasets/{{run}}.parquet",
+    output:
+        directory(f"{RESULTS}/{{model}}/runs/{{run}}/model"),
+    params:
+        model=model_path,
+        method=_train_method,
+        config=workflow.configfiles[-1] if workflow.configfiles else "config/config.yaml",
+        launcher=_train_launcher,
+        log_dir=f"{RESULTS}/logs/{{model}}/runs/{{run}}",
+    log:
+        f"{RESULTS}/logs/{{model}}/runs/{{run}}/train.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{model}}/runs/{{run}}/train.tsv"
+    threads: 2
+    retries: 1
+    resources:
+        gpu=lambda wc: res(wc, "train", "gpu", 0),
+        mem_mb=lambda wc, attempt: res(wc, "train", "mem_mb", 8000) * attempt,
+        runtime=lambda wc, attempt: res(wc, "train", "runtime", 120) * attempt,
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "{params.launcher} train --method {params.method} --config {params.config} "
+        "--model-name {wildcards.model} --model-path {params.model} --data {input.data} "
+        "--output {output} --log-dir {params.log_dir} > {log} 2>&1"
