@@ -1,0 +1,42 @@
+"""The toy long-thought task: exact answers, long-thought traces, a loadable HF model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from o1pruner.grading import Grader
+from o1pruner.toy import MAX_VALUE, chain_problems, long_thought_solution
+
+
+def test_chains_stay_in_range_and_answers_are_exact():
+    for p in chain_problems(500, [2, 3, 4, 5, 6], seed=0):
+        vals = p.values()
+        assert all(0 <= v <= MAX_VALUE for v in vals)
+        assert p.answer == vals[-1] and p.level == len(p.ops)
+
+
+def test_solutions_are_long_thought_and_grade_correct():
+    rng = np.random.default_rng(0)
+    probs = chain_problems(200, [3], seed=1)
+    sols = [long_thought_solution(p, rng, p_stop=0.3, max_rechecks=8) for p in probs]
+    n_checks = [s.count("step ") for s in sols]
+    assert min(n_checks) == 0 and max(n_checks) >= 5          # variable redundancy
+    assert np.mean(n_checks) > 1.5
+    with Grader() as g:
+        assert all(g.grade(s, str(p.answer))[1] for s, p in zip(sols, probs))
+
+
+def test_tiny_toy_model_loads_and_generates(tiny_toy_model):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from o1pruner.prompts import render
+
+    tok = AutoTokenizer.from_pretrained(tiny_toy_model)
+    model = AutoModelForCausalLM.from_pretrained(tiny_toy_model)
+    prompt = render(tok, "Start with 3, add 4. What is the result?")
+    assert prompt.endswith("<|im_start|>assistant\n")
+    ids = tok(prompt, return_tensors="pt", add_special_tokens=False)
+    out = model.generate(**ids, max_new_tokens=5, do_sample=False)
+    assert out.shape[1] == ids["input_ids"].shape[1] + 5 or tok.eos_token_id in out[0].tolist()
+    # digits are single tokens: arithmetic stays learnable
+    assert tok.tokenize("123") == ["1", "2", "3"]
