@@ -20,14 +20,17 @@ $(BIN)/.installed: requirements.txt pyproject.toml
 
 venv: $(BIN)/.installed
 
+# rules call the `o1pruner` console script: put the venv first on PATH
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
 run: venv
-	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
+	snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
 
 test: venv
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	python -m pytest -q $(PYTEST_ARGS)
 
 lint: venv
-	$(BIN)/snakemake --lint
+	snakemake --lint
 
 clean:
 	rm -rf results .snakemake

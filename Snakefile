@@ -10,7 +10,10 @@
 #   -> SFT / DPO / LH datasets -> train each method -> evaluate -> AES, Tables 2-3, Figures 2-4
 # The logic lives in the `o1pruner` package; rules only wire files together.
 
-configfile: "config/config.yaml"
+# the offline default, unless --configfile names another (Snakemake would merge the two)
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"

@@ -156,15 +156,21 @@ def cli_prepare(argv: list[str]) -> int:
     from o1pruner.config import load
 
     ap = argparse.ArgumentParser(prog="o1pruner prepare-data")
-    ap.add_argument("--config", required=True, type=Path)
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--config", type=Path, help="config file holding datasets.<dataset>")
+    src.add_argument("--spec", help="the dataset's config entry as JSON (what the workflow passes)")
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--output", required=True, type=Path)
     ap.add_argument("--base-dir", type=Path, default=Path("."))
     args = ap.parse_args(argv)
-    cfg = load(args.config)
-    if args.dataset not in cfg["datasets"]:
-        raise SystemExit(f"--dataset {args.dataset!r} is not in {args.config} datasets")
-    df = load_dataset(args.dataset, cfg["datasets"][args.dataset], args.base_dir)
+    if args.spec:
+        spec = json.loads(args.spec)
+    else:
+        datasets = load(args.config)["datasets"]
+        if args.dataset not in datasets:
+            raise SystemExit(f"--dataset {args.dataset!r} is not in {args.config} datasets")
+        spec = datasets[args.dataset]
+    df = load_dataset(args.dataset, spec, args.base_dir)
     write_parquet(df, args.output)
     print(f"{args.dataset}: {len(df)} problems, {df.attrs.get('skipped', 0)} skipped -> {args.output}")
     return 0
