@@ -1,12 +1,15 @@
-"""Greedy evaluation of one model (one method) on one dataset, graded by the same grader.
+"""Greedy evaluation of one run (model + method) on the evaluation datasets, one engine start.
 
-    o1pruner evaluate --model results/toy/lh_lambda2/model --problems results/data/toy_easy.parquet \\
-        --method lh --model-name toy --max-tokens 512 --backend vllm \\
-        --samples results/toy/eval/lh/toy_easy.parquet --metrics results/toy/eval/lh/toy_easy.json
+    o1pruner evaluate --model results/toy/runs/lh_lambda_2/model --method lh_lambda_2 \\
+        --model-name toy --backend vllm --max-tokens 512 \\
+        --problems results/data/toy_medium.parquet results/data/toy_easy.parquet \\
+        --samples a.parquet b.parquet --metrics a.json b.json
 
-Writes per-sample rows (response, num_tokens, finish_reason, extracted, correct) and a
-metrics JSON: accuracy (percent), mean length in tokens, and the generation wall time
-and tokens/s measured the same way for every method (Figure 3).
+The engine starts once; each dataset is then generated and timed on its own, so the
+per-dataset ``generate_s`` and tokens/s (Figure 3) are measured the same way for every
+method. Responses are graded by the same grader as the pre-samples. Per dataset it writes
+the graded samples and a metrics JSON: accuracy (percent), mean length in tokens, truncation
+count, generation time and tokens/s.
 """
 
 from __future__ import annotations
@@ -17,44 +20,57 @@ from pathlib import Path
 
 import pandas as pd
 
-from o1pruner.generation import SamplingSpec
+from o1pruner.generation import SamplingSpec, load_engine, timed_generate
 from o1pruner.grading import Grader
 from o1pruner.io import write_parquet, write_text
-from o1pruner.sampling import sample_problems
+from o1pruner.sampling import render_prompts, samples_frame
+from o1pruner.schemas import PROBLEMS, require_columns
 
 METHOD_SPEED = {"fast_prompt": "fast"}  # every other method uses the normal prompt
 
 
-def evaluate(model: str, problems: pd.DataFrame, backend: str, max_tokens: int,
-             family: str = "default", speed: str = "normal", grading_timeout: float = 5.0,
-             **gen_kwargs) -> tuple[pd.DataFrame, dict]:
-    spec = SamplingSpec(n=1, temperature=0.0, top_p=1.0, max_tokens=max_tokens, seed=0)
-    samples = sample_problems(problems, model, spec, backend, family, speed, **gen_kwargs)
-    timing = dict(samples.attrs)
-    with Grader(timeout=grading_timeout) as grader:
-        graded = grader.grade_frame(samples)
+def run_metrics(graded: pd.DataFrame, generate_s: float) -> dict:
     tokens = int(graded["num_tokens"].sum())
-    metrics = {
-        "n": len(graded),
-        "acc": round(100 * float(graded["correct"].mean()), 4) if len(graded) else 0.0,
-        "length": round(float(graded["num_tokens"].mean()), 4) if len(graded) else 0.0,
+    n = len(graded)
+    return {
+        "n": n,
+        "acc": round(100 * float(graded["correct"].mean()), 4) if n else 0.0,
+        "length": round(float(graded["num_tokens"].mean()), 4) if n else 0.0,
         "truncated": int((graded["finish_reason"] == "length").sum()),
         "tokens": tokens,
-        "wall_s": round(timing.get("wall_s", 0.0), 3),
-        "startup_s": round(timing.get("startup_s", 0.0), 3),
-        "generate_s": round(timing.get("generate_s", 0.0), 3),
-        "tokens_per_s": round(tokens / timing["generate_s"], 2) if timing.get("generate_s") else None,
-        "backend": backend,
+        "generate_s": round(generate_s, 3),
+        "tokens_per_s": round(tokens / generate_s, 2) if generate_s > 0 else None,
     }
-    return graded, metrics
+
+
+def evaluate(model: str, problem_sets: list[pd.DataFrame], backend: str, max_tokens: int,
+             family: str = "default", speed: str = "normal", grading_timeout: float = 5.0,
+             **engine_kwargs) -> list[tuple[pd.DataFrame, dict]]:
+    """Graded greedy samples and metrics for each problem table, from one engine."""
+    spec = SamplingSpec(n=1, temperature=0.0, top_p=1.0, max_tokens=max_tokens, seed=0)
+    engine, startup_s = load_engine(backend, model, seed=0, **engine_kwargs)
+    out = []
+    with Grader(timeout=grading_timeout) as grader:
+        for problems in problem_sets:
+            require_columns(problems, PROBLEMS, "problems table")
+            prompts = render_prompts(problems, model, family, speed)
+            gens, gen_s = timed_generate(engine, prompts, spec)
+            graded = grader.grade_frame(samples_frame(problems, prompts, gens, 0))
+            metrics = run_metrics(graded, gen_s)
+            metrics.update(startup_s=round(startup_s, 3), wall_s=round(startup_s + gen_s, 3),
+                           backend=backend)
+            out.append((graded, metrics))
+    return out
 
 
 def cli_evaluate(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="o1pruner evaluate", description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", required=True)
-    ap.add_argument("--problems", required=True, type=Path)
-    ap.add_argument("--method", required=True)
+    ap.add_argument("--method", required=True, help="run id: baseline, fast_prompt, sft, dpo, lh_lambda_2, ...")
     ap.add_argument("--model-name", required=True)
+    ap.add_argument("--problems", required=True, nargs="+", type=Path)
+    ap.add_argument("--samples", required=True, nargs="+", type=Path)
+    ap.add_argument("--metrics", required=True, nargs="+", type=Path)
     ap.add_argument("--backend", choices=["vllm", "transformers"], default="vllm")
     ap.add_argument("--max-tokens", type=int, default=8192)
     ap.add_argument("--prompt-family", default="default")
@@ -63,19 +79,19 @@ def cli_evaluate(argv: list[str]) -> int:
     ap.add_argument("--max-model-len", type=int, default=None)
     ap.add_argument("--gpus", type=int, default=None)
     ap.add_argument("--grading-timeout", type=float, default=5.0)
-    ap.add_argument("--lambda", dest="lam", type=float, default=None)
-    ap.add_argument("--samples", required=True, type=Path)
-    ap.add_argument("--metrics", required=True, type=Path)
     args = ap.parse_args(argv)
-    problems = pd.read_parquet(args.problems)
+    if not len(args.problems) == len(args.samples) == len(args.metrics):
+        ap.error("--problems, --samples and --metrics need the same number of paths")
+    sets = [pd.read_parquet(p) for p in args.problems]
     speed = args.speed or METHOD_SPEED.get(args.method, "normal")
-    graded, metrics = evaluate(args.model, problems, args.backend, args.max_tokens,
-                               args.prompt_family, speed, args.grading_timeout, dtype=args.dtype,
-                               max_model_len=args.max_model_len, gpus=args.gpus)
-    dataset = str(problems["dataset"].iloc[0]) if len(problems) else args.problems.stem
-    metrics = {"model": args.model_name, "method": args.method, "dataset": dataset,
-               "lambda": args.lam, **metrics}
-    write_parquet(graded, args.samples)
-    write_text(json.dumps(metrics, indent=2) + "\n", args.metrics)
-    print(json.dumps(metrics))
+    results = evaluate(args.model, sets, args.backend, args.max_tokens, args.prompt_family, speed,
+                       args.grading_timeout, dtype=args.dtype, max_model_len=args.max_model_len,
+                       gpus=args.gpus)
+    for path, problems, samples_out, metrics_out, (graded, metrics) in zip(
+            args.problems, sets, args.samples, args.metrics, results):
+        dataset = str(problems["dataset"].iloc[0]) if len(problems) else path.stem
+        metrics = {"model": args.model_name, "method": args.method, "dataset": dataset, **metrics}
+        write_parquet(graded, samples_out)
+        write_text(json.dumps(metrics, indent=2) + "\n", metrics_out)
+        print(json.dumps(metrics))
     return 0

@@ -35,23 +35,34 @@ def select_shard(problems: pd.DataFrame, shard: int, num_shards: int) -> pd.Data
     return problems.iloc[shard::num_shards]
 
 
-def sample_problems(problems: pd.DataFrame, model: str, spec: SamplingSpec, backend: str,
-                    family: str = "default", speed: str = "normal", **gen_kwargs) -> pd.DataFrame:
-    """SAMPLES rows (problem-major, sample_idx 0..n-1) for every problem of the table."""
+def render_prompts(problems: pd.DataFrame, model: str, family: str = "default",
+                   speed: str = "normal") -> list[str]:
+    """Each problem through the official prompt and the model's chat template."""
     from transformers import AutoTokenizer
 
-    require_columns(problems, PROBLEMS, "problems table")
     tok = AutoTokenizer.from_pretrained(model)
-    prompts = [render(tok, q, family, speed) for q in problems["problem"]]
-    gens, timing = generate(backend, model, prompts, spec, **gen_kwargs)
+    return [render(tok, q, family, speed) for q in problems["problem"]]
+
+
+def samples_frame(problems: pd.DataFrame, prompts: list[str], gens, seed: int) -> pd.DataFrame:
+    """SAMPLES rows (problem-major, sample_idx 0..n-1) from generations per problem."""
     rows = []
     for (_, p), prompt, outs in zip(problems.iterrows(), prompts, gens):
         for j, g in enumerate(outs):
             rows.append({"problem_id": p["problem_id"], "sample_idx": j, "prompt": prompt,
                          "problem": p["problem"], "response": g.text, "num_tokens": g.num_tokens,
-                         "finish_reason": g.finish_reason, "seed": spec.seed,
+                         "finish_reason": g.finish_reason, "seed": seed,
                          "gold": p["answer"], "level": int(p["level"])})
-    df = pd.DataFrame(rows, columns=SAMPLES + ["level"])
+    return pd.DataFrame(rows, columns=SAMPLES + ["level"])
+
+
+def sample_problems(problems: pd.DataFrame, model: str, spec: SamplingSpec, backend: str,
+                    family: str = "default", speed: str = "normal", **gen_kwargs) -> pd.DataFrame:
+    """SAMPLES rows for every problem of the table; timing in ``df.attrs``."""
+    require_columns(problems, PROBLEMS, "problems table")
+    prompts = render_prompts(problems, model, family, speed)
+    gens, timing = generate(backend, model, prompts, spec, **gen_kwargs)
+    df = samples_frame(problems, prompts, gens, spec.seed)
     df.attrs.update(timing)
     return df
 

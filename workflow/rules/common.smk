@@ -152,11 +152,6 @@ def _eval_speed(wc):
 
 
 # (evaluation.smk)
-def _lambda_arg(wc):
-    m = re.match(r"lh_lambda_([0-9.]+)", wc.run)
-    return f"--lambda {m.group(1)}" if m else ""
-
-
 # (models.smk)
 def _model_command(wc):
     m = model_cfg(wc)

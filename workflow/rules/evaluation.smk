@@ -5,23 +5,22 @@
 rule evaluate:
     input:
         model=run_model_input,
-        problems=f"{RESULTS}/data/{{dataset}}.parquet",
+        problems=[f"{RESULTS}/data/{d}.parquet" for d in config["eval_datasets"]],
     output:
-        samples=f"{RESULTS}/{{model}}/eval/{{run}}/{{dataset}}.parquet",
-        metrics=f"{RESULTS}/{{model}}/eval/{{run}}/{{dataset}}.json",
+        samples=[f"{RESULTS}/{{model}}/eval/{{run}}/{d}.parquet" for d in config["eval_datasets"]],
+        metrics=[f"{RESULTS}/{{model}}/eval/{{run}}/{d}.json" for d in config["eval_datasets"]],
     params:
         model=run_model,
         speed=_eval_speed,
-        lam=_lambda_arg,
         backend=config["evaluation"]["backend"],
         max_tokens=config["evaluation"]["max_tokens"],
         family=lambda wc: model_cfg(wc)["prompt_family"],
         dtype=lambda wc: model_cfg(wc)["dtype"],
         timeout=config["grading"]["timeout"],
     log:
-        f"{RESULTS}/logs/{{model}}/eval/{{run}}/{{dataset}}.log",
+        f"{RESULTS}/logs/{{model}}/eval/{{run}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/{{model}}/eval/{{run}}/{{dataset}}.tsv"
+        f"{RESULTS}/benchmarks/{{model}}/eval/{{run}}.tsv"
     threads: 2
     retries: 1
     resources:
@@ -31,8 +30,9 @@ rule evaluate:
     conda:
         "../../envs/vllm.yaml"
     shell:
-        "o1pruner evaluate --model {params.model} --problems {input.problems} "
-        "--method {wildcards.run} --model-name {wildcards.model} --backend {params.backend} "
+        "o1pruner evaluate --model {params.model} --method {wildcards.run} "
+        "--model-name {wildcards.model} --backend {params.backend} "
         "--max-tokens {params.max_tokens} --prompt-family {params.family} --speed {params.speed} "
         "--dtype {params.dtype} --gpus {resources.gpu} --grading-timeout {params.timeout} "
-        "{params.lam} --samples {output.samples} --metrics {output.metrics} > {log} 2>&1"
+        "--problems {input.problems} --samples {output.samples} --metrics {output.metrics} "
+        "> {log} 2>&1"
