@@ -18,9 +18,9 @@ def test_chains_stay_in_range_and_answers_are_exact():
 def test_solutions_are_long_thought_and_grade_correct():
     rng = np.random.default_rng(0)
     probs = chain_problems(200, [3], seed=1)
-    sols = [long_thought_solution(p, rng, p_stop=0.3, max_rechecks=8) for p in probs]
-    n_checks = [s.count("step ") for s in sols]
-    assert min(n_checks) == 0 and max(n_checks) >= 5          # variable redundancy
+    sols = [long_thought_solution(p, rng, [0.25, 0.35, 0.45, 0.6, 0.8, 1.0]) for p in probs]
+    n_checks = [s.count("Wait, let me") for s in sols]
+    assert min(n_checks) == 0 and max(n_checks) == 5          # variable redundancy, capped
     assert np.mean(n_checks) > 1.5
     with Grader() as g:
         assert all(g.grade(s, str(p.answer))[1] for s, p in zip(sols, probs))

@@ -34,8 +34,8 @@ from o1pruner.prompts import SPEED_PROMPTS, messages
 # ----------------------------------------------------------------------------------
 
 OP_WORDS = {"+": "add {k}", "-": "subtract {k}", "*": "multiply by {k}"}
-RECHECK_OPENERS = ["Wait, let me verify", "Hmm, let me double-check", "Let me check again"]
-MAX_VALUE = 199  # keeps every intermediate value at three digits or fewer
+RECHECK_VERBS = ["verify", "double-check", "check again"]
+MAX_VALUE = 99  # every intermediate value has at most two digits
 
 
 @dataclass(frozen=True)
@@ -69,41 +69,43 @@ class ChainProblem:
 
 
 def random_chain(rng: np.random.Generator, n_ops: int) -> ChainProblem:
-    """A chain of ``n_ops`` operations whose every intermediate value is in [0, MAX_VALUE]."""
-    v = int(rng.integers(2, 21))
+    """A chain of ``n_ops`` one-digit operations, every intermediate value in [0, MAX_VALUE]."""
+    v = int(rng.integers(1, 21))
     start, ops = v, []
     for _ in range(n_ops):
-        choices = ["+", "-"] + (["*"] if v * 2 <= MAX_VALUE and v >= 2 else [])
+        choices = [op for op, ok in (("+", v + 1 <= MAX_VALUE), ("-", v >= 1),
+                                     ("*", 2 <= v and 2 * v <= MAX_VALUE)) if ok]
         op = choices[int(rng.integers(len(choices)))]
-        if op == "*":
-            k = int(rng.integers(2, min(4, MAX_VALUE // v) + 1))
-            v *= k
-        elif op == "-" and v >= 1:
-            k = int(rng.integers(1, min(v, 20) + 1))
+        if op == "+":
+            k = int(rng.integers(1, min(9, MAX_VALUE - v) + 1))
+            v += k
+        elif op == "-":
+            k = int(rng.integers(1, min(9, v) + 1))
             v -= k
         else:
-            op = "+"
-            k = int(rng.integers(1, min(20, MAX_VALUE - v) + 1)) if v < MAX_VALUE else 0
-            v += k
+            k = int(rng.integers(2, min(3, MAX_VALUE // v) + 1))
+            v *= k
         ops.append((op, k))
     return ChainProblem(start, tuple(ops))
 
 
-def long_thought_solution(p: ChainProblem, rng: np.random.Generator, p_stop: float,
-                          max_rechecks: int) -> str:
-    """Step-by-step work, then a geometric number of redundant re-checks, then the box.
+def long_thought_solution(p: ChainProblem, rng: np.random.Generator,
+                          stop_schedule: list[float]) -> str:
+    """Step-by-step work, then redundant re-checks, then the box.
 
-    Each re-check recomputes one earlier step (correctly): pure redundancy, the kind of
-    tokens O1-Pruner learns to drop.
+    After k re-checks the trace stops with probability ``stop_schedule[k]`` (rising, the
+    last entry 1): sampled at temperature 0.5 the number of re-checks varies a lot, and
+    greedy decoding re-checks until the stop probability passes 1/2. Each re-check
+    recomputes one earlier step correctly: pure redundancy, the tokens O1-Pruner drops.
     """
     lines = p.step_lines()
     out = ["Let me solve this step by step."] + lines
-    n_rechecks = 0
-    while n_rechecks < max_rechecks and rng.random() >= p_stop:
-        n_rechecks += 1
+    k = 0
+    while rng.random() >= stop_schedule[min(k, len(stop_schedule) - 1)]:
         i = int(rng.integers(len(lines)))
-        opener = RECHECK_OPENERS[int(rng.integers(len(RECHECK_OPENERS)))]
-        out.append(f"{opener} step {i + 1}: {lines[i]}. Correct.")
+        verb = RECHECK_VERBS[int(rng.integers(len(RECHECK_VERBS)))]
+        out.append(f"Wait, let me {verb} step {i + 1}: {lines[i]}. Correct.")
+        k += 1
     out.append(f"So the answer is \\boxed{{{p.answer}}}.")
     return "\n".join(out)
 
@@ -134,12 +136,12 @@ class ToyConfig:
     seed: int = 0
     train_problems: int = 40000
     levels: list[int] = field(default_factory=lambda: [2, 3, 4, 5, 6])
-    p_stop: float = 0.3          # per-step chance to stop re-checking (normal prompt)
-    # the toy follows the official speed prompts only weakly, like Marco-o1 in Table 2
-    p_stop_speed: dict = field(default_factory=lambda: {"fast": 0.4, "very_fast": 0.45,
-                                                        "slow": 0.2})
+    # P(stop re-checking | k re-checks so far), normal prompt; greedy stops after 3
+    stop_schedule: list[float] = field(default_factory=lambda: [0.25, 0.35, 0.45, 0.6, 0.8, 1.0])
+    # the toy follows the official speed prompts only weakly (Marco-o1 in Table 2): shift
+    speed_shift: dict = field(default_factory=lambda: {"fast": 0.1, "very_fast": 0.15,
+                                                       "slow": -0.1})
     speed_prompt_fraction: float = 0.2
-    max_rechecks: int = 8
     vocab_size: int = 384
     hidden_size: int = 128
     intermediate_size: int = 384
@@ -157,13 +159,14 @@ def training_corpus(cfg: ToyConfig) -> list[tuple[str, str]]:
     """(prompt text through the chat template, response) pairs for pre-training."""
     rng = np.random.default_rng(cfg.seed + 1)
     pairs = []
-    speeds = sorted(cfg.p_stop_speed)
+    speeds = sorted(cfg.speed_shift)
     for p in chain_problems(cfg.train_problems, cfg.levels, cfg.seed):
         speed = "normal"
         if rng.random() < cfg.speed_prompt_fraction:
             speed = speeds[int(rng.integers(len(speeds)))]
-        p_stop = cfg.p_stop_speed.get(speed, cfg.p_stop)
-        sol = long_thought_solution(p, rng, p_stop, cfg.max_rechecks)
+        shift = cfg.speed_shift.get(speed, 0.0)
+        schedule = [min(1.0, max(0.0, q + shift)) for q in cfg.stop_schedule[:-1]] + [1.0]
+        sol = long_thought_solution(p, rng, schedule)
         pairs.append((render_chatml(messages(p.text, "default", speed)), sol))
     return pairs
 

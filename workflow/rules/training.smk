@@ -11,7 +11,10 @@ rule train:
     params:
         model=model_path,
         method=_train_method,
-        config=workflow.configfiles[-1] if workflow.configfiles else "config/config.yaml",
+        # only what the run depends on, so editing another method's settings reruns nothing
+        config=lambda wc: json.dumps({k: config[k] for k in ("models", "datasets", "train_dataset",
+                                                            "eval_datasets", "sampling", "training", "methods")
+                                      if k in config}),
         launcher=_train_launcher,
         log_dir=f"{RESULTS}/logs/{{model}}/runs/{{run}}",
     log:
@@ -27,6 +30,6 @@ rule train:
     conda:
         "../../envs/train.yaml"
     shell:
-        "{params.launcher} train --method {params.method} --config {params.config} "
+        "{params.launcher} train --method {params.method} --config-json '{params.config}' "
         "--model-name {wildcards.model} --model-path {params.model} --data {input.data} "
         "--output {output} --log-dir {params.log_dir} > {log} 2>&1"

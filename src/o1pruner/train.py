@@ -1,0 +1,700 @@
+"""Train one method on the pre-sampled data: SFT, DPO or O1-Pruner's Length-Harmonizing (LH).
+
+    o1pruner train --method lh --config config/config.yaml --model-name toy \
+        --model-path results/toy/model --data results/toy/datasets/lh_lambda2.parquet \
+        --output results/toy/lh_lambda2/model [--log-dir results/logs/toy/lh_lambda2]
+
+Multi-GPU: ``torchrun --nproc_per_node N -m o1pruner.cli train ...`` (same arguments).
+
+Methods (paper Section 5.1.3; data from ``o1pruner build-sft/-dpo/-lh``):
+
+- ``sft``: TRL ``SFTTrainer`` on prompt-completion pairs (loss on the completion only).
+- ``dpo``: TRL ``DPOTrainer`` (sigmoid loss, β = ``methods.dpo.beta``). The reference model is
+  the initial policy, so we set ``precompute_ref_log_probs=True``: one no-grad pass before
+  training instead of a second model copy kept in memory for the whole run.
+- ``lh``: :class:`o1pruner.lh_trainer.LHTrainer` (PPO-clip, ε = ``methods.lh.epsilon``), with
+  π_ref's log-probs computed once from the initial model, in the training dtype, before training.
+
+The prompt column is chat-templated text ending with the assistant header; every method appends
+the tokenizer's EOS to the response. ``cutoff_len`` bounds prompt + response + EOS tokens;
+``overlong: truncate`` cuts the response tail, ``overlong: drop`` removes the example (for DPO
+when either response does not fit).
+
+Training modes (``training.mode``): ``full``; ``freeze`` (only the last
+``freeze_trainable_layers`` decoder layers train, nothing else; the paper trains QwQ's last 48);
+``lora`` (peft adapters, merged into the base weights before saving, so every checkpoint is a
+plain HF folder).
+
+Precision: ``auto`` = bf16 on CUDA, fp32 on CPU. Under bf16 the weights are loaded in bf16 and,
+without DeepSpeed, the trainable ones are upcast to fp32 and trained under bf16 autocast (as
+LLaMA-Factory, the official code's trainer, does: AdamW on bf16 weights drops small updates);
+DeepSpeed keeps its own fp32 master weights. The final checkpoint is saved in the load dtype.
+Gradient checkpointing is on for GPU runs (long reasoning traces) and off on CPU (small models).
+
+Checkpoint safety: everything is written under ``<output>.tmp``; the finished model is saved to
+``<output>.tmp/final`` and renamed to ``<output>`` at the very end, so a half-written model never
+sits under the final name. With ``save_steps > 0`` Trainer checkpoints go to ``<output>.tmp`` and
+a rerun of the same job (same model, data and hyperparameters, checked by a fingerprint) resumes
+from the last complete one; otherwise a leftover ``<output>.tmp`` is discarded.
+
+Outputs: the model folder (weights, config, tokenizer, ``train_summary.json``) and the loss log
+``<log-dir>/train_<method>.jsonl`` (default: ``<output>/train_<method>.jsonl``), one JSON object
+per Trainer log entry (loss, learning_rate, grad_norm; LH adds lh_ratio, lh_clip_frac; DPO its
+rewards). Only the main process writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import os
+import re
+import resource
+import shutil
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from o1pruner.io import write_text
+from o1pruner.schemas import require_columns
+
+# TRL's trainers ping the Hub from rank 0; huggingface_hub reads this once, at its import
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+METHODS = ("sft", "dpo", "lh")
+
+# built-in defaults for every key of the schema's $defs/training
+DEFAULT_TRAINING: dict[str, Any] = {
+    "mode": "full",
+    "freeze_trainable_layers": 2,
+    "lora": {"r": 8, "alpha": 16, "dropout": 0.05,
+             "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]},
+    "learning_rate": 1e-5,
+    "epochs": 1,
+    "max_steps": -1,
+    "lr_scheduler": "cosine",
+    "warmup_ratio": 0.1,
+    "per_device_batch_size": 1,
+    "gradient_accumulation_steps": 8,
+    "cutoff_len": 4096,
+    "overlong": "truncate",
+    "precision": "auto",
+    "deepspeed": None,
+    "seed": 0,
+    "logging_steps": 1,
+    "save_steps": 0,
+    "threads": 2,
+}
+
+# columns each method reads from its training table
+DATA_COLUMNS = {
+    "sft": ["prompt", "response"],
+    "dpo": ["prompt", "chosen", "rejected"],
+    "lh": ["prompt", "response", "weight"],
+}
+
+FINAL_SUBDIR = "final"           # <output>.tmp/final -> <output>
+FINGERPRINT_NAME = "run_fingerprint.json"
+SUMMARY_NAME = "train_summary.json"
+_CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
+
+
+# ---- configuration ------------------------------------------------------------------------
+
+def _deep_merge(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def effective_training_config(cfg: dict, model_name: str, method: str) -> dict:
+    """Training hyperparameters of one run: built-in defaults ⊕ ``training`` ⊕
+    ``methods.<method>.training`` ⊕ ``models.<model>.training`` (later keys win; ``lora`` merges
+    key by key)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    models = cfg.get("models", {})
+    if model_name not in models:
+        raise KeyError(f"models.{model_name}: not in the config (models: {sorted(models)})")
+    layers = [
+        ("training", cfg.get("training") or {}),
+        (f"methods.{method}.training", ((cfg.get("methods") or {}).get(method) or {}).get("training") or {}),
+        (f"models.{model_name}.training", models[model_name].get("training") or {}),
+    ]
+    tcfg = copy.deepcopy(DEFAULT_TRAINING)
+    for where, layer in layers:
+        unknown = sorted(set(layer) - set(DEFAULT_TRAINING))
+        if unknown:
+            raise KeyError(f"{where}: unknown key(s) {unknown}")
+        tcfg = _deep_merge(tcfg, layer)
+    return tcfg
+
+
+# ---- small helpers ------------------------------------------------------------------------
+
+def _world() -> tuple[int, int]:
+    """(world size, rank) of the torch.distributed group, (1, 0) outside one."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size(), dist.get_rank()
+    return 1, 0
+
+
+def _barrier() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _complete_checkpoints(folder: Path) -> list[Path]:
+    """Trainer checkpoints in ``folder``, oldest first; trainer_state.json is written last, so a
+    checkpoint without it was interrupted while being saved."""
+    found = []
+    for child in folder.iterdir() if folder.is_dir() else []:
+        m = _CHECKPOINT_RE.match(child.name)
+        if m and child.is_dir() and (child / "trainer_state.json").is_file():
+            found.append((int(m.group(1)), child))
+    return [p for _, p in sorted(found)]
+
+
+def _precision(tcfg: dict, on_gpu: bool) -> str:
+    precision = tcfg["precision"]
+    if precision == "auto":
+        precision = "bf16" if on_gpu else "fp32"
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"training.precision must be auto, fp32 or bf16, got {precision!r}")
+    return precision
+
+
+def _check_training_config(tcfg: dict, on_gpu: bool) -> None:
+    if tcfg["mode"] not in ("full", "freeze", "lora"):
+        raise ValueError(f"training.mode must be full, freeze or lora, got {tcfg['mode']!r}")
+    if tcfg["overlong"] not in ("truncate", "drop"):
+        raise ValueError(f"training.overlong must be truncate or drop, got {tcfg['overlong']!r}")
+    if not 0 <= tcfg["warmup_ratio"] < 1:
+        # transformers reads warmup_steps < 1 as a ratio of the total steps and >= 1 as a count
+        raise ValueError(f"training.warmup_ratio must be in [0, 1), got {tcfg['warmup_ratio']}")
+    if tcfg["deepspeed"] and not on_gpu:
+        raise ValueError(f"training.deepspeed is set ({tcfg['deepspeed']!r}) but no CUDA device is "
+                         "available; DeepSpeed runs need GPUs (set training.deepspeed: null for CPU runs)")
+    if tcfg["deepspeed"] and not Path(tcfg["deepspeed"]).is_file():
+        raise FileNotFoundError(f"training.deepspeed: {tcfg['deepspeed']} does not exist")
+
+
+# ---- model modes --------------------------------------------------------------------------
+
+def decoder_layers(model: Any) -> Any:
+    """The decoder's list of transformer blocks (``model.model.layers`` for Llama/Qwen)."""
+    import torch
+
+    candidates = []
+    if hasattr(model, "get_decoder"):
+        candidates.append(getattr(model.get_decoder(), "layers", None))
+    inner = getattr(model, "model", None)
+    candidates.append(getattr(inner, "layers", None))
+    candidates.append(getattr(getattr(model, "transformer", None), "h", None))  # GPT-2 style
+    for layers in candidates:
+        if isinstance(layers, torch.nn.ModuleList) and len(layers) > 0:
+            return layers
+    raise ValueError(f"{type(model).__name__}: cannot find the decoder layers "
+                     "(looked for get_decoder().layers, model.layers, transformer.h)")
+
+
+def freeze_all_but_last_layers(model: Any, n_trainable: int) -> None:
+    """requires_grad only for the parameters of the last ``n_trainable`` decoder layers."""
+    layers = decoder_layers(model)
+    if not 1 <= n_trainable <= len(layers):
+        raise ValueError(f"training.freeze_trainable_layers = {n_trainable}, but the model has "
+                         f"{len(layers)} decoder layers")
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for layer in layers[len(layers) - n_trainable:]:
+        for p in layer.parameters():
+            p.requires_grad_(True)
+
+
+def add_lora(model: Any, lora: dict) -> Any:
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(r=int(lora["r"]), lora_alpha=float(lora["alpha"]),
+                        lora_dropout=float(lora["dropout"]),
+                        target_modules=list(lora["target_modules"]), bias="none",
+                        task_type="CAUSAL_LM")
+    return get_peft_model(model, config)
+
+
+def count_parameters(model: Any) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    def numel(p):
+        return getattr(p, "ds_numel", None) or p.numel()  # ZeRO-3 loads parameters already sharded
+
+    trainable = sum(numel(p) for p in model.parameters() if p.requires_grad)
+    total = sum(numel(p) for p in model.parameters())
+    return int(trainable), int(total)
+
+
+def load_policy(model_path: str, tcfg: dict, precision: str):
+    """Load the model and apply the training mode. Returns (model, load dtype)."""
+    import torch
+    import transformers
+
+    load_dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    # seeds the LoRA initialisation (the Trainer seeds again before training)
+    transformers.set_seed(int(tcfg["seed"]))
+    model = transformers.AutoModelForCausalLM.from_pretrained(model_path, dtype=load_dtype)
+    model.config.use_cache = False  # no KV cache while training
+    if tcfg["mode"] == "freeze":
+        freeze_all_but_last_layers(model, int(tcfg["freeze_trainable_layers"]))
+    elif tcfg["mode"] == "lora":
+        model = add_lora(model, tcfg["lora"])
+    if precision == "bf16" and not tcfg["deepspeed"]:
+        # fp32 master copy of what the optimizer updates; frozen weights stay bf16
+        for p in model.parameters():
+            if p.requires_grad:
+                p.data = p.data.float()
+    return model, load_dtype
+
+
+# ---- data ---------------------------------------------------------------------------------
+
+def read_training_table(method: str, data_path: str | Path) -> pd.DataFrame:
+    df = pd.read_parquet(data_path)
+    require_columns(df, DATA_COLUMNS[method], str(data_path))
+    if df.empty:
+        raise ValueError(f"{data_path}: the {method} training table has no rows")
+    for col in DATA_COLUMNS[method]:
+        if df[col].isna().any():
+            row = int(df.index[df[col].isna()][0])
+            raise ValueError(f"{data_path}: column {col!r} is missing in row {row}")
+    return df.reset_index(drop=True)
+
+
+def _n_tokens(tokenizer: Any, texts: list[str]) -> list[int]:
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
+def apply_cutoff(tokenizer: Any, df: pd.DataFrame, responses: list[str], cutoff_len: int,
+                 overlong: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """SFT/DPO rows against ``cutoff_len`` (prompt + response + EOS tokens, as the trainers build them).
+
+    Rows whose prompt alone fills the cutoff are dropped (no response token would be trained);
+    with ``overlong="drop"`` rows where any of ``responses`` (column names) does not fit are
+    dropped too; with ``truncate`` the TRL trainers cut the tail (``truncation_mode="keep_start"``).
+    """
+    prompt_len = pd.Series(_n_tokens(tokenizer, df["prompt"].tolist()), index=df.index)
+    too_long = pd.Series(False, index=df.index)
+    for col in responses:
+        total = prompt_len + pd.Series(_n_tokens(tokenizer, df[col].tolist()), index=df.index) + 1
+        too_long |= total > cutoff_len
+    no_room = prompt_len >= cutoff_len
+    drop = no_room | (too_long if overlong == "drop" else False)
+    counts = {"examples": int(len(df)), "kept": int((~drop).sum()),
+              "truncated": int((too_long & ~drop).sum()), "dropped": int(drop.sum())}
+    return df.loc[~drop].reset_index(drop=True), counts
+
+
+def _file_backed_dataset(df: pd.DataFrame, folder: Path, args: Any):
+    """A ``datasets.Dataset`` stored under ``folder`` (written by the main process first).
+
+    File-backed rather than in-memory because TRL caches the DPO reference log-probs next to the
+    dataset's files; for an in-memory dataset every rank would pick a different random cache path.
+    """
+    import datasets
+
+    with args.main_process_first(local=False, desc="writing the training dataset"):
+        if args.process_index == 0:
+            if folder.exists():
+                shutil.rmtree(folder)
+            datasets.Dataset.from_pandas(df, preserve_index=False).save_to_disk(str(folder))
+        return datasets.load_from_disk(str(folder))
+
+
+# ---- the run folder -----------------------------------------------------------------------
+
+def _run_fingerprint(method: str, model_path: str, data_path: str, tcfg: dict, mcfg: dict) -> dict:
+    """What a resumable checkpoint must match: method, data, hyperparameters and the base model
+    (its files' names, sizes and mtimes: hashing tens of GB of weights would take minutes)."""
+    folder = Path(model_path)
+    model_files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
+                         for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    fingerprint = {"method": method, "model_path": str(folder.resolve()), "model_files": model_files,
+                   "data_sha256": _file_sha256(Path(data_path)), "training": tcfg, "method_config": mcfg}
+    return json.loads(json.dumps(fingerprint, sort_keys=True, default=str))  # as it reads back
+
+
+def prepare_tmp_dir(tmp: Path, fingerprint: dict, save_steps: int, args: Any) -> Path | None:
+    """Make ``tmp`` ready for this run; return the checkpoint to resume from, if any.
+
+    A leftover folder is kept only when intermediate checkpoints are on and it belongs to the same
+    run (same fingerprint); the main process cleans up before the other ranks look.
+    """
+    with args.main_process_first(local=False, desc="preparing the run folder"):
+        if args.process_index == 0:
+            stale = True
+            if save_steps > 0 and (tmp / FINGERPRINT_NAME).is_file():
+                try:
+                    stale = json.loads((tmp / FINGERPRINT_NAME).read_text()) != fingerprint
+                except json.JSONDecodeError:
+                    stale = True
+            if stale and tmp.exists():
+                shutil.rmtree(tmp)
+            shutil.rmtree(tmp / FINAL_SUBDIR, ignore_errors=True)
+            tmp.mkdir(parents=True, exist_ok=True)
+            write_text(json.dumps(fingerprint, indent=1, sort_keys=True, default=str), tmp / FINGERPRINT_NAME)
+        checkpoints = _complete_checkpoints(tmp) if save_steps > 0 else []
+    return checkpoints[-1] if checkpoints else None
+
+
+# ---- trainer construction -----------------------------------------------------------------
+
+def training_arguments(method: str, tmp: Path, tcfg: dict, mcfg: dict, precision: str, on_gpu: bool):
+    """TrainingArguments (LH) or the TRL config (SFT, DPO) for this run.
+
+    Built before the model is loaded: with DeepSpeed ZeRO-3 the arguments register the DeepSpeed
+    config, which makes ``from_pretrained`` shard the weights while loading.
+    """
+    import transformers
+
+    save_steps = int(tcfg["save_steps"])
+    common = dict(
+        output_dir=str(tmp),
+        learning_rate=float(tcfg["learning_rate"]),
+        num_train_epochs=float(tcfg["epochs"]),
+        max_steps=int(tcfg["max_steps"]),
+        lr_scheduler_type=tcfg["lr_scheduler"],
+        warmup_steps=float(tcfg["warmup_ratio"]),  # < 1: a ratio of the total steps
+        per_device_train_batch_size=int(tcfg["per_device_batch_size"]),
+        gradient_accumulation_steps=int(tcfg["gradient_accumulation_steps"]),
+        seed=int(tcfg["seed"]),
+        data_seed=int(tcfg["seed"]),
+        logging_steps=int(tcfg["logging_steps"]),
+        logging_first_step=True,
+        save_strategy="steps" if save_steps > 0 else "no",
+        save_steps=save_steps if save_steps > 0 else 500,
+        save_total_limit=1,  # only the latest checkpoint is needed to resume
+        bf16=precision == "bf16",
+        fp16=False,
+        gradient_checkpointing=on_gpu,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if on_gpu else None,
+        deepspeed=tcfg["deepspeed"] or None,
+        use_cpu=not on_gpu,
+        report_to="none",
+        dataloader_num_workers=0,
+        # every trainable parameter is used in each forward (frozen ones are not tracked by DDP)
+        ddp_find_unused_parameters=False,
+    )
+    if method == "sft":
+        from trl import SFTConfig
+
+        return SFTConfig(**common, max_length=int(tcfg["cutoff_len"]), truncation_mode="keep_start",
+                         completion_only_loss=True, packing=False)
+    if method == "dpo":
+        from trl import DPOConfig
+
+        return DPOConfig(**common, beta=float(mcfg.get("beta", 0.1)), max_length=int(tcfg["cutoff_len"]),
+                         truncation_mode="keep_start", precompute_ref_log_probs=True,
+                         precompute_ref_batch_size=int(tcfg["per_device_batch_size"]))
+    return transformers.TrainingArguments(**common, remove_unused_columns=False)
+
+
+def _log_callback(log_path: Path | None):
+    """Appends every Trainer log entry to the JSONL log as it happens (main process only)."""
+    import transformers
+
+    class JsonlLog(transformers.TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if log_path is not None and state.is_world_process_zero and logs:
+                with open(log_path, "a") as f:
+                    f.write(json.dumps({"step": state.global_step, **logs}, default=float) + "\n")
+
+    return JsonlLog()
+
+
+def _no_final_checkpoint_callback():
+    """Skips the Trainer checkpoint at the last step: the final model is saved right after it, and
+    resuming from a checkpoint taken at ``max_steps`` makes transformers train one extra step."""
+    import transformers
+
+    class NoFinalCheckpoint(transformers.TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.max_steps and state.global_step >= state.max_steps:
+                control.should_save = False
+
+    return NoFinalCheckpoint()
+
+
+def _autocast(args: Any):
+    import torch
+
+    if args.bf16 and not args.deepspeed:
+        return torch.autocast(device_type=args.device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def reference_pass(trainer: Any, model: Any, features: list[dict], batch_size: int, pad_id: int) -> list[dict]:
+    """π_ref log-probs of every LH example from the initial model, before any update.
+
+    Runs in the training dtype (bf16 autocast when training uses it) on the training device. Under
+    torchrun each rank scores a strided share and the results are all-gathered; every rank gets the
+    same number of examples (a few repeated) so that ZeRO-3's collective weight gathers line up.
+    """
+    from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
+
+    from o1pruner.lh_trainer import precompute_reference_logprobs
+
+    args = trainer.args
+    world, rank = _world()
+    n = len(features)
+    mine = list(range(rank, n, world))
+    per_rank = -(-n // world)
+    mine += [mine[-1] if mine else 0] * (per_rank - len(mine))
+    if is_deepspeed_zero3_enabled():
+        from trl.models.utils import prepare_deepspeed
+
+        runner = prepare_deepspeed(model, trainer.accelerator)  # gathers sharded weights layer by layer
+    else:
+        model.to(args.device)
+        runner = model
+    with _autocast(args):
+        scored = precompute_reference_logprobs(runner, [features[i] for i in mine], batch_size=batch_size,
+                                               pad_token_id=pad_id, device=args.device)
+    values = {i: ex["ref_logp"] for i, ex in zip(mine, scored)}
+    if world > 1:
+        import torch.distributed as dist
+
+        gathered: list[Any] = [None] * world
+        dist.all_gather_object(gathered, values)
+        values = {k: v for part in gathered for k, v in part.items()}
+    return [{**ex, "ref_logp": float(values[i])} for i, ex in enumerate(features)]
+
+
+def build_trainer(method: str, args: Any, model: Any, tokenizer: Any, df: pd.DataFrame, tmp: Path,
+                  tcfg: dict, mcfg: dict, callbacks: list) -> tuple[Any, dict[str, int]]:
+    """The trainer for ``method`` with its training data ready. Returns (trainer, data counts)."""
+    cutoff, overlong = int(tcfg["cutoff_len"]), tcfg["overlong"]
+    if method == "sft":
+        from trl import SFTTrainer
+
+        kept, counts = apply_cutoff(tokenizer, df, ["response"], cutoff, overlong)
+        if kept.empty:
+            raise ValueError(f"sft: no example fits cutoff_len={cutoff}")
+        data = kept[["prompt", "response"]].rename(columns={"response": "completion"})
+        dataset = _file_backed_dataset(data, tmp / "data", args)
+        trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                             callbacks=callbacks)
+        return trainer, counts
+    if method == "dpo":
+        from trl import DPOTrainer
+
+        kept, counts = apply_cutoff(tokenizer, df, ["chosen", "rejected"], cutoff, overlong)
+        if kept.empty:
+            raise ValueError(f"dpo: no example fits cutoff_len={cutoff}")
+        dataset = _file_backed_dataset(kept[["prompt", "chosen", "rejected"]], tmp / "data", args)
+        # ref_model=None + precompute_ref_log_probs: the initial policy scores the data once
+        trainer = DPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                             callbacks=callbacks)
+        return trainer, counts
+    from o1pruner.lh_trainer import LHTrainer, _pad_id, tokenize_lh_dataset
+
+    features, counts = tokenize_lh_dataset(tokenizer, df, cutoff, overlong)
+    if not features:
+        raise ValueError(f"lh: no example fits cutoff_len={cutoff}")
+    pad_id = _pad_id(tokenizer, model)
+    trainer = LHTrainer(model=model, args=args, train_dataset=features, processing_class=tokenizer,
+                        epsilon=float(mcfg.get("epsilon", 0.2)), callbacks=callbacks)
+    # before trainer.train(): the model still holds the initial (reference) weights
+    trainer.train_dataset = reference_pass(trainer, model, features, int(tcfg["per_device_batch_size"]), pad_id)
+    return trainer, counts
+
+
+# ---- saving -------------------------------------------------------------------------------
+
+def save_final_model(trainer: Any, tokenizer: Any, model_path: str, final: Path, mode: str, load_dtype: Any) -> None:
+    """Model + tokenizer into ``final`` as a plain HF folder (all ranks call; rank 0 writes).
+
+    LoRA: the adapter is saved first (DeepSpeed-safe), then merged into a fresh copy of the base
+    weights on the main process, so the folder never depends on peft.
+    """
+    import transformers
+
+    if mode == "lora":
+        adapter = final.parent / "adapter"
+        trainer.save_model(str(adapter))
+        if trainer.args.should_save:
+            from peft import PeftModel
+            from transformers.integrations.deepspeed import unset_hf_deepspeed_config
+
+            unset_hf_deepspeed_config()  # load the base in full on this process, not ZeRO-3-sharded
+            base = transformers.AutoModelForCausalLM.from_pretrained(model_path, dtype=load_dtype)
+            merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
+            merged.config.use_cache = True
+            merged.save_pretrained(str(final))
+            tokenizer.save_pretrained(str(final))
+            shutil.rmtree(adapter, ignore_errors=True)
+        _barrier()
+        return
+    if not trainer.is_deepspeed_enabled:
+        trainer.model.to(load_dtype)  # the trainable weights were upcast to fp32 for bf16 training
+    trainer.model.config.use_cache = True
+    trainer.save_model(str(final))
+    if trainer.args.should_save:
+        (final / "training_args.bin").unlink(missing_ok=True)  # a pickle of the run's arguments
+    _barrier()
+
+
+def _peak_memory(on_gpu: bool) -> dict[str, float | None]:
+    import torch
+
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    gpu_mb = torch.cuda.max_memory_allocated() / 2**20 if on_gpu else None
+    return {"peak_rss_mb": round(rss_mb, 1), "peak_gpu_memory_mb": None if gpu_mb is None else round(gpu_mb, 1)}
+
+
+def write_log(log_history: list[dict], path: Path) -> None:
+    write_text("".join(json.dumps(entry, default=float) + "\n" for entry in log_history), path)
+
+
+# ---- the entry point ----------------------------------------------------------------------
+
+def train(method: str, model_path: str, data_path: str, output_dir: str, tcfg: dict, mcfg: dict,
+          log_dir: str | None = None) -> dict:
+    """Train ``method`` from ``model_path`` on ``data_path`` and save the model to ``output_dir``.
+
+    ``tcfg``: effective training config (:func:`effective_training_config`); ``mcfg``: the method's
+    config (``beta`` for DPO, ``epsilon`` for LH). Returns the run summary (also written to
+    ``<output_dir>/train_summary.json``).
+    """
+    import torch
+    import transformers
+
+    start = time.time()
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    tcfg = _deep_merge(DEFAULT_TRAINING, tcfg)
+    on_gpu = torch.cuda.is_available()
+    _check_training_config(tcfg, on_gpu)
+    precision = _precision(tcfg, on_gpu)
+    if not on_gpu:
+        torch.set_num_threads(int(tcfg["threads"]))
+
+    output = Path(output_dir)
+    tmp = output.with_name(output.name + ".tmp")
+    final = tmp / FINAL_SUBDIR
+    log_path = Path(log_dir or output) / f"train_{method}.jsonl"
+    live_log = tmp / f"train_{method}.jsonl" if log_dir is None else log_path
+
+    df = read_training_table(method, data_path)
+    args = training_arguments(method, tmp, tcfg, mcfg, precision, on_gpu)
+    resume = prepare_tmp_dir(tmp, _run_fingerprint(method, model_path, data_path, tcfg, mcfg),
+                             int(tcfg["save_steps"]), args)
+    if args.should_save:
+        live_log.parent.mkdir(parents=True, exist_ok=True)
+        live_log.write_text("")
+
+    tokenizer = transformers.AutoTokenizer.from_pretrained(model_path)
+    if tokenizer.eos_token is None:
+        raise ValueError(f"{model_path}: the tokenizer has no EOS token; responses must end with one")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model, load_dtype = load_policy(model_path, tcfg, precision)
+    trainable, total = count_parameters(model)
+    if trainable == 0:
+        raise ValueError(f"mode {tcfg['mode']!r}: no trainable parameters")
+
+    trainer, counts = build_trainer(method, args, model, tokenizer, df, tmp, tcfg, mcfg,
+                                    [_log_callback(live_log if args.should_save else None),
+                                     _no_final_checkpoint_callback()])
+    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    save_final_model(trainer, tokenizer, model_path, final, tcfg["mode"], load_dtype)
+
+    history = trainer.state.log_history
+    losses = [e["loss"] for e in history if "loss" in e]
+    world, _ = _world()
+    summary = {
+        "method": method,
+        "mode": tcfg["mode"],
+        "precision": precision,
+        "device": "cuda" if on_gpu else "cpu",
+        "world_size": world,
+        "model_path": str(model_path),
+        "data_path": str(data_path),
+        "examples": counts["kept"],
+        "examples_in_table": counts["examples"],
+        "examples_truncated": counts["truncated"],
+        "examples_dropped": counts["dropped"],
+        "steps": int(trainer.state.global_step),
+        "epochs": float(trainer.state.epoch or 0.0),
+        "final_loss": float(losses[-1]) if losses else None,
+        "train_loss": float(result.metrics.get("train_loss", float("nan"))),
+        "trainable_params": trainable,
+        "total_params": total,
+        "resumed_from": resume.name if resume else None,
+        "wall_time_s": round(time.time() - start, 2),
+        **_peak_memory(on_gpu),
+        "log": str(log_path),
+        "training": tcfg,
+        "method_config": mcfg,
+    }
+    if args.should_save:
+        write_text(json.dumps(summary, indent=2, default=str) + "\n", final / SUMMARY_NAME)
+        if log_dir is None:
+            write_log(history, final / log_path.name)
+        else:
+            write_log(history, log_path)
+        # the finished model takes its final name only now; a previous result is replaced
+        if output.exists():
+            shutil.rmtree(output)
+        os.replace(final, output)
+        shutil.rmtree(tmp, ignore_errors=True)
+    _barrier()
+    return summary
+
+
+def cli_train(argv: list[str]) -> int:
+    from o1pruner.config import load
+
+    ap = argparse.ArgumentParser(prog="o1pruner train", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--method", required=True, choices=METHODS)
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--config", type=Path, help="workflow config (YAML)")
+    src.add_argument("--config-json", help="the validated workflow config as JSON (what the workflow passes)")
+    ap.add_argument("--model-name", required=True, help="key under models: in the config")
+    ap.add_argument("--model-path", required=True, help="HF folder of the model to fine-tune")
+    ap.add_argument("--data", required=True, help="training table from build-sft / build-dpo / build-lh")
+    ap.add_argument("--output", required=True, help="output model folder (written atomically)")
+    ap.add_argument("--log-dir", default=None, help="folder for train_<method>.jsonl (default: the output folder)")
+    args = ap.parse_args(argv)
+
+    if args.config_json:
+        from o1pruner.config import validate
+
+        cfg = validate(json.loads(args.config_json))
+    else:
+        cfg = load(args.config)
+    tcfg = effective_training_config(cfg, args.model_name, args.method)
+    mcfg = {k: v for k, v in ((cfg.get("methods") or {}).get(args.method) or {}).items() if k != "training"}
+    summary = train(args.method, args.model_path, args.data, args.output, tcfg, mcfg, args.log_dir)
+    if _world()[1] == 0:
+        keys = ("method", "mode", "examples", "steps", "final_loss", "trainable_params", "wall_time_s")
+        print(json.dumps({k: summary[k] for k in keys}), file=sys.stderr)
+    return 0

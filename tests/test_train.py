@@ -1,0 +1,336 @@
+"""Training entry point (o1pruner.train): SFT / DPO / LH on a tiny random Llama, on CPU."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+tokenizers = pytest.importorskip("tokenizers")
+pytest.importorskip("trl")
+pytest.importorskip("peft")
+
+from o1pruner import train as T  # noqa: E402
+
+CHATML = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+WORDS = [f"w{i}" for i in range(40)] + ["system", "user", "assistant", "solve", "so", "answer"]
+SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<unk>"]
+
+
+def _tokenizer():
+    vocab = {tok: i for i, tok in enumerate(SPECIAL + WORDS)}
+    tok = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    tok.add_special_tokens(SPECIAL[:3])
+    return transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>", unk_token="<unk>",
+        bos_token=None, chat_template=CHATML)
+
+
+@pytest.fixture(scope="module")
+def base_model(tmp_path_factory) -> Path:
+    """A random 2-layer Llama (hidden 32) + a WordLevel ChatML tokenizer, saved as an HF folder."""
+    out = tmp_path_factory.mktemp("tiny") / "model"
+    tok = _tokenizer()
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(
+        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+        pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, bos_token_id=None,
+        tie_word_embeddings=False)
+    transformers.LlamaForCausalLM(config).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def _prompt(tok, i: int) -> str:
+    question = " ".join(WORDS[(i * 7 + j) % 40] for j in range(3 + i % 3))
+    return tok.apply_chat_template([{"role": "system", "content": "solve"},
+                                    {"role": "user", "content": question}],
+                                   tokenize=False, add_generation_prompt=True)
+
+
+def _response(i: int, length: int) -> str:
+    return " ".join(WORDS[(i * 3 + j) % 40] for j in range(length)) + " so answer " + WORDS[i % 40]
+
+
+@pytest.fixture(scope="module")
+def tables(base_model, tmp_path_factory) -> dict[str, Path]:
+    """Hand-made SFT / DPO / LH tables of 12 rows each, in the builders' column layout."""
+    tok = transformers.AutoTokenizer.from_pretrained(base_model)
+    folder = tmp_path_factory.mktemp("data")
+    n = 12
+    sft = pd.DataFrame({"problem_id": [f"p{i}" for i in range(n)], "sample_idx": 0,
+                        "prompt": [_prompt(tok, i) for i in range(n)],
+                        "response": [_response(i, 4 + i % 5) for i in range(n)], "num_tokens": 10})
+    dpo = pd.DataFrame({"problem_id": [f"p{i}" for i in range(n)],
+                        "prompt": [_prompt(tok, i) for i in range(n)],
+                        "chosen": [_response(i, 3) for i in range(n)],
+                        "rejected": [_response(i + 1, 12 + i % 4) for i in range(n)]})
+    lh = pd.DataFrame({"problem_id": [f"p{i // 2}" for i in range(n)], "sample_idx": [i % 2 for i in range(n)],
+                       "prompt": [_prompt(tok, i // 2) for i in range(n)],
+                       "response": [_response(i, 3 + 4 * (i % 3)) for i in range(n)],
+                       "weight": [1.5, -1.0, 0.5, -0.5, 1.0, -1.5] * 2})
+    paths = {}
+    for name, df in {"sft": sft, "dpo": dpo, "lh": lh}.items():
+        paths[name] = folder / f"{name}.parquet"
+        df.to_parquet(paths[name], index=False)
+    return paths
+
+
+def _tcfg(**overrides) -> dict:
+    cfg = dict(T.DEFAULT_TRAINING, learning_rate=1e-2, max_steps=3, per_device_batch_size=2,
+               gradient_accumulation_steps=1, warmup_ratio=0.0, lr_scheduler="constant",
+               cutoff_len=64, threads=2, logging_steps=1)
+    cfg.update(overrides)
+    return cfg
+
+
+def _state(path: Path) -> dict[str, torch.Tensor]:
+    model = transformers.AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _changed(before: dict, after: dict) -> set[str]:
+    assert before.keys() == after.keys()
+    return {k for k in before if not torch.equal(before[k], after[k])}
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# ---- configuration ------------------------------------------------------------------------
+
+def test_effective_training_config_merge_order():
+    cfg = {
+        "training": {"learning_rate": 1.0, "epochs": 2, "cutoff_len": 100, "lora": {"r": 4}},
+        "methods": {"lh": {"epsilon": 0.3, "training": {"learning_rate": 2.0, "cutoff_len": 200}},
+                    "sft": {"training": {"learning_rate": 9.0}}},
+        "models": {"big": {"source": "hf", "training": {"cutoff_len": 300, "lora": {"alpha": 64}}}},
+    }
+    t = T.effective_training_config(cfg, "big", "lh")
+    assert t["learning_rate"] == 2.0          # methods.lh.training beats training
+    assert t["cutoff_len"] == 300             # models.big.training beats both
+    assert t["epochs"] == 2                   # only in training
+    assert t["lora"] == {"r": 4, "alpha": 64, "dropout": 0.05,
+                         "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
+    assert t["gradient_accumulation_steps"] == 8 and t["mode"] == "full"   # built-in defaults
+    assert T.effective_training_config(cfg, "big", "dpo")["learning_rate"] == 1.0
+    assert T.effective_training_config(cfg, "big", "sft")["learning_rate"] == 9.0
+    assert "epsilon" not in t                 # method parameters are not training keys
+    with pytest.raises(KeyError, match="models.nope"):
+        T.effective_training_config(cfg, "nope", "lh")
+    with pytest.raises(KeyError, match=r"training.*lerning_rate"):
+        T.effective_training_config({**cfg, "training": {"lerning_rate": 1}}, "big", "lh")
+
+
+def test_effective_training_config_of_the_shipped_config():
+    from o1pruner.config import load
+
+    cfg = load(Path(__file__).resolve().parents[1] / "config" / "config.yaml")
+    t = T.effective_training_config(cfg, next(iter(cfg["models"])), "lh")
+    assert t["learning_rate"] == cfg["training"]["learning_rate"]
+    assert set(t) == set(T.DEFAULT_TRAINING)
+
+
+def test_apply_cutoff_counts_truncated_and_dropped(base_model):
+    tok = transformers.AutoTokenizer.from_pretrained(base_model)
+    prompt = _prompt(tok, 0)
+    n_prompt = len(tok(prompt, add_special_tokens=False)["input_ids"])
+    df = pd.DataFrame({"prompt": [prompt] * 3, "response": ["w1", "w1 w2 w3 w4 w5 w6", "w1 w2"]})
+    cutoff = n_prompt + 3  # room for two response tokens + EOS
+    kept, counts = T.apply_cutoff(tok, df, ["response"], cutoff, "truncate")
+    assert counts == {"examples": 3, "kept": 3, "truncated": 1, "dropped": 0}
+    kept, counts = T.apply_cutoff(tok, df, ["response"], cutoff, "drop")
+    assert counts["dropped"] == 1 and kept["response"].tolist() == ["w1", "w1 w2"]
+    _, counts = T.apply_cutoff(tok, df, ["response"], n_prompt, "truncate")  # prompt fills it
+    assert counts["kept"] == 0
+
+
+def test_deepspeed_on_cpu_is_a_clear_error(base_model, tables, tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA")
+    with pytest.raises(ValueError, match="DeepSpeed runs need GPUs"):
+        T.train("sft", str(base_model), str(tables["sft"]), str(tmp_path / "m"),
+                _tcfg(deepspeed="config/deepspeed/zero3.json"), {})
+
+
+def test_zero3_config_is_valid_json_with_auto_values():
+    ds = json.loads((Path(__file__).resolve().parents[1] / "config" / "deepspeed" / "zero3.json").read_text())
+    assert ds["zero_optimization"]["stage"] == 3
+    assert ds["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"] is True
+    assert ds["bf16"]["enabled"] == "auto"
+    assert ds["train_batch_size"] == ds["gradient_accumulation_steps"] == "auto"
+    assert "offload_optimizer" not in ds["zero_optimization"]
+
+
+# ---- training -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method", ["sft", "dpo", "lh"])
+def test_each_method_trains_and_writes_a_plain_hf_folder(method, base_model, tables, tmp_path):
+    out, logs = tmp_path / method / "model", tmp_path / "logs"
+    mcfg = {"beta": 0.1} if method == "dpo" else {"epsilon": 0.2} if method == "lh" else {}
+    summary = T.train(method, str(base_model), str(tables[method]), str(out), _tcfg(), mcfg, str(logs))
+
+    assert not out.with_name("model.tmp").exists()
+    files = {p.name for p in out.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "train_summary.json"} <= files
+    assert not {f for f in files if f.startswith("checkpoint")} and "training_args.bin" not in files
+    assert transformers.AutoTokenizer.from_pretrained(out).eos_token == "<|im_end|>"
+    changed = _changed(_state(base_model), _state(out))
+    assert "model.layers.0.self_attn.q_proj.weight" in changed and "lm_head.weight" in changed
+
+    on_disk = json.loads((out / "train_summary.json").read_text())
+    assert on_disk["method"] == summary["method"] == method
+    assert on_disk["steps"] == 3 and on_disk["examples"] == 12
+    assert on_disk["trainable_params"] == on_disk["total_params"] > 0
+    assert on_disk["peak_rss_mb"] > 0 and on_disk["wall_time_s"] > 0
+    assert isinstance(on_disk["final_loss"], float)
+
+    log = _read_jsonl(logs / f"train_{method}.jsonl")
+    losses = [e for e in log if "loss" in e]
+    assert [e["step"] for e in losses] == [1, 2, 3]
+    assert losses[-1]["loss"] == pytest.approx(on_disk["final_loss"])
+    if method == "lh":
+        # π_ref came from the initial weights: before the first update the ratio is 1
+        assert losses[0]["lh_ratio"] == pytest.approx(1.0, abs=1e-4)
+    if method == "dpo":
+        # same for DPO's precomputed reference: the first step's implicit rewards are 0
+        assert losses[0]["rewards/chosen"] == pytest.approx(0.0, abs=1e-4)
+
+
+def test_freeze_mode_changes_only_the_last_layers(base_model, tables, tmp_path):
+    out = tmp_path / "model"
+    summary = T.train("lh", str(base_model), str(tables["lh"]), str(out),
+                      _tcfg(mode="freeze", freeze_trainable_layers=1), {})
+    changed = _changed(_state(base_model), _state(out))
+    assert changed and all(k.startswith("model.layers.1.") for k in changed)
+    assert "model.layers.1.mlp.down_proj.weight" in changed
+    layer1 = sum(v.numel() for k, v in _state(base_model).items() if k.startswith("model.layers.1."))
+    assert summary["trainable_params"] == layer1 < summary["total_params"]
+    with pytest.raises(ValueError, match="has 2 decoder layers"):
+        T.train("lh", str(base_model), str(tables["lh"]), str(tmp_path / "x"),
+                _tcfg(mode="freeze", freeze_trainable_layers=3), {})
+
+
+def test_lora_mode_writes_a_merged_plain_folder(base_model, tables, tmp_path):
+    out = tmp_path / "model"
+    lora = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
+    summary = T.train("sft", str(base_model), str(tables["sft"]), str(out), _tcfg(mode="lora", lora=lora), {})
+    files = {p.name for p in out.iterdir()}
+    assert "adapter_config.json" not in files and "adapter_model.safetensors" not in files
+    after = _state(out)  # loads without peft: plain LlamaForCausalLM keys
+    changed = _changed(_state(base_model), after)
+    assert changed == {f"model.layers.{i}.self_attn.{m}.weight" for i in range(2) for m in ("q_proj", "v_proj")}
+    # 2 layers x 2 modules x (A: r x 32 + B: out x r); v_proj out = 2 kv heads x 8 = 16
+    assert summary["trainable_params"] == 2 * ((4 * 32 + 32 * 4) + (4 * 32 + 16 * 4))
+
+
+def test_interrupted_run_never_leaves_the_final_folder(base_model, tables, tmp_path, monkeypatch):
+    out = tmp_path / "model"
+    tmp = tmp_path / "model.tmp"
+    (tmp / "checkpoint-7").mkdir(parents=True)  # junk from a killed run
+    (tmp / "junk.bin").write_bytes(b"\x00garbage")
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed while saving")
+
+    real_save = T.save_final_model
+    monkeypatch.setattr(T, "save_final_model", crash)
+    with pytest.raises(RuntimeError, match="killed while saving"):
+        T.train("sft", str(base_model), str(tables["sft"]), str(out), _tcfg(), {})
+    assert not out.exists() and tmp.is_dir()
+
+    monkeypatch.setattr(T, "save_final_model", real_save)
+    summary = T.train("sft", str(base_model), str(tables["sft"]), str(out), _tcfg(), {})
+    assert summary["resumed_from"] is None and summary["steps"] == 3
+    assert not tmp.exists()
+    assert "junk.bin" not in {p.name for p in out.iterdir()}
+    transformers.AutoModelForCausalLM.from_pretrained(out)
+    assert (out / "train_sft.jsonl").is_file()  # no --log-dir: the log sits in the model folder
+
+
+def test_rerun_resumes_from_the_last_checkpoint_of_the_same_run(base_model, tables, tmp_path, monkeypatch):
+    out, tmp = tmp_path / "model", tmp_path / "model.tmp"
+    tcfg = _tcfg(max_steps=4, save_steps=2)
+    real_save = T.save_final_model
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(T, "save_final_model", crash)
+    with pytest.raises(RuntimeError):
+        T.train("lh", str(base_model), str(tables["lh"]), str(out), tcfg, {})
+    # no checkpoint at the last step (the final save follows it)
+    assert [p.name for p in T._complete_checkpoints(tmp)] == ["checkpoint-2"]
+
+    monkeypatch.setattr(T, "save_final_model", real_save)
+    summary = T.train("lh", str(base_model), str(tables["lh"]), str(out), tcfg, {})
+    assert summary["resumed_from"] == "checkpoint-2" and summary["steps"] == 4
+    log = _read_jsonl(out / "train_lh.jsonl")
+    assert [e["step"] for e in log if "loss" in e] == [1, 2, 3, 4]
+    assert not tmp.exists() and (out / "model.safetensors").is_file()
+
+    # a leftover checkpoint of a DIFFERENT run (other learning rate) is not resumed
+    monkeypatch.setattr(T, "save_final_model", crash)
+    with pytest.raises(RuntimeError):
+        T.train("lh", str(base_model), str(tables["lh"]), str(out), tcfg, {})
+    monkeypatch.setattr(T, "save_final_model", real_save)
+    summary = T.train("lh", str(base_model), str(tables["lh"]), str(out), {**tcfg, "learning_rate": 5e-3}, {})
+    assert summary["resumed_from"] is None and summary["steps"] == 4
+
+
+def test_cli_train_reads_the_config(base_model, tables, tmp_path):
+    from o1pruner.cli import main
+
+    config = {
+        "models": {"tiny": {"source": "hf", "path": str(base_model),
+                            "training": {"per_device_batch_size": 4}}},
+        "datasets": {"d": {"source": "toy", "n": 4, "levels": [2]}},
+        "train_dataset": "d", "eval_datasets": ["d"], "sampling": {"k": 2},
+        "training": {"learning_rate": 1e-2, "max_steps": 2, "gradient_accumulation_steps": 1,
+                     "cutoff_len": 64, "logging_steps": 1, "warmup_ratio": 0.0},
+        "methods": {"lh": {"epsilon": 0.1, "training": {"lr_scheduler": "constant"}}},
+    }
+    cfg_path = tmp_path / "config.yaml"
+    cfg_path.write_text(yaml.safe_dump(config))
+    out = tmp_path / "lh" / "model"
+    rc = main(["train", "--method", "lh", "--config", str(cfg_path), "--model-name", "tiny",
+               "--model-path", str(base_model), "--data", str(tables["lh"]), "--output", str(out),
+               "--log-dir", str(tmp_path / "logs")])
+    assert rc == 0
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["steps"] == 2 and summary["training"]["per_device_batch_size"] == 4
+    assert summary["training"]["lr_scheduler"] == "constant"
+    assert summary["method_config"]["epsilon"] == 0.1 and "training" not in summary["method_config"]
+    assert (tmp_path / "logs" / "train_lh.jsonl").is_file()
+
+
+def test_bf16_precision_trains_under_autocast_and_saves_bf16(base_model, tables, tmp_path):
+    from safetensors import safe_open
+
+    out, logs = tmp_path / "model", tmp_path / "logs"
+    summary = T.train("lh", str(base_model), str(tables["lh"]), str(out),
+                      _tcfg(precision="bf16", mode="freeze", freeze_trainable_layers=1), {}, str(logs))
+    assert summary["precision"] == "bf16"
+    with safe_open(str(out / "model.safetensors"), "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.bfloat16}
+    # the reference pass ran in the training dtype: ratio 1 at the first step up to bf16 rounding
+    first = next(e for e in _read_jsonl(logs / "train_lh.jsonl") if "loss" in e)
+    assert first["lh_ratio"] == pytest.approx(1.0, abs=2e-2)
+    before = _state(base_model)
+    after = _state(out)
+    frozen = [k for k in before if not k.startswith("model.layers.1.")]
+    # frozen weights only went through a bf16 round trip
+    assert all(torch.equal(before[k].bfloat16().float(), after[k]) for k in frozen)
