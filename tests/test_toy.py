@@ -33,7 +33,7 @@ def test_tiny_toy_model_loads_and_generates(tiny_toy_model):
 
     tok = AutoTokenizer.from_pretrained(tiny_toy_model)
     model = AutoModelForCausalLM.from_pretrained(tiny_toy_model)
-    prompt = render(tok, "Start with 3, add 4. What is the result?")
+    prompt = render(tok, "Compute 3 + 4, from left to right.")
     assert prompt.endswith("<|im_start|>assistant\n")
     ids = tok(prompt, return_tensors="pt", add_special_tokens=False)
     out = model.generate(**ids, max_new_tokens=5, do_sample=False)

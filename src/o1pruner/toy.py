@@ -33,7 +33,6 @@ from o1pruner.prompts import SPEED_PROMPTS, messages
 # The task: arithmetic chains with exact answers
 # ----------------------------------------------------------------------------------
 
-OP_WORDS = {"+": "add {k}", "-": "subtract {k}", "*": "multiply by {k}"}
 RECHECK_VERBS = ["verify", "double-check", "check again"]
 MAX_VALUE = 99  # every intermediate value has at most two digits
 
@@ -60,8 +59,8 @@ class ChainProblem:
 
     @property
     def text(self) -> str:
-        steps = ", ".join(OP_WORDS[op].format(k=k) for op, k in self.ops)
-        return f"Start with {self.start}, {steps}. What is the result?"
+        expr = " ".join(f"{op} {k}" for op, k in self.ops)
+        return f"Compute {self.start} {expr}, from left to right."
 
     def step_lines(self) -> list[str]:
         vals = self.values()
@@ -146,7 +145,7 @@ class ToyConfig:
     hidden_size: int = 128
     intermediate_size: int = 384
     num_layers: int = 4
-    num_heads: int = 2
+    num_heads: int = 4
     max_positions: int = 512
     steps: int = 1200
     batch_size: int = 32

@@ -1,6 +1,8 @@
 # Helpers shared by the rules: config validation, paths, resources.
 import json
+import os
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -18,6 +20,8 @@ config.update(_validated)
 
 RESULTS = config["results"]
 MODELS = list(config["models"])
+os.environ.setdefault("O1PRUNER_ROOT", workflow.basedir)  # envs/*.post-deploy.sh install the package from here
+workflow.localrules(*config["slurm"]["local_rules"])  # light rules on the submit node (SLURM)
 
 wildcard_constraints:
     model="|".join(MODELS),
@@ -40,6 +44,11 @@ def model_input(wildcards):
 def model_path(wildcards):
     m = model_cfg(wildcards)
     return f"{RESULTS}/{wildcards.model}/model" if m["source"] in ("toy", "gguf") else m["path"]
+
+
+def res_gpu_model(stage):
+    """gpu_model only for jobs that ask for GPUs: the SLURM plugin sends --gpus=<model>:<n> whenever it is set."""
+    return lambda wc: res(wc, stage, "gpu_model", None) if res(wc, stage, "gpu", 0) else None
 
 
 def sampleset_cfg(sampleset):

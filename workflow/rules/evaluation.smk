@@ -25,6 +25,8 @@ rule evaluate:
     retries: 1
     resources:
         gpu=lambda wc: res(wc, "evaluate", "gpu", 0),
+        gpu_model=res_gpu_model("evaluate"),
+        cpus_per_task=lambda wc: res(wc, "evaluate", "cpus_per_task", 2),
         mem_mb=lambda wc, attempt: res(wc, "evaluate", "mem_mb", 8000) * attempt,
         runtime=lambda wc, attempt: res(wc, "evaluate", "runtime", 60) * attempt,
     conda:

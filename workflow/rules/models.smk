@@ -16,6 +16,8 @@ rule reference_model:
     threads: 2
     resources:
         gpu=lambda wc: res(wc, "build", "gpu", 0),
+        gpu_model=res_gpu_model("build"),
+        cpus_per_task=lambda wc: res(wc, "build", "cpus_per_task", 2),
         mem_mb=lambda wc: res(wc, "build", "mem_mb", 8000),
         runtime=lambda wc: res(wc, "build", "runtime", 60),
     conda:

@@ -154,12 +154,12 @@ rule figure4:
         report(multiext(f"{RESULTS}/figures/figure4", ".png", ".pdf"),
                caption="../report/figure4.rst", category="Figures"),
     params:
-        splits=json.dumps(config.get("difficulty_splits", {})),
+        splits=shlex.quote(json.dumps(config.get("difficulty_splits", {}))),
         stem=lambda wc, output: output[-1].rsplit(".", 1)[0],
     log:
         f"{RESULTS}/logs/figure4.log",
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "o1pruner figure4 --metrics {input} --splits '{params.splits}' "
+        "o1pruner figure4 --metrics {input} --splits {params.splits} "
         "--output {params.stem} > {log} 2>&1"

@@ -20,6 +20,8 @@ rule sample_shard:
     retries: 1
     resources:
         gpu=lambda wc: res(wc, "sample", "gpu", 0),
+        gpu_model=res_gpu_model("sample"),
+        cpus_per_task=lambda wc: res(wc, "sample", "cpus_per_task", 2),
         mem_mb=lambda wc, attempt: res(wc, "sample", "mem_mb", 8000) * attempt,
         runtime=lambda wc, attempt: res(wc, "sample", "runtime", 60) * attempt,
     conda:

@@ -12,9 +12,9 @@ rule train:
         model=model_path,
         method=_train_method,
         # only what the run depends on, so editing another method's settings reruns nothing
-        config=lambda wc: json.dumps({k: config[k] for k in ("models", "datasets", "train_dataset",
-                                                            "eval_datasets", "sampling", "training", "methods")
-                                      if k in config}),
+        config=lambda wc: shlex.quote(json.dumps(
+            {k: config[k] for k in ("models", "datasets", "train_dataset", "eval_datasets",
+                                    "sampling", "training", "methods") if k in config})),
         launcher=_train_launcher,
         log_dir=f"{RESULTS}/logs/{{model}}/runs/{{run}}",
     log:
@@ -25,11 +25,13 @@ rule train:
     retries: 1
     resources:
         gpu=lambda wc: res(wc, "train", "gpu", 0),
+        gpu_model=res_gpu_model("train"),
+        cpus_per_task=lambda wc: res(wc, "train", "cpus_per_task", 2),
         mem_mb=lambda wc, attempt: res(wc, "train", "mem_mb", 8000) * attempt,
         runtime=lambda wc, attempt: res(wc, "train", "runtime", 120) * attempt,
     conda:
         "../../envs/train.yaml"
     shell:
-        "{params.launcher} train --method {params.method} --config-json '{params.config}' "
+        "{params.launcher} train --method {params.method} --config-json {params.config} "
         "--model-name {wildcards.model} --model-path {params.model} --data {input.data} "
         "--output {output} --log-dir {params.log_dir} > {log} 2>&1"

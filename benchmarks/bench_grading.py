@@ -1,0 +1,399 @@
+"""Grading throughput: the pipeline's ``o1pruner.grading.Grader`` vs a plain math-verify loop.
+
+    .venv/bin/python benchmarks/bench_grading.py                      # 2,000 rows, ~2 min
+    .venv/bin/python benchmarks/bench_grading.py --n 80000 --baseline-n 4000   # the paper's size
+
+What is compared, on the same N (response, gold) rows:
+
+* A, pipeline: ``Grader(timeout=5).grade(response, gold)`` per row: linear-time extraction of
+  the last ``\\boxed{}``, regex fast path, cache of (answer, gold) pairs, math-verify only for
+  the pairs the fast path cannot decide (in a killable worker process).
+* B, plain loop: ``verify(parse(gold), parse(response))`` per row with math-verify's defaults
+  (``parse`` reads the WHOLE response, as a user of math-verify would write it; its own 5 s
+  signal timeouts). The gold is parsed as ``$gold$``. Runs in a child process; the timed part
+  is the loop only (import excluded), while A's time includes starting its worker.
+
+Rows: problems from ``../shared/data/*.json`` (real gold answers), 16 samples each as the
+paper's pre-sampling gives, each a few thousand characters of real solution text (boxes
+removed) ending in ``\\boxed{answer}``. Answers: correct as written, equivalent rewrites
+(``\\frac{1}{2}`` vs ``0.5``, ``28,800``, ``\\dfrac``, ``\\displaystyle``), wrong answers (two per
+problem, so they repeat), truncated responses (unclosed last box / no box) and a few
+pathological ones (``10^{10^{10^{10}}}``, ``(10^{10})!``, huge or deeply nested answers).
+
+Rounds alternate A, B, A, B, ...; the table gives medians. ``--baseline-n`` times B on a random
+subset and extrapolates its per-row cost to N (said so in the output). Verdicts are compared
+row by row on the rows both graded; disagreements are listed with the likely reason.
+Writes benchmarks/out/bench_grading.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from fractions import Fraction
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C  # noqa: E402
+
+SAMPLES_PER_PROBLEM = 16
+TIMEOUT = 5.0
+
+# ---- rows -----------------------------------------------------------------------------------
+
+_BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
+_INT = re.compile(r"-?\d+")
+_FRAC = re.compile(r"(-?)\\[dt]?frac\{(\d+)\}\{(\d+)\}")
+_DEC = re.compile(r"-?\d+\.\d+")
+_PATHOLOGICAL = [
+    r"10^{10^{10^{10}}}",          # sympy builds the tower; comparing it never ends
+    r"9^{9^{9^{9}}}",
+    r"(10^{10})!",
+    "+".join(["1"] * 1500),        # a 3,000-char "answer"
+    "{" * 300 + "1" + "}" * 300,   # deep nesting
+    r"\boxed{\boxed{\boxed{" + "x" * 50 + "}}}",
+]
+
+
+def load_problems(data_dir: Path) -> tuple[list[dict], list[str]]:
+    """(problems with a gold answer, filler paragraphs of real solution text without boxes)."""
+    files = sorted(data_dir.glob("*.json"))
+    if not files:
+        sys.exit(f"bench_grading: no *.json problem files in {data_dir} (expected ../shared/data "
+                 "next to the repo, with gsm8k_test.json, math500_subset_test.json, ...)")
+    problems, filler = [], []
+    for f in files:
+        for i, rec in enumerate(json.loads(f.read_text())):
+            gold = str(rec.get("ground_truth_answer", "")).strip()
+            if gold:
+                problems.append({"problem_id": f"{f.stem}-{i}", "gold": gold})
+            for key in ("ground_truth_solution", "problem"):
+                if rec.get(key):
+                    filler.append(_BOX.sub("", str(rec[key])))
+            if rec.get("pre_generated_steps"):
+                filler.append(_BOX.sub("", "\n".join(map(str, rec["pre_generated_steps"]))))
+    return problems, filler
+
+
+def _strip_dollars(g: str) -> str:
+    g = g.strip()
+    return g[1:-1].strip() if len(g) >= 2 and g[0] == g[-1] == "$" else g
+
+
+def equivalent_rewrite(g: str, rng: random.Random) -> str:
+    """The same value written differently: what a model writes instead of the gold form."""
+    if _INT.fullmatch(g):
+        n = int(g)
+        options = [f"{n}.0", f"{n}.00"] + ([f"{n:,}"] if abs(n) >= 1000 else [])
+        return rng.choice(options)
+    if m := _FRAC.fullmatch(g):
+        sign, a, b = m.group(1), int(m.group(2)), int(m.group(3))
+        options = [f"{sign}\\dfrac{{{a}}}{{{b}}}", f"{sign}{a}/{b}"]
+        q = Fraction(a, b)
+        den = q.denominator
+        while den % 2 == 0:
+            den //= 2
+        while den % 5 == 0:
+            den //= 5
+        if den == 1 and b:  # a terminating decimal: \frac{1}{2} -> 0.5
+            options.append(sign + format(float(q), "g"))
+        return rng.choice(options)
+    if _DEC.fullmatch(g):
+        q = Fraction(g)
+        return f"\\frac{{{q.numerator}}}{{{q.denominator}}}" if q.denominator <= 1000 else g + "0"
+    if "\\frac" in g:
+        return g.replace("\\frac", "\\dfrac")
+    return "\\displaystyle " + g
+
+
+def wrong_answers(g: str, others: list[str], rng: random.Random) -> list[str]:
+    """Two wrong answers for one problem (samples repeat them, as real samples do)."""
+    out = []
+    if _INT.fullmatch(g):
+        n = int(g)
+        out = [str(n + rng.choice([-2, -1, 1, 2, 10])), str(n * 2 if n else 7)]
+    elif m := _FRAC.fullmatch(g):
+        a, b = int(m.group(2)), int(m.group(3))
+        out = [f"\\frac{{{b}}}{{{a}}}" if a != b else "2", f"\\frac{{{a + 1}}}{{{b}}}"]
+    while len(out) < 2:
+        cand = _strip_dollars(rng.choice(others))
+        if cand != g:
+            out.append(cand)
+    return out
+
+
+def build_rows(problems: list[dict], filler: list[str], n: int, seed: int,
+               n_pathological: int) -> list[dict]:
+    """N rows: ceil(N / 16) problems x 16 samples (problems reused, renamed, when N needs more).
+
+    ``n_pathological`` random rows get a pathological answer instead (cycling through the list).
+    """
+    rng = random.Random(seed)
+    golds = [p["gold"] for p in problems]
+    order = problems[:]
+    rng.shuffle(order)
+    rows = []
+    n_problems = -(-n // SAMPLES_PER_PROBLEM)
+    for k in range(n_problems):
+        p = order[k % len(order)]
+        pid = p["problem_id"] + (f"#{k // len(order)}" if k >= len(order) else "")
+        g = _strip_dollars(p["gold"])
+        wrong = wrong_answers(g, golds, rng)
+        p_correct = rng.choice([0.2, 0.5, 0.8, 0.95])  # problems differ in difficulty
+        for s in range(SAMPLES_PER_PROBLEM):
+            if len(rows) == n:
+                break
+            u = rng.random()
+            if u < 0.03:
+                kind, answer = "truncated", None
+            else:
+                v = rng.random()
+                if v < p_correct * 0.75:
+                    kind, answer = "correct", g
+                elif v < p_correct:
+                    kind, answer = "equivalent", equivalent_rewrite(g, rng)
+                else:
+                    kind, answer = "wrong", rng.choice(wrong)
+            rows.append({"problem_id": pid, "sample_idx": s, "gold": p["gold"], "kind": kind,
+                         "response": make_response(filler, answer, g, rng)})
+    for j, i in enumerate(rng.sample(range(len(rows)), min(n_pathological, len(rows)))):
+        g = _strip_dollars(rows[i]["gold"])
+        rows[i]["kind"] = "pathological"
+        rows[i]["response"] = make_response(filler, _PATHOLOGICAL[j % len(_PATHOLOGICAL)], g, rng)
+    return rows
+
+
+def make_response(filler: list[str], answer: str | None, gold: str, rng: random.Random) -> str:
+    """1,500-6,000 chars of real solution text, a re-check, then the box (or a cut-off end)."""
+    target = rng.randint(1500, 6000)
+    parts, size = [], 0
+    while size < target:
+        t = rng.choice(filler)
+        parts.append(t)
+        size += len(t) + 2
+    body = "\n\n".join(parts)[:target]
+    if answer is None:  # cut at max_tokens: inside the final box, or before any box
+        if rng.random() < 0.5:
+            return body + "\n\nWait, let me verify this once more. So the answer is \\boxed{" + gold[: max(1, len(gold) // 2)]
+        return body
+    return body + f"\n\nWait, let me double-check the computation. Yes, it holds.\n\nSo the final answer is \\boxed{{{answer}}}."
+
+
+# ---- A: the pipeline's Grader -------------------------------------------------------------
+
+def run_grader(rows: list[dict]) -> dict:
+    from o1pruner.grading import Grader
+
+    verdicts, extracted, times = [], [], []
+    t0 = time.perf_counter()
+    grader = Grader(timeout=TIMEOUT)
+    try:
+        for r in rows:
+            t = time.perf_counter()
+            e, ok = grader.grade(r["response"], r["gold"])
+            times.append(time.perf_counter() - t)
+            verdicts.append(ok)
+            extracted.append(e)
+    finally:
+        grader.close()
+    return {"wall_s": time.perf_counter() - t0, "verdicts": verdicts, "extracted": extracted,
+            "row_s": times, "stats": dict(grader.stats), "worker_starts": grader._worker.starts}
+
+
+# ---- B: plain math-verify loop (child process) ----------------------------------------------
+
+def baseline_child(path_in: str, path_out: str) -> None:
+    """``verify(parse(gold), parse(response))`` per row, math-verify defaults; writes JSON."""
+    import logging
+
+    logging.disable(logging.WARNING)  # "Timeout during comparison" per pathological row
+    from math_verify import parse, verify
+
+    rows = json.loads(Path(path_in).read_text())
+    verdicts, parsed, times = [], [], []
+    t0 = time.perf_counter()
+    for response, gold in rows:
+        t = time.perf_counter()
+        try:
+            gold_text = gold if "$" in gold else f"${gold}$"
+            pred = parse(response)
+            ok = bool(verify(parse(gold_text), pred))
+            shown = str(pred[1]) if len(pred) > 1 else (str(pred[0]) if pred else None)
+        except Exception as e:  # what a plain loop would do with a crash: count it wrong
+            ok, shown = False, f"<{type(e).__name__}>"
+        times.append(time.perf_counter() - t)
+        verdicts.append(ok)
+        parsed.append(shown[:200] if shown else shown)
+    wall = time.perf_counter() - t0
+    Path(path_out).write_text(json.dumps({"wall_s": wall, "verdicts": verdicts, "parsed": parsed,
+                                          "row_s": times}))
+    print(json.dumps({"wall_s": wall, "rows": len(rows)}))
+
+
+def run_baseline(rows: list[dict], tmpdir: Path) -> dict:
+    path_in, path_out = tmpdir / "baseline_in.json", tmpdir / "baseline_out.json"
+    path_in.write_text(json.dumps([[r["response"], r["gold"]] for r in rows]))
+    C.run_child([__file__, "--_baseline-child", str(path_in), str(path_out)])
+    return json.loads(path_out.read_text())
+
+
+# ---- comparison ---------------------------------------------------------------------------
+
+def disagreement_reason(row: dict, a_ok: bool, a_ext: str | None, a_s: float, b_ok: bool,
+                        b_parsed: str | None, b_s: float) -> str:
+    if b_s >= 0.9 * TIMEOUT:
+        return "math-verify timed out (plain loop graded it wrong after its 5 s timeout)"
+    if a_s >= 0.9 * TIMEOUT:
+        return "pipeline worker timed out (graded wrong)"
+    if a_ext is None:
+        return ("pipeline: last box unclosed or no box = no answer (truncated response); "
+                "math-verify extracted an answer from the text anyway")
+    if b_parsed and b_parsed.startswith("<"):
+        return f"math-verify raised {b_parsed}"
+    g = row["gold"].strip()
+    if "$" in g and not (g.startswith("$") and g.endswith("$") and g.count("$") == 2):
+        return ("gold mixes text and $...$ (e.g. '20 $cm^{2}$'): the plain loop's parse(gold) reads only "
+                "the $...$ part; the pipeline compares the whole normalised string")
+    return f"verdicts differ on extracted answer {a_ext!r} (math-verify read {b_parsed!r})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=2000, help="rows (the paper: 80000 = 5,000 x 16)")
+    ap.add_argument("--baseline-n", type=int, default=None,
+                    help="time the plain loop on this many rows (all pathological ones + a random "
+                         "sample of the rest) and extrapolate its per-row cost (default: all rows)")
+    ap.add_argument("--rounds", type=int, default=3, help="A,B rounds (medians reported)")
+    ap.add_argument("--pathological", type=int, default=6,
+                    help="rows with a pathological answer (some cost a full 5 s timeout in both)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--data", type=Path, default=C.SHARED_DATA, help="folder of problem *.json files")
+    ap.add_argument("--_baseline-child", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args._baseline_child:
+        baseline_child(*args._baseline_child)
+        return 0
+
+    started, info = time.time(), C.machine()
+    if not args.data.is_dir():
+        sys.exit(f"bench_grading: data folder {args.data} does not exist (the repo expects "
+                 "../shared/data with the problem sets; pass --data DIR)")
+    problems, filler = load_problems(args.data)
+    rows = build_rows(problems, filler, args.n, args.seed, args.pathological)
+    patho = [i for i, r in enumerate(rows) if r["kind"] == "pathological"]
+    regular = [i for i, r in enumerate(rows) if r["kind"] != "pathological"]
+    bn = min(max(args.baseline_n or len(rows), len(patho)), len(rows))
+    subset = sorted(patho + random.Random(args.seed + 1).sample(regular, bn - len(patho)))
+    sub_rows = [rows[i] for i in subset]
+    sub_regular = [j for j, i in enumerate(subset) if rows[i]["kind"] != "pathological"]
+    extrapolated = bn < len(rows)
+    kinds = Counter(r["kind"] for r in rows)
+    chars = sum(len(r["response"]) for r in rows) / len(rows)
+    print(f"{len(rows)} rows ({-(-len(rows) // SAMPLES_PER_PROBLEM)} problems x {SAMPLES_PER_PROBLEM}), "
+          f"mean response {chars:,.0f} chars; kinds {dict(kinds)}; plain loop on {bn} rows"
+          + (" (all pathological + a random sample; per-row cost extrapolated to all rows)"
+             if extrapolated else ""), flush=True)
+
+    a_runs, b_runs = [], []
+    C.OUT_DIR.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=C.OUT_DIR) as tmp:
+        for r in range(args.rounds):
+            a = run_grader(rows)
+            a_runs.append(a)
+            print(f"round {r + 1}: pipeline Grader {a['wall_s']:.2f} s on {len(rows)} rows", flush=True)
+            b = run_baseline(sub_rows, Path(tmp))
+            b_runs.append(b)
+            print(f"round {r + 1}: plain math-verify loop {b['wall_s']:.2f} s on {bn} rows", flush=True)
+
+    def a_regular(run):  # wall time minus the pathological rows' own time
+        return run["wall_s"] - sum(run["row_s"][i] for i in patho)
+
+    def b_estimate(run, regular_only=False):
+        """Plain-loop seconds for ALL rows: regular rows extrapolated, pathological ones measured."""
+        reg = sum(run["row_s"][j] for j in sub_regular) / max(1, len(sub_regular)) * len(regular)
+        overhead = run["wall_s"] - sum(run["row_s"])  # loop bookkeeping, scaled to all rows
+        reg += overhead * len(regular) / bn
+        return reg if regular_only else reg + sum(run["row_s"][j] for j, i in enumerate(subset)
+                                                  if rows[i]["kind"] == "pathological")
+
+    a_wall = C.median([r["wall_s"] for r in a_runs])
+    b_wall = C.median([b_estimate(r) for r in b_runs])
+    a_reg = C.median([a_regular(r) for r in a_runs])
+    b_reg = C.median([b_estimate(r, regular_only=True) for r in b_runs])
+    # verdicts are deterministic run to run except where a timeout struck: use the last round
+    a, b = a_runs[-1], b_runs[-1]
+    disagreements = []
+    for j, i in enumerate(subset):
+        if a["verdicts"][i] != b["verdicts"][j]:
+            row = rows[i]
+            disagreements.append({
+                "row": i, "problem_id": row["problem_id"], "sample_idx": row["sample_idx"],
+                "kind": row["kind"], "gold": row["gold"], "pipeline": a["verdicts"][i],
+                "pipeline_extracted": a["extracted"][i], "math_verify": b["verdicts"][j],
+                "math_verify_parsed": b["parsed"][j],
+                "reason": disagreement_reason(row, a["verdicts"][i], a["extracted"][i], a["row_s"][i],
+                                              b["verdicts"][j], b["parsed"][j], b["row_s"][j]),
+                "response_tail": row["response"][-120:],
+            })
+    agree = bn - len(disagreements)
+
+    # where the time goes: per-kind sums of per-row times (median over rounds)
+    per_kind = []
+    for kind in sorted(kinds):
+        idx_all = [i for i, r in enumerate(rows) if r["kind"] == kind]
+        idx_sub = [j for j, i in enumerate(subset) if rows[i]["kind"] == kind]
+        a_s = C.median([sum(run["row_s"][i] for i in idx_all) for run in a_runs])
+        b_s = (C.median([sum(run["row_s"][j] for j in idx_sub) for run in b_runs]) / len(idx_sub)
+               * len(idx_all)) if idx_sub else None
+        per_kind.append([kind, len(idx_all), a_s, b_s, C.ratio(b_s, a_s)])
+
+    ext = " (extrapolated)" if extrapolated else ""
+    print()
+    C.print_table([
+        ["all rows", len(rows), a_wall, f"{b_wall:.2f}{ext}", f"{C.ratio(b_wall, a_wall):.1f}x"],
+        ["without the pathological rows", len(regular), a_reg, f"{b_reg:.2f}{ext}",
+         f"{C.ratio(b_reg, a_reg):.1f}x"],
+    ], ["rows graded", "rows", "pipeline Grader s", "plain math-verify loop s", "speed-up"])
+    print()
+    C.print_table(per_kind, ["answer kind", "rows", "pipeline s", "plain loop s", "ratio"])
+    print(f"\nverdicts: {agree}/{bn} identical ({100 * agree / bn:.2f}%), {len(disagreements)} differ; "
+          f"pipeline stats (last round): {a['stats']}, worker starts {a['worker_starts']}")
+    reasons = Counter(d["reason"].split(" on extracted")[0] for d in disagreements)
+    for reason, count in reasons.most_common():
+        print(f"  {count:5d} x {reason}")
+    for d in disagreements[:8]:
+        print(f"  e.g. {d['problem_id']}/{d['sample_idx']} ({d['kind']}): gold {d['gold']!r}; pipeline "
+              f"{d['pipeline']} ({d['pipeline_extracted']!r}), math-verify {d['math_verify']} "
+              f"({d['math_verify_parsed']!r})")
+    print("note: medians of the A,B rounds; the plain loop parses the WHOLE response (math-verify's "
+          "default), as a user would; its time excludes importing math-verify, the pipeline's "
+          "includes starting (and after a timeout restarting) its worker."
+          + (f" Plain loop timed on {bn} of {len(rows)} rows and extrapolated per row." if extrapolated else ""))
+
+    result = {
+        "rows": len(rows), "problems": -(-len(rows) // SAMPLES_PER_PROBLEM), "baseline_rows": bn,
+        "baseline_extrapolated": extrapolated, "rounds": args.rounds, "timeout_s": TIMEOUT,
+        "mean_response_chars": round(chars), "kinds": dict(kinds),
+        "pipeline_wall_s": a_wall, "pipeline_wall_s_all": [r["wall_s"] for r in a_runs],
+        "baseline_wall_s": b_wall, "baseline_wall_s_all_estimates": [b_estimate(r) for r in b_runs],
+        "baseline_subset_wall_s_all": [r["wall_s"] for r in b_runs],
+        "speedup": C.ratio(b_wall, a_wall),
+        "pipeline_wall_s_without_pathological": a_reg, "baseline_wall_s_without_pathological": b_reg,
+        "speedup_without_pathological": C.ratio(b_reg, a_reg), "target_speedup": 10,
+        "per_kind": [dict(zip(["kind", "rows", "pipeline_s", "baseline_s", "ratio"], r)) for r in per_kind],
+        "verdicts_compared": bn, "verdicts_identical": agree, "disagreements": disagreements,
+        "disagreement_reasons": dict(reasons), "pipeline_stats": a["stats"],
+    }
+    C.write_result("bench_grading", result, started, info)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

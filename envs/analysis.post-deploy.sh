@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Snakemake runs this once, inside the new environment, right after creating it: install
+# the o1pruner package itself, editable and without dependencies (the env file pins
+# them), so that the rules' `o1pruner` command is this environment's.
+# O1PRUNER_ROOT (the repository) is set by workflow/rules/common.smk.
+set -euo pipefail
+python -m pip install --no-deps -e "${O1PRUNER_ROOT:?not set: run snakemake on the repository Snakefile}"
