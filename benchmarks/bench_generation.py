@@ -62,11 +62,12 @@ def child(a: argparse.Namespace) -> None:
     from o1pruner.prompts import render
     from o1pruner.toy import chain_problems
 
-    tok = AutoTokenizer.from_pretrained(a.model)
+    model = str(a.model)
+    tok = AutoTokenizer.from_pretrained(model)
     problems = chain_problems(a.prompts, [2, 3, 4, 5, 6], seed=a.seed)
     prompts = [render(tok, p.text) for p in problems]
     max_len = max(len(tok(p, add_special_tokens=False)["input_ids"]) for p in prompts) + a.max_tokens + 8
-    engine, startup = load_engine(a._child, a.model, seed=a.seed, max_model_len=max_len)
+    engine, startup = load_engine(a._child, model, seed=a.seed, max_model_len=max_len)
     out = {"backend": a._child, "startup_s": startup, "jobs": {}}
     for name, kw in JOBS.items():
         spec = SamplingSpec(max_tokens=a.max_tokens, seed=a.seed, **kw)

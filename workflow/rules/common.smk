@@ -166,8 +166,7 @@ def _model_command(wc):
     m = model_cfg(wc)
     if m["source"] == "gguf":
         return f"convert-gguf --gguf {m['path']}"
-    toy = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in m.get("toy", {}).items())
-    return f"build-toy {toy}"
+    return f"build-toy --overrides {shlex.quote(json.dumps(m.get('toy', {})))}"
 
 
 # (report.smk)

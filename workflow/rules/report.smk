@@ -114,7 +114,7 @@ rule figure2_rulegraph:
         "../../envs/analysis.yaml"
     shell:
         "(snakemake -s {params.snakefile} {params.configs} --nolock "
-        "--rulegraph all > {output.dot}) 2> {log} && "
+        "--rulegraph dot all > {output.dot}) 2> {log} && "
         "o1pruner figure2 --dot {output.dot} --output {params.stem} >> {log} 2>&1"
 
 

@@ -1,0 +1,92 @@
+"""The Snakemake workflow itself: lint, the DAG's job lists, and one tiny end-to-end run.
+
+The end-to-end run uses `.test/config.yaml` (every rule, tiny sizes, transformers backend);
+it takes a few minutes on 2 cores and is what CI runs of the whole DAG.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import REPO
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def snakemake(*args, cwd=REPO, timeout=1800):
+    env_path = str(Path(sys.executable).parent)
+    import os
+
+    env = {**os.environ, "PATH": env_path + os.pathsep + os.environ.get("PATH", "")}
+    return subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def job_counts(stdout: str) -> dict[str, int]:
+    block = stdout.split("Job stats:")[1].split("Reasons:")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", block, re.M)}
+
+
+def test_lint_is_clean():
+    res = snakemake("--lint")
+    assert res.returncode == 0 and "Congratulations" in res.stdout + res.stderr, res.stdout[-3000:]
+
+
+def test_lambda_target_builds_only_that_lh_model(tmp_path):
+    res = snakemake("-n", "--cores", "2", "--config", f"results={tmp_path}/r",
+                    f"{tmp_path}/r/lambda_5/aes.csv")
+    assert res.returncode == 0, res.stderr[-3000:]
+    jobs = job_counts(res.stdout)
+    assert jobs["train"] == 1 and "build_sft" not in jobs and "build_dpo" not in jobs
+    assert jobs["evaluate"] == 2  # the baseline and lh_lambda_5, each on all eval datasets
+    assert "runs/lh_lambda_5/model" in res.stdout
+    # any λ given in the path works, not only the config's grid
+    res = snakemake("-n", "--cores", "2", "--config", f"results={tmp_path}/r",
+                    f"{tmp_path}/r/lambda_0.75/aes.csv")
+    assert res.returncode == 0 and "lh_lambda_0.75" in res.stdout
+
+
+def test_all_plans_every_method_lambda_and_split(tmp_path):
+    res = snakemake("-n", "--cores", "2", "--config", f"results={tmp_path}/r")
+    assert res.returncode == 0, res.stderr[-3000:]
+    jobs = job_counts(res.stdout)
+    # sft, dpo, λ ∈ {0, 1, 2, 5}, three difficulty splits
+    assert jobs["train"] == 2 + 4 + 3
+    assert jobs["evaluate"] == 2 + jobs["train"]  # + baseline, fast_prompt
+
+
+def test_bad_config_stops_before_any_job(tmp_path):
+    res = snakemake("-n", "--cores", "2", "--config", "sampling={'k': 0}")
+    assert res.returncode != 0
+    assert "sampling.k" in res.stdout + res.stderr
+
+
+@pytest.mark.slow
+def test_end_to_end_tiny(tmp_path):
+    results = tmp_path / "results"
+    res = snakemake("--cores", "2", "--configfile", ".test/config.yaml", "--config",
+                    f"results={results}", timeout=3000)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
+    t2 = pd.read_csv(results / "tables" / "table2.csv")
+    assert t2["method"].tolist() == ["Baseline", "Fast-solving prompt", "SFT", "DPO", "O1-Pruner"]
+    t3 = pd.read_csv(results / "tables" / "table3.csv")
+    assert sorted(t3["lambda"]) == [0.0, 2.0]
+    t1 = pd.read_csv(results / "tables" / "table1_toy.csv")
+    assert t1["interval"].tolist() == [1, 2, 3, 4]
+    for f in ("figure1_toy", "figure2", "figure3", "figure4"):
+        assert (results / "figures" / f"{f}.png").stat().st_size > 1000
+    stats = pd.read_parquet(results / "toy" / "reference_stats.parquet")
+    assert len(stats) == 10 and stats["n_samples"].eq(4).all()
+    # the single-λ target reuses what `all` built: nothing left to do
+    res = snakemake("-n", "--cores", "2", "--configfile", ".test/config.yaml", "--config",
+                    f"results={results}", f"{results}/lambda_2/aes.csv")
+    assert res.returncode == 0
+    assert "train" not in job_counts(res.stdout) if "Job stats:" in res.stdout else True
+    shutil.rmtree(results, ignore_errors=True)
