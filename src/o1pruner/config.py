@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import math
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +80,24 @@ def _schema_errors(config: dict, schema: dict) -> list[str]:
             for key in sorted(set(e.instance) - known):
                 messages.append(f"{_key_path(path + [key])}: unknown key")
             continue
+        if e.validator == "pattern" and "propertyNames" in e.schema_path:
+            # a name used in paths and wildcards: name the key itself
+            messages.append(f"{_key_path(path + [e.instance])}: name must match {e.validator_value} "
+                            "(it becomes part of file paths and Snakemake wildcards)")
+            continue
         messages.append(f"{_key_path(path)}: {e.message}")
-    return messages
+    return messages + _nonfinite_errors(config)
+
+
+def _nonfinite_errors(node: Any, path: tuple = ()) -> list[str]:
+    """NaN and ±inf (YAML ``.nan``, ``.inf``) pass every JSON-schema minimum; no key takes them."""
+    if isinstance(node, float) and not math.isfinite(node):
+        return [f"{_key_path(path)}: must be a finite number, got {node}"]
+    if isinstance(node, dict):
+        return [m for k, v in node.items() for m in _nonfinite_errors(v, path + (k,))]
+    if isinstance(node, list):
+        return [m for i, v in enumerate(node) for m in _nonfinite_errors(v, path + (i,))]
+    return []
 
 
 def _reference_errors(config: dict) -> list[str]:
@@ -105,6 +122,17 @@ def _reference_errors(config: dict) -> list[str]:
         for key in need:
             if key not in ds:
                 errors.append(f"datasets.{name}.{key}: required for source {ds['source']!r}")
+    lh = config.get("methods", {}).get("lh", {})
+    if "clip" in lh and not lh["clip"][0] < lh["clip"][1]:
+        errors.append(f"methods.lh.clip: lower bound {lh['clip'][0]} must be below the upper "
+                      f"bound {lh['clip'][1]}")
+    grid = [f"{float(lam):g}" for lam in lh.get("lambda_grid", [])]
+    if len(set(grid)) != len(grid):  # 2 and 2.0 are one run (results/.../lh_lambda_2)
+        errors.append(f"methods.lh.lambda_grid: values repeat ({grid})")
+    for name, band in config.get("difficulty_splits", {}).items():
+        if not band[0] < band[1]:  # an empty band would train LH on no problem at all
+            errors.append(f"difficulty_splits.{name}: lower percentile {band[0]} must be below "
+                          f"the upper {band[1]}")
     for name, m in config.get("models", {}).items():
         if m["source"] in ("hf", "gguf") and "path" not in m:
             errors.append(f"models.{name}.path: required for source {m['source']!r}")
@@ -125,10 +153,24 @@ def validate(config: dict) -> dict:
     return config
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects a key written twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load(path: str | Path) -> dict:
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
     try:

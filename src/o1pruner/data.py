@@ -16,9 +16,11 @@ are skipped and counted when ``on_bad_row: skip``.
 from __future__ import annotations
 
 import argparse
+import codecs
 import hashlib
 import json
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +51,8 @@ def read_records(path: Path) -> list[dict]:
     if suffix not in (".json", ".jsonl"):
         raise DatasetError(f"{path}: unsupported file type {suffix!r} (use .json, .jsonl or .parquet)")
     raw = path.read_bytes()
+    if raw.startswith(codecs.BOM_UTF8):  # editors on Windows write one; it is not data
+        raw = raw[len(codecs.BOM_UTF8):]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -88,18 +92,24 @@ def records_to_problems(records: list[dict], name: str, spec: dict, where: str) 
         elif pf not in rec or af not in rec:
             err = f"row {i}: missing field {pf if pf not in rec else af!r} (has {sorted(rec)})"
         else:
-            prob, ans = rec[pf], rec[af]
-            prob = prob if isinstance(prob, str) else ("" if prob is None else str(prob))
-            ans = ans if isinstance(ans, str) else ("" if ans is None else str(ans))
-            if regex is not None:
+            (prob, err_p), (ans, err_a) = _field_text(rec[pf], pf), _field_text(rec[af], af)
+            err = err_p or err_a
+            if err is None and regex is not None:
                 m = regex.search(ans)
                 ans = m.group(1) if m else ""
-            if not prob.strip():
+            if err is not None:
+                err = f"row {i}: {err}"
+            elif not prob.strip():
                 err = f"row {i}: empty {pf!r}"
             elif not ans.strip():
                 err = f"row {i}: empty {af!r}" + (" after answer_regex" if regex else "")
+        idf = spec.get("id_field")
+        if err is None and idf:
+            rid, err_i = _field_text(rec.get(idf), idf)
+            if err_i or not rid.strip():
+                err = f"row {i}: " + (err_i or f"missing or empty id field {idf!r}")
         if err is None:
-            pid = f"{name}-{rec[spec['id_field']]}" if spec.get("id_field") else problem_id(name, prob)
+            pid = f"{name}-{rid.strip()}" if idf else problem_id(name, prob)
             if pid in seen:
                 err = f"row {i}: duplicate problem id {pid} (first at row {seen[pid]})"
         if err is not None:
@@ -114,6 +124,25 @@ def records_to_problems(records: list[dict], name: str, spec: dict, where: str) 
     df = pd.DataFrame(rows, columns=PROBLEMS)
     df.attrs["skipped"] = skipped
     return df
+
+
+def _field_text(v, field: str) -> tuple[str, str | None]:
+    """(text, error) of one field: strings and numbers are text; None and NaN are empty.
+
+    A Parquet column with a null is float, so a missing answer arrives as NaN and must
+    not become the gold answer "nan". Lists and objects are not answers, and a string with a
+    lone surrogate (JSON ``"\\ud800"``) cannot be hashed or written to Parquet.
+    """
+    if v is None or (isinstance(v, (float, np.floating)) and np.isnan(v)) or v is pd.NA:
+        return "", None
+    if not isinstance(v, (str, int, float, np.integer, np.floating, np.bool_)):
+        return "", f"{field!r} must be text or a number, got {type(v).__name__}"
+    text = v if isinstance(v, str) else str(v)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return "", f"{field!r} is not valid Unicode ({e.reason} at character {e.start})"
+    return text, None
 
 
 def _as_level(v) -> int:
@@ -170,7 +199,11 @@ def cli_prepare(argv: list[str]) -> int:
         if args.dataset not in datasets:
             raise SystemExit(f"--dataset {args.dataset!r} is not in {args.config} datasets")
         spec = datasets[args.dataset]
-    df = load_dataset(args.dataset, spec, args.base_dir)
+    try:
+        df = load_dataset(args.dataset, spec, args.base_dir)
+    except DatasetError as e:  # the message names file and row; a traceback adds nothing
+        print(f"o1pruner prepare-data: error: {e}", file=sys.stderr)
+        return 1
     write_parquet(df, args.output)
     print(f"{args.dataset}: {len(df)} problems, {df.attrs.get('skipped', 0)} skipped -> {args.output}")
     return 0

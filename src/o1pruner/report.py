@@ -106,6 +106,8 @@ def figure4(metrics: pd.DataFrame, splits: dict[str, list[float]], stem: Path) -
             ax.set_xticks(range(len(vals)))
             ax.set_xticklabels(labels, fontsize=7)
             ax.set_ylabel(ylabel)
+            if ylabel.startswith("accuracy"):
+                ax.set_ylim(0, 105)
             ax.set_title(f"{model} on {dataset}", fontsize=9)
     fig.suptitle("Figure 4: O1-Pruner trained on difficulty subsets (difficulty percentiles)")
     _save(fig, stem)

@@ -35,7 +35,7 @@ from o1pruner.prompts import SPEED_PROMPTS, messages
 # ----------------------------------------------------------------------------------
 
 RECHECK_VERBS = ["verify", "double-check", "check again"]
-MAX_VALUE = 99  # every intermediate value has at most two digits
+MAX_VALUE = 9  # every value is one digit: ~100 arithmetic facts a tiny model learns in minutes
 
 
 @dataclass(frozen=True)
@@ -69,21 +69,21 @@ class ChainProblem:
 
 
 def random_chain(rng: np.random.Generator, n_ops: int) -> ChainProblem:
-    """A chain of ``n_ops`` one-digit operations, every intermediate value in [0, MAX_VALUE]."""
-    v = int(rng.integers(1, 21))
+    """A chain of ``n_ops`` one-digit operations whose every value stays in [0, MAX_VALUE]."""
+    v = int(rng.integers(0, MAX_VALUE + 1))
     start, ops = v, []
     for _ in range(n_ops):
-        choices = [op for op, ok in (("+", v + 1 <= MAX_VALUE), ("-", v >= 1),
+        choices = [op for op, ok in (("+", v < MAX_VALUE), ("-", v > 0),
                                      ("*", 2 <= v and 2 * v <= MAX_VALUE)) if ok]
         op = choices[int(rng.integers(len(choices)))]
         if op == "+":
-            k = int(rng.integers(1, min(9, MAX_VALUE - v) + 1))
+            k = int(rng.integers(1, MAX_VALUE - v + 1))
             v += k
         elif op == "-":
-            k = int(rng.integers(1, min(9, v) + 1))
+            k = int(rng.integers(1, v + 1))
             v -= k
         else:
-            k = int(rng.integers(2, min(3, MAX_VALUE // v) + 1))
+            k = 2
             v *= k
         ops.append((op, k))
     return ChainProblem(start, tuple(ops))
@@ -135,7 +135,7 @@ class ToyConfig:
 
     seed: int = 0
     train_problems: int = 40000
-    levels: list[int] = field(default_factory=lambda: [2, 3, 4, 5, 6])
+    levels: list[int] = field(default_factory=lambda: [2, 3, 4, 5, 6, 7, 8])
     # P(stop re-checking | k re-checks so far), normal prompt; greedy stops after 3
     stop_schedule: list[float] = field(default_factory=lambda: [0.25, 0.35, 0.45, 0.6, 0.8, 1.0])
     # the toy follows the official speed prompts only weakly (Marco-o1 in Table 2): shift
