@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
               "jobs": JOBS, "summary": summary,
               "runs": {b: [{k: v for k, v in x.items() if k != "greedy_texts"} for x in rs]
                        for b, rs in runs.items()}}
-    C.write_result("bench_generation", result, started, info)
+    C.write_result("bench_generation" if a.model is None else f"bench_generation_{model.name}", result,
+                   started, info)
     return 0
 
 

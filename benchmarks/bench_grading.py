@@ -391,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         "verdicts_compared": bn, "verdicts_identical": agree, "disagreements": disagreements,
         "disagreement_reasons": dict(reasons), "pipeline_stats": a["stats"],
     }
-    C.write_result("bench_grading", result, started, info)
+    C.write_result("bench_grading" if args.n == 2000 else f"bench_grading_n{args.n}", result, started, info)
     return 0
 
 

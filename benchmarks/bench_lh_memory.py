@@ -248,7 +248,10 @@ def main(argv: list[str] | None = None) -> int:
               "seq_len": a.seq_len, "steps": a.steps, "rounds": a.rounds, "trainable_layers": a.trainable_layers,
               "target_ratio": 0.6, "summary": summary,
               "runs": {f"{m}/{v}": rs for (m, v), rs in runs.items()}}
-    C.write_result("bench_lh_memory", result, started, info)
+    # the default run keeps the plain name; other settings get their own file
+    name = "bench_lh_memory" if (a.model is None and a.shape == "135m") else \
+        f"bench_lh_memory_{Path(a.model).name if a.model else a.shape}"
+    C.write_result(name, result, started, info)
     return 0
 
 

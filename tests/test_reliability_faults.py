@@ -42,15 +42,18 @@ SHARD_OUTPUT = re.compile(r"samples-\d+-of-\d+\.parquet")
 @pytest.fixture(scope="module")
 def problems(tmp_path_factory):
     p = tmp_path_factory.mktemp("data") / "problems.parquet"
-    load_dataset("toy_k", {"source": "toy", "n": 40, "levels": [2, 3], "seed": 11}).to_parquet(p)
+    # toy problems, repeats dropped (on_bad_row: skip), 40 of them
+    df = load_dataset("toy_k", {"source": "toy", "n": 200, "levels": [3, 4], "seed": 11, "on_bad_row": "skip"})
+    assert len(df) >= 40
+    df.head(40).to_parquet(p)
     return p
 
 
 def _sample_cmd(model, problems, out):
-    # one problem per generate call (batch 2 = k), so the progress bar ticks 40 times
+    # one problem per generate call (batch 2 = k), so the progress bar ticks once per problem
     return [sys.executable, "-m", "o1pruner.cli", "sample", "--model", str(model), "--problems",
             str(problems), "--backend", "transformers", "--k", "2", "--temperature", "0.7",
-            "--top-p", "0.9", "--max-tokens", "48", "--batch-size", "2", "--seed", "3",
+            "--top-p", "0.9", "--max-tokens", "32", "--batch-size", "2", "--seed", "3",
             "--shard", "0", "--num-shards", "1", "--output", str(out)]
 
 
@@ -86,6 +89,7 @@ def _kill_midway(cmd) -> str:
     return text
 
 
+@pytest.mark.slow
 def test_killed_sampling_shard_leaves_nothing_and_rerun_equals_uninterrupted(tiny_toy_model, problems, tmp_path):
     shard_dir = tmp_path / "presample"
     out = shard_dir / "samples-0-of-1.parquet"
@@ -122,8 +126,8 @@ def test_dry_run_schedules_only_the_missing_shard(tmp_path):
     (results / "toy" / "model").mkdir(parents=True)
     (results / "toy" / "model" / "config.json").write_text("{}")
     (results / "data").mkdir()
-    load_dataset("toy_train", {"source": "toy", "n": 10, "levels": [2, 3], "seed": 1001}).to_parquet(
-        results / "data" / "toy_train.parquet")
+    pd.DataFrame({"problem_id": ["t-1"], "dataset": ["toy_train"], "problem": ["1 + 1"], "answer": ["2"],
+                  "level": [1]}).to_parquet(results / "data" / "toy_train.parquet")
     presample = results / "toy" / "presample"
     presample.mkdir()
     done = presample / "samples-0-of-2.parquet"
