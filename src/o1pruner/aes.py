@@ -8,7 +8,7 @@ With ΔLength = (L_base − L) / L_base and ΔAcc = (Acc − Acc_base) / Acc_bas
     AES = α·ΔLength + β·|ΔAcc|   if ΔAcc ≥ 0
     AES = α·ΔLength − γ·|ΔAcc|   if ΔAcc < 0          (α=1, β=3, γ=5; γ > β)
 
-Variants (see docs/aes.md for the evidence):
+Variants (see the README, section "AES", for the evidence):
 
 * ``"paper"`` (default) – the formula exactly as written above.
 * ``"table2"`` – the reading that reproduces every AES value printed in the paper's
