@@ -40,7 +40,7 @@ def test_lint_is_clean():
 
 
 def test_lambda_target_builds_only_that_lh_model(tmp_path):
-    res = snakemake("-n", "--cores", "2", "--config", f"results={tmp_path}/r",
+    res = snakemake("-n", "--cores", "2", "--config", f"results={tmp_path}/r", "--",
                     f"{tmp_path}/r/lambda_5/aes.csv")
     assert res.returncode == 0, res.stderr[-3000:]
     jobs = job_counts(res.stdout)
@@ -48,7 +48,7 @@ def test_lambda_target_builds_only_that_lh_model(tmp_path):
     assert jobs["evaluate"] == 2  # the baseline and lh_lambda_5, each on all eval datasets
     assert "runs/lh_lambda_5/model" in res.stdout
     # any λ given in the path works, not only the config's grid
-    res = snakemake("-n", "--cores", "2", "--config", f"results={tmp_path}/r",
+    res = snakemake("-n", "--cores", "2", "--config", f"results={tmp_path}/r", "--",
                     f"{tmp_path}/r/lambda_0.75/aes.csv")
     assert res.returncode == 0 and "lh_lambda_0.75" in res.stdout
 
@@ -86,7 +86,7 @@ def test_end_to_end_tiny(tmp_path):
     assert len(stats) == 10 and stats["n_samples"].eq(4).all()
     # the single-λ target reuses what `all` built: nothing left to do
     res = snakemake("-n", "--cores", "2", "--configfile", ".test/config.yaml", "--config",
-                    f"results={results}", f"{results}/lambda_2/aes.csv")
+                    f"results={results}", "--", f"{results}/lambda_2/aes.csv")
     assert res.returncode == 0
     assert "train" not in job_counts(res.stdout) if "Job stats:" in res.stdout else True
     shutil.rmtree(results, ignore_errors=True)

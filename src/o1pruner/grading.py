@@ -521,9 +521,9 @@ def write_table_atomic(df: pd.DataFrame, path: str | Path) -> None:
     suffix = path.suffix.lower()
     if suffix not in {".parquet", ".jsonl", ".json", ".csv"}:
         raise ValueError(f"{path}: unsupported output extension {suffix!r} (.parquet, .jsonl, .json, .csv)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    from o1pruner.io import atomic_write
+
+    def write(tmp: Path) -> None:
         if suffix == ".parquet":
             df.to_parquet(tmp, index=False)
         elif suffix == ".jsonl":
@@ -532,10 +532,8 @@ def write_table_atomic(df: pd.DataFrame, path: str | Path) -> None:
             df.to_json(tmp, orient="records", force_ascii=False)
         else:
             df.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+
+    atomic_write(path, write)  # errors name the output path; a failed write leaves no file
 
 
 def grade_file(input_path: str | Path, output_path: str | Path, response_col: str = "response",

@@ -110,10 +110,23 @@ def long_thought_solution(p: ChainProblem, rng: np.random.Generator,
     return "\n".join(out)
 
 
-def chain_problems(n: int, levels: list[int], seed: int) -> list[ChainProblem]:
-    """``n`` problems with levels drawn uniformly from ``levels`` (deterministic in seed)."""
+def chain_problems(n: int, levels: list[int], seed: int, distinct: bool = True) -> list[ChainProblem]:
+    """``n`` problems with levels drawn uniformly from ``levels`` (deterministic in seed).
+
+    With ``distinct`` (datasets) a problem never repeats, so problem ids stay unique;
+    raises when the levels cannot hold ``n`` distinct problems.
+    """
     rng = np.random.default_rng(seed)
-    return [random_chain(rng, int(levels[int(rng.integers(len(levels)))])) for _ in range(n)]
+    out, seen = [], set()
+    for _ in range(200 * n):
+        p = random_chain(rng, int(levels[int(rng.integers(len(levels)))]))
+        if distinct and p in seen:
+            continue
+        seen.add(p)
+        out.append(p)
+        if len(out) == n:
+            return out
+    raise ValueError(f"cannot draw {n} distinct toy problems of levels {levels}")
 
 
 # ----------------------------------------------------------------------------------
@@ -160,7 +173,7 @@ def training_corpus(cfg: ToyConfig) -> list[tuple[str, str]]:
     rng = np.random.default_rng(cfg.seed + 1)
     pairs = []
     speeds = sorted(cfg.speed_shift)
-    for p in chain_problems(cfg.train_problems, cfg.levels, cfg.seed):
+    for p in chain_problems(cfg.train_problems, cfg.levels, cfg.seed, distinct=False):
         speed = "normal"
         if rng.random() < cfg.speed_prompt_fraction:
             speed = speeds[int(rng.integers(len(speeds)))]
