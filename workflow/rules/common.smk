@@ -11,7 +11,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # use the package without installing it
+from o1pruner.config import load as _load_config_file  # noqa: E402
 from o1pruner.config import validate as _validate_config  # noqa: E402
+
+for _f in workflow.configfiles:  # Snakemake's YAML loader keeps the last of a repeated key
+    _load_config_file(_f)
 
 # Validate before any job starts: unknown keys, wrong types, dangling names -> error with key path.
 _validated = _validate_config(config)
