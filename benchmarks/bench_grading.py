@@ -206,6 +206,22 @@ def run_grader(rows: list[dict]) -> dict:
             "row_s": times, "stats": dict(grader.stats), "worker_starts": grader._worker.starts}
 
 
+def worker_start_s() -> float:
+    """Seconds one math-verify worker (re)start costs the pipeline: first call minus a warm call."""
+    from o1pruner.grading import MathVerifyWorker
+
+    w = MathVerifyWorker(timeout=60)
+    try:
+        t = time.perf_counter()
+        w.equal("x+1", "1+x")
+        first = time.perf_counter() - t
+        t = time.perf_counter()
+        w.equal("x+2", "2+x")
+        return first - (time.perf_counter() - t)
+    finally:
+        w.close()
+
+
 # ---- B: plain math-verify loop (child process) ----------------------------------------------
 
 def baseline_child(path_in: str, path_out: str) -> None:
@@ -329,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     b_reg = C.median([b_estimate(r, regular_only=True) for r in b_runs])
     # verdicts are deterministic run to run except where a timeout struck: use the last round
     a, b = a_runs[-1], b_runs[-1]
+    start_s = worker_start_s()
     disagreements = []
     for j, i in enumerate(subset):
         if a["verdicts"][i] != b["verdicts"][j]:
@@ -365,6 +382,9 @@ def main(argv: list[str] | None = None) -> int:
     C.print_table(per_kind, ["answer kind", "rows", "pipeline s", "plain loop s", "ratio"])
     print(f"\nverdicts: {agree}/{bn} identical ({100 * agree / bn:.2f}%), {len(disagreements)} differ; "
           f"pipeline stats (last round): {a['stats']}, worker starts {a['worker_starts']}")
+    print(f"pipeline fixed cost: {a['worker_starts']} math-verify worker start(s) (1 + one after each "
+          f"timeout) x ~{start_s:.2f} s = ~{a['worker_starts'] * start_s:.1f} s; "
+          f"{a['stats']['timeouts']} timeout(s) x {TIMEOUT:.0f} s")
     reasons = Counter(d["reason"].split(" on extracted")[0] for d in disagreements)
     for reason, count in reasons.most_common():
         print(f"  {count:5d} x {reason}")
@@ -390,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         "per_kind": [dict(zip(["kind", "rows", "pipeline_s", "baseline_s", "ratio"], r)) for r in per_kind],
         "verdicts_compared": bn, "verdicts_identical": agree, "disagreements": disagreements,
         "disagreement_reasons": dict(reasons), "pipeline_stats": a["stats"],
+        "pipeline_worker_starts": a["worker_starts"], "worker_start_s": start_s,
     }
     C.write_result("bench_grading" if args.n == 2000 else f"bench_grading_n{args.n}", result, started, info)
     return 0

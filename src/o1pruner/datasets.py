@@ -269,32 +269,29 @@ def _report(kind: str, df: pd.DataFrame, graded: pd.DataFrame, output: str) -> N
     print(f"{kind}: {len(df)} rows from {n_out}/{n_in} problems -> {output}", file=sys.stderr)
 
 
-def cli_build_sft(argv: list[str]) -> int:
-    """o1pruner build-sft --samples graded.parquet --output sft.parquet [--n 2]"""
-    p = argparse.ArgumentParser(prog="o1pruner build-sft", description=build_sft.__doc__)
+def _cli_build_pairs(argv: list[str], kind: str, build, n_kwarg: str, n_help: str) -> int:
+    p = argparse.ArgumentParser(prog=f"o1pruner {kind}", description=build.__doc__)
     p.add_argument("--samples", required=True, help="graded samples Parquet")
     p.add_argument("--output", required=True)
-    p.add_argument("--n", type=int, default=2, help="shortest correct solutions per problem")
+    p.add_argument("--n", type=int, default=2, help=n_help)
     a = p.parse_args(argv)
     graded = _read_graded(a.samples)
-    df = build_sft(graded, n_shortest=a.n)
+    df = build(graded, **{n_kwarg: a.n})
     write_parquet(df, a.output)
-    _report("build-sft", df, graded, a.output)
+    _report(kind, df, graded, a.output)
     return 0
+
+
+def cli_build_sft(argv: list[str]) -> int:
+    """o1pruner build-sft --samples graded.parquet --output sft.parquet [--n 2]"""
+    return _cli_build_pairs(argv, "build-sft", build_sft, "n_shortest",
+                            "shortest correct solutions per problem")
 
 
 def cli_build_dpo(argv: list[str]) -> int:
     """o1pruner build-dpo --samples graded.parquet --output dpo.parquet [--n 2]"""
-    p = argparse.ArgumentParser(prog="o1pruner build-dpo", description=build_dpo.__doc__)
-    p.add_argument("--samples", required=True, help="graded samples Parquet")
-    p.add_argument("--output", required=True)
-    p.add_argument("--n", type=int, default=2, help="chosen (shortest correct) per problem")
-    a = p.parse_args(argv)
-    graded = _read_graded(a.samples)
-    df = build_dpo(graded, n_chosen=a.n)
-    write_parquet(df, a.output)
-    _report("build-dpo", df, graded, a.output)
-    return 0
+    return _cli_build_pairs(argv, "build-dpo", build_dpo, "n_chosen",
+                            "chosen (shortest correct) per problem")
 
 
 def difficulty_subset(graded: pd.DataFrame, stats: pd.DataFrame, lo: float, hi: float) -> pd.DataFrame:
