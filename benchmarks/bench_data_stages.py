@@ -10,6 +10,9 @@ Stages (each in its own subprocess, so each peak RSS is that stage's alone):
 * ``parquet_read``: ``pd.read_parquet``,
 * ``reference_stats``: ``o1pruner.stats.reference_stats`` (L̄_ref, Ā_ref, ... per problem),
 * ``build_sft`` / ``build_dpo`` / ``build_lh``: ``o1pruner.datasets`` (λ = 2, 2 samples per problem),
+* ``build_sft_vectorised``: the obvious alternative to ``build_sft``'s per-problem loop, for
+  comparison (not pipeline code): the same input checks, then one sort and
+  ``groupby().head(2)``; its output is checked equal to ``build_sft``'s,
 * ``aes``: per-(model, method, dataset) accuracy/length of the table (a groupby) and
   ``o1pruner.aes.compute_aes``.
 
@@ -34,7 +37,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 
-STAGES = ["parquet_write", "parquet_read", "reference_stats", "build_sft", "build_dpo", "build_lh", "aes"]
+STAGES = ["parquet_write", "parquet_read", "reference_stats", "build_sft", "build_sft_vectorised", "build_dpo",
+          "build_lh", "aes"]
 K = 16
 METHODS = ["Baseline", "Fast-solving prompt", "SFT", "DPO", "O1-Pruner"]
 DATASETS = ["MATH", "GSM8K", "GaoKao"]
@@ -114,6 +118,15 @@ def metrics_table(df):
     return m
 
 
+def sft_vectorised(graded, n_shortest: int = 2):
+    """build_sft without a Python loop over problems: same checks, one sort, groupby().head(n)."""
+    from o1pruner.datasets import SFT_COLUMNS, _canonical
+
+    df = _canonical(graded)
+    c = df[df["correct"]].sort_values(["problem_id", "num_tokens", "sample_idx"], kind="mergesort")
+    return c.groupby("problem_id", sort=False).head(n_shortest)[SFT_COLUMNS].reset_index(drop=True)
+
+
 def run_stage(stage: str, table: Path, rows: int, seed: int) -> dict:
     """One stage in this (child) process: returns wall time and memory."""
     import pandas as pd
@@ -144,6 +157,8 @@ def run_stage(stage: str, table: Path, rows: int, seed: int) -> dict:
             result = reference_stats(df)
         elif stage == "build_sft":
             result = build_sft(df, n_shortest=2)
+        elif stage == "build_sft_vectorised":
+            result = sft_vectorised(df, n_shortest=2)
         elif stage == "build_dpo":
             result = build_dpo(df, n_chosen=2)
         elif stage == "build_lh":
@@ -155,6 +170,8 @@ def run_stage(stage: str, table: Path, rows: int, seed: int) -> dict:
         if stage != "parquet_read":
             wall = time.perf_counter() - t
         out["output_rows"] = len(result)
+        if stage.startswith("build_sft"):  # kept to check the two SFT builds agree
+            result.to_parquet(table.with_name(f"{stage}.parquet"), index=False)
     out.update(stage=stage, wall_s=wall, peak_rss_mb=C.peak_rss_mb(), rss_loaded_mb=rss_loaded,
                rss_imports_mb=rss_imports)
     return out
@@ -170,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=200_000, help="graded rows (the issue: 1,000,000)")
-    ap.add_argument("--rounds", type=int, default=1, help="rounds over all stages (medians)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds over all stages (medians)")
     ap.add_argument("--stages", default=",".join(STAGES), help=f"comma list of {STAGES}")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--_stage", help=argparse.SUPPRESS)
@@ -196,8 +213,15 @@ def main(argv: list[str] | None = None) -> int:
                 res = C.run_child([__file__, "--_stage", s, "--_table", str(table), "--rows", str(a.rows),
                                    "--seed", str(a.seed)])
                 runs[s].append(res)
-                print(f"round {r + 1} {s:16s} {res['wall_s']:8.2f} s  peak {res['peak_rss_mb']:8,.0f} MiB "
+                print(f"round {r + 1} {s:20s} {res['wall_s']:8.2f} s  peak {res['peak_rss_mb']:8,.0f} MiB "
                       f"(table loaded {res['rss_loaded_mb']:,.0f})", flush=True)
+
+        sft_equal = None
+        if {"build_sft", "build_sft_vectorised"} <= set(stages):
+            import pandas as pd
+
+            sft_equal = bool(pd.read_parquet(table.with_name("build_sft.parquet")).equals(
+                pd.read_parquet(table.with_name("build_sft_vectorised.parquet"))))
 
     rows, summary = [], {}
     for s in stages:
@@ -214,9 +238,14 @@ def main(argv: list[str] | None = None) -> int:
     print()
     C.print_table(rows, ["stage", "wall s", "µs / row", "peak RSS MiB", "table loaded MiB",
                          "added MiB", "output rows"])
+    if sft_equal is not None:
+        sft, vec = summary["build_sft"]["wall_s"], summary["build_sft_vectorised"]["wall_s"]
+        print(f"\nbuild_sft vs the vectorised alternative: {C.ratio(sft, vec):.0f}x slower; outputs "
+              f"{'identical' if sft_equal else 'DIFFER'}")
     print(f"\n{a.rows:,} graded rows ({-(-a.rows // K):,} problems x {K}); median of {a.rounds} round(s); "
           "each stage in its own process (its peak includes imports and the table).")
-    C.write_result("bench_data_stages" if a.rows == 200_000 else f"bench_data_stages_{a.rows}", {"rows": a.rows, "rounds": a.rounds, "summary": summary, "runs": runs},
+    C.write_result("bench_data_stages" if a.rows == 200_000 else f"bench_data_stages_{a.rows}", {"rows": a.rows, "rounds": a.rounds, "summary": summary,
+                                                "sft_vectorised_output_identical": sft_equal, "runs": runs},
                    started, info)
     return 0
 

@@ -58,13 +58,15 @@ def paper_like_config(base: Path, out: Path) -> Path:
     return out
 
 
+# rules with a ``benchmark:`` directive (workflow/rules/*.smk)
+BENCHMARKED_RULES = ("reference_model", "sample_shard", "train", "evaluate")
 _TOTAL = re.compile(r"^\s*total\s+(\d+)\s*$", re.M)
 
 
-def dry_run(configfile: Path) -> tuple[float, int, str]:
-    """(seconds, planned jobs, output tail) of one ``snakemake -n all``."""
+def dry_run(configfile: Path, forceall: bool = False) -> tuple[float, int, str]:
+    """(seconds, planned jobs, output) of one ``snakemake -n all`` (``--forceall``: the whole DAG)."""
     cmd = [snakemake_exe(), "-n", "all", "--configfile", str(configfile), "--nolock", "--cores", "1",
-           "--quiet", "rules"]
+           "--quiet", "rules"] + (["--forceall"] if forceall else [])
     t = time.perf_counter()
     proc = subprocess.run(cmd, cwd=C.REPO, capture_output=True, text=True, env=C.child_env())
     wall = time.perf_counter() - t
@@ -167,12 +169,19 @@ def main(argv: list[str] | None = None) -> int:
 
     root = a.results or results_root()
     stages = stage_benchmarks(root) if (root / "benchmarks").is_dir() else []
+    expected = None
+    if stages and a.results is None:  # how many benchmarked jobs the default run has in all
+        plan = job_stats(dry_run(C.REPO / "config" / "config.yaml", forceall=True)[2])
+        expected = sum(plan.get(r, 0) for r in BENCHMARKED_RULES)
     print()
     if stages:
         C.print_table([[s["stage"], s["jobs"], s["total_s"], s["max_s"], s["max_rss_mb"]] for s in stages],
                       ["stage (rule)", "jobs", "total s", "max s / job", "max RSS MiB"])
+        found = sum(s["jobs"] for s in stages)
         print(f"total over stages: {sum(s['total_s'] for s in stages):,.0f} s "
-              f"(from {root.relative_to(C.REPO) if root.is_relative_to(C.REPO) else root}/benchmarks/**.tsv)")
+              f"(from {root.relative_to(C.REPO) if root.is_relative_to(C.REPO) else root}/benchmarks/**.tsv)"
+              + (f"; {found} of the default run's {expected} benchmarked jobs"
+                 + (" (run incomplete or in progress)" if found < expected else "") if expected else ""))
     else:
         print(f"no Snakemake benchmark files under {root}/benchmarks: run `make run` first to get the "
               "default config's stage-by-stage times")
@@ -180,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"config": str(cfg_file if not generated else "generated from config/config.yaml"),
               "generated_config": generated, "dry_run_jobs": jobs, "dry_run_s": C.median(walls),
               "dry_run_s_all": walls, "jobs_per_rule": per_rule,
-              "stages": stages, "stages_source": str(root / "benchmarks") if stages else None,
+              "stages": stages, "benchmarked_jobs_expected": expected, "stages_source": str(root / "benchmarks") if stages else None,
               "stages_missing_reason": None if stages else "run `make run` first"}
     C.write_result("bench_workflow", result, started, info)
     return 0

@@ -64,8 +64,19 @@ class ChainProblem:
         return f"Compute {self.start} {expr}, from left to right."
 
     def step_lines(self) -> list[str]:
+        """Each operation on its own: ``a op k = b``."""
         vals = self.values()
         return [f"{vals[i]} {op} {k} = {vals[i + 1]}" for i, (op, k) in enumerate(self.ops)]
+
+    def reduction_lines(self) -> list[str]:
+        """The expression, then one line per step with the first operation done.
+
+        ``8 + 1 - 8`` -> ``= 9 - 8`` -> ``= 1``: every line copies the previous one but for
+        its head, the scratchpad format a tiny transformer learns in minutes.
+        """
+        vals = self.values()
+        rest = lambda i: "".join(f" {op} {k}" for op, k in self.ops[i:])  # noqa: E731
+        return [f"{vals[0]}{rest(0)}"] + [f"= {vals[i]}{rest(i)}" for i in range(1, len(vals))]
 
 
 def random_chain(rng: np.random.Generator, n_ops: int) -> ChainProblem:
@@ -99,7 +110,7 @@ def long_thought_solution(p: ChainProblem, rng: np.random.Generator,
     recomputes one earlier step correctly: pure redundancy, the tokens O1-Pruner drops.
     """
     lines = p.step_lines()
-    out = ["Let me solve this step by step."] + lines
+    out = ["Let me solve this step by step."] + p.reduction_lines()
     k = 0
     while rng.random() >= stop_schedule[min(k, len(stop_schedule) - 1)]:
         i = int(rng.integers(len(lines)))
