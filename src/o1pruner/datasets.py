@@ -105,10 +105,15 @@ def _reference_means(df: pd.DataFrame, stats: pd.DataFrame | None = None) -> pd.
 
 # ---- SFT / DPO ----------------------------------------------------------------------------
 
-def _shortest_correct(group: pd.DataFrame, n: int) -> pd.DataFrame:
-    """The n shortest correct samples of one problem, ties broken by sample_idx."""
-    correct = group[group["correct"]]
-    return correct.sort_values(["num_tokens", "sample_idx"], kind="mergesort").head(n)
+def _shortest_correct(df: pd.DataFrame, n: int) -> pd.DataFrame:
+    """Per problem, the n shortest correct samples (ties by sample_idx), problems in order.
+
+    One stable sort and a groupby-head instead of a Python loop over problems: the same rows,
+    ~30x faster at a million samples (benchmarks/bench_data_stages.py).
+    """
+    correct = df[df["correct"]]
+    ordered = correct.sort_values(["problem_id", "num_tokens", "sample_idx"], kind="mergesort")
+    return ordered.groupby("problem_id", sort=False).head(n)
 
 
 def build_sft(graded: pd.DataFrame, n_shortest: int = 2) -> pd.DataFrame:
@@ -120,10 +125,7 @@ def build_sft(graded: pd.DataFrame, n_shortest: int = 2) -> pd.DataFrame:
     if n_shortest < 1:
         raise ValueError(f"n_shortest must be >= 1, got {n_shortest}")
     df = _canonical(graded)
-    parts = [_shortest_correct(g, n_shortest) for _, g in df.groupby("problem_id", sort=True)]
-    if not parts:
-        return pd.DataFrame(columns=SFT_COLUMNS)
-    return pd.concat(parts)[SFT_COLUMNS].reset_index(drop=True)
+    return _shortest_correct(df, n_shortest)[SFT_COLUMNS].reset_index(drop=True)
 
 
 def build_dpo(graded: pd.DataFrame, n_chosen: int = 2) -> pd.DataFrame:
@@ -138,26 +140,23 @@ def build_dpo(graded: pd.DataFrame, n_chosen: int = 2) -> pd.DataFrame:
     if n_chosen < 1:
         raise ValueError(f"n_chosen must be >= 1, got {n_chosen}")
     df = _canonical(graded)
-    rows = []
-    for pid, group in df.groupby("problem_id", sort=True):
-        chosen = _shortest_correct(group, n_chosen)
-        if chosen.empty:
-            continue
-        others = group[~group["sample_idx"].isin(chosen["sample_idx"])]
-        if others.empty:
-            continue
-        rejected = others.sort_values(["num_tokens", "sample_idx"], ascending=[False, True],
-                                      kind="mergesort").iloc[0]
-        for _, c in chosen.iterrows():
-            if c["response"] == rejected["response"]:
-                continue
-            rows.append({
-                "problem_id": pid, "prompt": c["prompt"],
-                "chosen": c["response"], "rejected": rejected["response"],
-                "chosen_tokens": int(c["num_tokens"]), "rejected_tokens": int(rejected["num_tokens"]),
-                "chosen_sample_idx": c["sample_idx"], "rejected_sample_idx": rejected["sample_idx"],
-            })
-    return pd.DataFrame(rows, columns=DPO_COLUMNS)
+    chosen = _shortest_correct(df, n_chosen)
+    others = df.drop(index=chosen.index)
+    others = others[others["problem_id"].isin(chosen["problem_id"])]
+    rejected = (others.sort_values(["problem_id", "num_tokens", "sample_idx"],
+                                   ascending=[True, False, True], kind="mergesort")
+                .groupby("problem_id", sort=False).head(1))
+    pairs = chosen.merge(rejected[["problem_id", "response", "num_tokens", "sample_idx"]],
+                         on="problem_id", suffixes=("", "_rej"), how="inner")
+    pairs = pairs[pairs["response"] != pairs["response_rej"]]
+    out = pd.DataFrame({
+        "problem_id": pairs["problem_id"], "prompt": pairs["prompt"],
+        "chosen": pairs["response"], "rejected": pairs["response_rej"],
+        "chosen_tokens": pairs["num_tokens"].astype(int),
+        "rejected_tokens": pairs["num_tokens_rej"].astype(int),
+        "chosen_sample_idx": pairs["sample_idx"], "rejected_sample_idx": pairs["sample_idx_rej"],
+    })
+    return out[DPO_COLUMNS].reset_index(drop=True)
 
 
 # ---- Length-Harmonizing -------------------------------------------------------------------
