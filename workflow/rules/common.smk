@@ -197,7 +197,8 @@ def _figure4_metrics(wc=None):
 def _sampling_args(wc):
     s, m = config["sampling"], model_cfg(wc)
     ss = sampleset_cfg(wc.sampleset)
-    args = (f"--backend {s['backend']} --k {ss['k']} --temperature {s['temperature']} "
+    k = m.get("k", ss["k"]) if wc.sampleset == "presample" else ss["k"]
+    args = (f"--backend {s['backend']} --k {k} --temperature {s['temperature']} "
             f"--top-p {s['top_p']} --max-tokens {s['max_tokens']} --seed {s['seed']} "
             f"--batch-size {s['batch_size']} --prompt-family {m['prompt_family']} "
             f"--dtype {m['dtype']}")
