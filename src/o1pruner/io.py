@@ -71,19 +71,6 @@ def write_text(text: str, path: str | Path) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Parquet, CSV, JSONL or JSON-array by extension."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        return pd.read_parquet(path)
-    if suffix == ".csv":
-        return pd.read_csv(path)
-    if suffix in (".jsonl", ".json"):
-        return pd.read_json(path, lines=suffix == ".jsonl")
-    raise ValueError(f"{path}: unsupported table type {suffix!r}")
-
-
 def gather_parquet(inputs: list[str | Path], output: str | Path) -> pd.DataFrame:
     """Concatenate shard tables in the given (shard) order and write atomically."""
     frames = [pd.read_parquet(p) for p in inputs]

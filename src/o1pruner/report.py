@@ -19,11 +19,10 @@ import numpy as np
 import pandas as pd
 
 from o1pruner.io import write_text
+from o1pruner.tables import METHOD_DISPLAY
 
 RUN_RE = re.compile(r"^lh_lambda_(?P<lam>[0-9]+(?:\.[0-9]+)?)(?:_(?P<split>[A-Za-z][A-Za-z0-9]*))?$")
-METHOD_ORDER = ["baseline", "fast_prompt", "sft", "dpo", "lh"]
-DISPLAY = {"baseline": "Baseline", "fast_prompt": "Fast-solving prompt", "sft": "SFT",
-           "dpo": "DPO", "lh": "O1-Pruner"}
+
 
 
 def parse_run(run: str) -> tuple[str, float | None, str | None]:
@@ -31,7 +30,7 @@ def parse_run(run: str) -> tuple[str, float | None, str | None]:
     m = RUN_RE.match(run)
     if m:
         return "lh", float(m.group("lam")), m.group("split")
-    if run not in DISPLAY:
+    if run not in METHOD_DISPLAY:
         raise ValueError(f"unknown run id {run!r}")
     return run, None, None
 
@@ -64,7 +63,7 @@ def figure3(metrics: pd.DataFrame, stem: Path) -> None:
     """Figure 3: generation time over the evaluation sets, per method and model."""
     plt = _pyplot()
     total = (metrics.groupby(["model", "method"], sort=False)["generate_s"].sum().unstack(0))
-    total = total.reindex([m for m in METHOD_ORDER if m in total.index])
+    total = total.reindex([m for m in METHOD_DISPLAY if m in total.index])
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
     x = np.arange(len(total.index))
     width = 0.8 / max(1, total.shape[1])
@@ -72,7 +71,7 @@ def figure3(metrics: pd.DataFrame, stem: Path) -> None:
         bars = ax.bar(x + (i - (total.shape[1] - 1) / 2) * width, total[model], width, label=model)
         ax.bar_label(bars, fmt="%.1f", fontsize=7)
     ax.set_xticks(x)
-    ax.set_xticklabels([DISPLAY[m] for m in total.index], fontsize=8)
+    ax.set_xticklabels([METHOD_DISPLAY[m] for m in total.index], fontsize=8)
     ax.set_ylabel("generation time (s), all eval sets")
     ax.set_title("Figure 3: inference time per method")
     ax.legend(fontsize=8)

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from o1pruner.io import write_parquet, write_text
+from o1pruner.io import write_parquet
+from o1pruner.tables import to_markdown, write_table
 from o1pruner.schemas import REFERENCE_STATS, require_columns
 
 
@@ -69,20 +70,6 @@ def table1(per_problem: pd.DataFrame) -> pd.DataFrame:
     t["accuracy"] = (100 * t["accuracy"]).round(2)
     t["mean_length"] = t["mean_length"].round(1)
     return t.reset_index()
-
-
-def markdown_table(df: pd.DataFrame) -> str:
-    cols = [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(_fmt(v) for v in row) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.2f}" if not np.isnan(v) else ""
-    return str(v)
 
 
 def figure1(per_problem: pd.DataFrame, stem: Path, title: str = "") -> None:
@@ -144,10 +131,8 @@ def cli_length_intervals(argv: list[str]) -> int:
     t1 = table1(per_problem)
     if args.model:
         t1.insert(0, "model", args.model)
-    args.table.parent.mkdir(parents=True, exist_ok=True)
-    write_text(t1.to_csv(index=False), args.table.with_suffix(".csv"))
-    write_text(markdown_table(t1), args.table.with_suffix(".md"))
+    write_table(t1, args.table)
     figure1(per_problem, args.figure, f"Figure 1 ({args.model}): accuracy by length interval"
             if args.model else "")
-    print(markdown_table(t1))
+    print(to_markdown(t1))
     return 0

@@ -144,11 +144,12 @@ def to_markdown(df: pd.DataFrame) -> str:
 
 def write_table(df: pd.DataFrame, stem: str | Path) -> tuple[Path, Path]:
     """Write ``<stem>.csv`` (full precision) and ``<stem>.md``; returns both paths."""
+    from o1pruner.io import write_text
+
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
     csv_path, md_path = stem.with_name(stem.name + ".csv"), stem.with_name(stem.name + ".md")
-    df.to_csv(csv_path, index=False)
-    md_path.write_text(to_markdown(df), encoding="utf-8")
+    write_text(df.to_csv(index=False), csv_path)  # atomic: a killed job leaves no half table
+    write_text(to_markdown(df), md_path)
     return csv_path, md_path
 
 
