@@ -38,6 +38,9 @@ RECHECK_VERBS = ["verify", "double-check", "check again"]
 MAX_VALUE = 9  # every value is one digit: ~100 arithmetic facts a tiny model learns in minutes
 
 
+STEP_LABELS = "abcdefghijkl"  # one label per operation: the model finds step i's operation by it
+
+
 @dataclass(frozen=True)
 class ChainProblem:
     start: int
@@ -60,23 +63,20 @@ class ChainProblem:
 
     @property
     def text(self) -> str:
-        expr = " ".join(f"{op} {k}" for op, k in self.ops)
-        return f"Compute {self.start} {expr}, from left to right."
+        """``Start with 8. Then a) +1, b) -2, c) +1. What is the final number?``"""
+        steps = ", ".join(f"{STEP_LABELS[i]}) {op}{k}" for i, (op, k) in enumerate(self.ops))
+        return f"Start with {self.start}. Then {steps}. What is the final number?"
 
     def step_lines(self) -> list[str]:
-        """Each operation on its own: ``a op k = b``."""
-        vals = self.values()
-        return [f"{vals[i]} {op} {k} = {vals[i + 1]}" for i, (op, k) in enumerate(self.ops)]
+        """The scratchpad, one labelled operation per line: ``b) 9 -2 = 7``.
 
-    def reduction_lines(self) -> list[str]:
-        """The expression, then one line per step with the first operation done.
-
-        ``8 + 1 - 8`` -> ``= 9 - 8`` -> ``= 1``: every line copies the previous one but for
-        its head, the scratchpad format a tiny transformer learns in minutes.
+        Every token is one lookup a tiny transformer learns in minutes: the label follows the
+        previous label, the value is the previous line's result, the operation is the one after
+        the same label in the prompt, the result is an arithmetic fact of the two before it.
         """
         vals = self.values()
-        rest = lambda i: "".join(f" {op} {k}" for op, k in self.ops[i:])  # noqa: E731
-        return [f"{vals[0]}{rest(0)}"] + [f"= {vals[i]}{rest(i)}" for i in range(1, len(vals))]
+        return [f"{STEP_LABELS[i]}) {vals[i]} {op}{k} = {vals[i + 1]}"
+                for i, (op, k) in enumerate(self.ops)]
 
 
 def random_chain(rng: np.random.Generator, n_ops: int) -> ChainProblem:
@@ -110,12 +110,14 @@ def long_thought_solution(p: ChainProblem, rng: np.random.Generator,
     recomputes one earlier step correctly: pure redundancy, the tokens O1-Pruner drops.
     """
     lines = p.step_lines()
-    out = ["Let me solve this step by step."] + p.reduction_lines()
+    # the result is stated once before the re-checks: the box copies it from there, not from
+    # whichever re-check came last
+    out = ["Let me solve this step by step."] + lines + [f"The result is {p.answer}."]
     k = 0
     while rng.random() >= stop_schedule[min(k, len(stop_schedule) - 1)]:
         i = int(rng.integers(len(lines)))
         verb = RECHECK_VERBS[int(rng.integers(len(RECHECK_VERBS)))]
-        out.append(f"Wait, let me {verb} step {i + 1}: {lines[i]}. Correct.")
+        out.append(f"Wait, let me {verb} step {lines[i]}. Correct.")
         k += 1
     out.append(f"So the answer is \\boxed{{{p.answer}}}.")
     return "\n".join(out)
@@ -144,6 +146,8 @@ def chain_problems(n: int, levels: list[int], seed: int, distinct: bool = True) 
 # Tokenizer and model
 # ----------------------------------------------------------------------------------
 
+# a step label, an operation, a digit, a word, punctuation, whitespace (each with one leading space)
+TOY_PIECES = r" ?[a-l]\)| ?[+\-*]\d| ?\d| ?[A-Za-z]+| ?[^\sA-Za-z0-9]+|\s+"
 CHATML_TEMPLATE = (
     "{% for message in messages %}"
     "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
@@ -166,7 +170,7 @@ class ToyConfig:
     speed_shift: dict = field(default_factory=lambda: {"fast": 0.1, "very_fast": 0.15,
                                                        "slow": -0.1})
     speed_prompt_fraction: float = 0.2
-    vocab_size: int = 384
+    vocab_size: int = 512
     hidden_size: int = 128
     intermediate_size: int = 384
     num_layers: int = 4
@@ -202,14 +206,19 @@ def render_chatml(messages: list[dict]) -> str:
 
 
 def build_tokenizer(texts: list[str], vocab_size: int):
-    """Byte-level BPE with single-digit tokens (so arithmetic is learnable), ChatML specials."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    """Byte-level BPE with ChatML specials whose pieces keep arithmetic learnable.
+
+    Pre-tokenization isolates every digit (with its leading space: `` 7``), every operation
+    (`` +1``, ``-2``, ``*2``) and every step label (``b)``), so each becomes one token once BPE
+    merges it; numbers never merge across digits. Words split as in GPT-2.
+    """
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Digits(individual_digits=True),
-        pre_tokenizers.ByteLevel(add_prefix_space=False),
+        pre_tokenizers.Split(Regex(TOY_PIECES), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS,
