@@ -338,3 +338,30 @@ def test_cli_grade(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "samples.parquet" in err and "'answer'" in err
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_answer_fallback_last_number_only_when_asked():
+    text = "Step 1 gives 3, then 3 + 4 = 7. The answer is 1,234."
+    with Grader() as g:
+        assert g.grade(text, "1234") == (None, False)               # the paper: no box, no answer
+    with Grader(answer_fallback="last_number") as g:
+        assert g.grade(text, "1234") == ("1234", True)
+        assert g.grade("so 5, then \\boxed{7}. 9", "7") == ("7", True)   # a box still wins
+        assert g.grade("no digits here", "7") == (None, False)
+        assert g.grade("x = -2.5", "-5/2")[1]
+    with pytest.raises(ValueError, match="answer_fallback"):
+        Grader(answer_fallback="first_number")
+
+
+def test_cli_grade_answer_fallback(tmp_path):
+    import pandas as pd
+
+    from o1pruner.grading import cli_grade
+
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"response": "It is 7.", "gold": "7"}\n')
+    assert cli_grade(["--input", str(src), "--output", str(tmp_path / "a.parquet")]) == 0
+    assert not pd.read_parquet(tmp_path / "a.parquet")["correct"].iloc[0]
+    assert cli_grade(["--input", str(src), "--output", str(tmp_path / "b.parquet"),
+                      "--answer-fallback", "last_number"]) == 0
+    assert pd.read_parquet(tmp_path / "b.parquet")["correct"].iloc[0]

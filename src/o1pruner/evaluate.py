@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from o1pruner.generation import SamplingSpec, load_engine, timed_generate
-from o1pruner.grading import Grader
+from o1pruner.grading import ANSWER_FALLBACKS, Grader
 from o1pruner.io import write_parquet, write_text
 from o1pruner.sampling import render_prompts, samples_frame
 from o1pruner.schemas import PROBLEMS, require_columns
@@ -45,12 +45,12 @@ def run_metrics(graded: pd.DataFrame, generate_s: float) -> dict:
 
 def evaluate(model: str, problem_sets: list[pd.DataFrame], backend: str, max_tokens: int,
              family: str = "default", speed: str = "normal", grading_timeout: float = 5.0,
-             **engine_kwargs) -> list[tuple[pd.DataFrame, dict]]:
+             answer_fallback: str = "none", **engine_kwargs) -> list[tuple[pd.DataFrame, dict]]:
     """Graded greedy samples and metrics for each problem table, from one engine."""
     spec = SamplingSpec(n=1, temperature=0.0, top_p=1.0, max_tokens=max_tokens, seed=0)
     engine, startup_s = load_engine(backend, model, seed=0, **engine_kwargs)
     out = []
-    with Grader(timeout=grading_timeout) as grader:
+    with Grader(timeout=grading_timeout, answer_fallback=answer_fallback) as grader:
         for problems in problem_sets:
             require_columns(problems, PROBLEMS, "problems table")
             prompts = render_prompts(problems, model, family, speed)
@@ -79,13 +79,14 @@ def cli_evaluate(argv: list[str]) -> int:
     ap.add_argument("--max-model-len", type=int, default=None)
     ap.add_argument("--gpus", type=int, default=None)
     ap.add_argument("--grading-timeout", type=float, default=5.0)
+    ap.add_argument("--answer-fallback", choices=ANSWER_FALLBACKS, default="none")
     args = ap.parse_args(argv)
     if not len(args.problems) == len(args.samples) == len(args.metrics):
         ap.error("--problems, --samples and --metrics need the same number of paths")
     sets = [pd.read_parquet(p) for p in args.problems]
     speed = args.speed or METHOD_SPEED.get(args.method, "normal")
     results = evaluate(args.model, sets, args.backend, args.max_tokens, args.prompt_family, speed,
-                       args.grading_timeout, dtype=args.dtype, max_model_len=args.max_model_len,
+                       args.grading_timeout, args.answer_fallback, dtype=args.dtype, max_model_len=args.max_model_len,
                        gpus=args.gpus)
     for path, problems, samples_out, metrics_out, (graded, metrics) in zip(
             args.problems, sets, args.samples, args.metrics, results):

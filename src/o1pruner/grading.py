@@ -51,6 +51,9 @@ WORKER_STARTUP_TIMEOUT = 120.0
 # extraction
 # ---------------------------------------------------------------------------
 
+# "last_number": what GSM8K-style harnesses grade when a (small) model writes no box
+ANSWER_FALLBACKS = ("none", "last_number")
+_NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?")
 _BOX_START = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _SPACE_TOKEN = re.compile(r"\s+([^\s{}$]+)")
 _WS = re.compile(r"\s*")
@@ -135,6 +138,14 @@ _FRAC_SHORT = re.compile(r"([+-]?)\\frac(\d)(\d)")
 _MAX_UNIT_CHARS = 200
 _MAX_DIGITS = 400  # beyond this a "number" is not an answer; let the bounded path decide
 _REL_TOL = Fraction(1, 10**6)
+
+
+def last_number(text: str | None) -> str | None:
+    """The last number in ``text`` (``1,234`` -> ``1234``), or None: the no-box fallback."""
+    if not isinstance(text, str):
+        return None
+    found = _NUMBER.findall(text[-MAX_FALLBACK_CHARS:])
+    return found[-1].replace(",", "") if found else None
 
 
 def normalize_answer(s: str) -> str:
@@ -382,7 +393,10 @@ class Grader:
     """
 
     def __init__(self, timeout: float = DEFAULT_TIMEOUT, max_fallback_chars: int = MAX_FALLBACK_CHARS,
-                 memory_mb: int = WORKER_MEMORY_MB) -> None:
+                 memory_mb: int = WORKER_MEMORY_MB, answer_fallback: str = "none") -> None:
+        if answer_fallback not in ANSWER_FALLBACKS:
+            raise ValueError(f"answer_fallback must be one of {ANSWER_FALLBACKS}, got {answer_fallback!r}")
+        self.answer_fallback = answer_fallback
         self.timeout = float(timeout)
         self.max_fallback_chars = int(max_fallback_chars)
         self.cache: dict[tuple[str, str], bool] = {}
@@ -430,6 +444,8 @@ class Grader:
     def grade(self, response: str | None, gold: Any) -> tuple[str | None, bool]:
         """``(extracted answer or None, correct)`` for one response."""
         extracted = extract_answer(response) if isinstance(response, str) else None
+        if extracted is None and self.answer_fallback == "last_number":
+            extracted = last_number(response)
         correct = False
         if extracted is not None and not _is_missing(gold):
             gold_s = str(gold).strip()
@@ -545,14 +561,14 @@ def write_table_atomic(df: pd.DataFrame, path: str | Path) -> None:
 
 def grade_file(input_path: str | Path, output_path: str | Path, response_col: str = "response",
                gold_col: str = "gold", timeout: float = DEFAULT_TIMEOUT,
-               grader: Grader | None = None) -> dict:
+               grader: Grader | None = None, answer_fallback: str = "none") -> dict:
     """Grade every row of a table file and write it with ``extracted``/``correct`` added.
 
     Returns the grader's stats plus ``rows``, ``accuracy`` and ``output``.
     """
     df = read_table(input_path, text_cols=(response_col, gold_col))
     own = grader is None
-    grader = grader or Grader(timeout=timeout)
+    grader = grader or Grader(timeout=timeout, answer_fallback=answer_fallback)
     try:
         before = dict(grader.stats)
         graded = grader.grade_frame(df, response_col, gold_col, where=str(input_path))
@@ -576,9 +592,12 @@ def cli_grade(argv: list[str]) -> int:
     ap.add_argument("--gold-col", default="gold")
     ap.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                     help="seconds per math-verify comparison before it is graded incorrect")
+    ap.add_argument("--answer-fallback", choices=ANSWER_FALLBACKS, default="none",
+                    help="what to grade when a response has no \\boxed{}: nothing (the paper) or its last number")
     args = ap.parse_args(argv)
     try:
-        s = grade_file(args.input, args.output, args.response_col, args.gold_col, timeout=args.timeout)
+        s = grade_file(args.input, args.output, args.response_col, args.gold_col, timeout=args.timeout,
+                       answer_fallback=args.answer_fallback)
     except (ValueError, OSError) as e:  # SchemaError is a ValueError; both name the file
         print(f"o1pruner grade: error: {e}", file=sys.stderr)
         return 1

@@ -17,6 +17,7 @@ rule evaluate:
         family=lambda wc: model_cfg(wc)["prompt_family"],
         dtype=lambda wc: model_cfg(wc)["dtype"],
         timeout=config["grading"]["timeout"],
+        fallback=config["grading"]["answer_fallback"],
     log:
         f"{RESULTS}/logs/{{model}}/eval/{{run}}.log",
     benchmark:
@@ -36,5 +37,6 @@ rule evaluate:
         "--model-name {wildcards.model} --backend {params.backend} "
         "--max-tokens {params.max_tokens} --prompt-family {params.family} --speed {params.speed} "
         "--dtype {params.dtype} --gpus {resources.gpu} --grading-timeout {params.timeout} "
+        "--answer-fallback {params.fallback} "
         "--problems {input.problems} --samples {output.samples} --metrics {output.metrics} "
         "> {log} 2>&1"

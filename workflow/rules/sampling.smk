@@ -39,12 +39,14 @@ rule grade_shard:
         f"{RESULTS}/{{model}}/{{sampleset}}/graded-{{shard}}-of-{{nshards}}.parquet",
     params:
         timeout=config["grading"]["timeout"],
+        fallback=config["grading"]["answer_fallback"],
     log:
         f"{RESULTS}/logs/{{model}}/{{sampleset}}/grade-{{shard}}-of-{{nshards}}.log",
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "o1pruner grade --input {input} --output {output} --timeout {params.timeout} > {log} 2>&1"
+        "o1pruner grade --input {input} --output {output} --timeout {params.timeout} "
+        "--answer-fallback {params.fallback} > {log} 2>&1"
 
 
 rule gather_graded:
