@@ -139,8 +139,11 @@ def test_effective_training_config_of_the_shipped_config():
     from o1pruner.config import load
 
     cfg = load(Path(__file__).resolve().parents[1] / "config" / "config.yaml")
-    t = T.effective_training_config(cfg, next(iter(cfg["models"])), "lh")
-    assert t["learning_rate"] == cfg["training"]["learning_rate"]
+    model = next(iter(cfg["models"]))
+    t = T.effective_training_config(cfg, model, "lh")
+    assert t["learning_rate"] == cfg["methods"]["lh"]["training"]["learning_rate"]  # method wins
+    assert t["epochs"] == cfg["training"]["epochs"]                                  # shared value
+    assert T.effective_training_config(cfg, model, "sft")["learning_rate"] == cfg["training"]["learning_rate"]
     assert set(t) == set(T.DEFAULT_TRAINING)
 
 
