@@ -24,6 +24,13 @@ def test_problem_text_and_scratchpad_format():
                    "The result is 8.\nSo the answer is \\boxed{8}.")
 
 
+def test_levels_outside_the_step_labels_are_a_clear_error():
+    import pytest
+
+    with pytest.raises(ValueError, match=r"from 1 to 12 .* got \[0, 13\]"):
+        chain_problems(5, [0, 2, 13], seed=0)
+
+
 def test_solutions_are_long_thought_and_grade_correct():
     rng = np.random.default_rng(0)
     probs = chain_problems(200, [3], seed=1)

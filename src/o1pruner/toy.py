@@ -129,6 +129,10 @@ def chain_problems(n: int, levels: list[int], seed: int, distinct: bool = True) 
     With ``distinct`` (datasets) a problem never repeats, so problem ids stay unique;
     raises when the levels cannot hold ``n`` distinct problems.
     """
+    bad = [lv for lv in levels if not 1 <= int(lv) <= len(STEP_LABELS)]
+    if bad:
+        raise ValueError(f"toy levels are numbers of operations from 1 to {len(STEP_LABELS)} "
+                         f"(one step label each), got {bad}")
     rng = np.random.default_rng(seed)
     out, seen = [], set()
     for _ in range(200 * n):
