@@ -27,7 +27,7 @@ from o1pruner.generation import SamplingSpec
 from o1pruner.grading import Grader
 from o1pruner.sampling import sample_problems
 from o1pruner.toy import ToyConfig, train_toy
-from o1pruner.train import effective_training_config, train
+from o1pruner.train import effective_training_config, method_config, train
 
 pytestmark = pytest.mark.slow
 
@@ -63,10 +63,9 @@ def train_method(run: dict, method: str, table: pd.DataFrame) -> Path:
     cfg, work = run["cfg"], run["work"]
     data = work / f"{method}.parquet"
     table.to_parquet(data)
-    mcfg = {k: v for k, v in cfg["methods"][method].items() if k != "training"}
     out = work / method
     train(method, str(run["model"]), str(data), str(out),
-          effective_training_config(cfg, "toy", method), mcfg)
+          effective_training_config(cfg, "toy", method), method_config(cfg, method))
     return out
 
 

@@ -86,8 +86,8 @@ def cli_evaluate(argv: list[str]) -> int:
     sets = [pd.read_parquet(p) for p in args.problems]
     speed = args.speed or METHOD_SPEED.get(args.method, "normal")
     results = evaluate(args.model, sets, args.backend, args.max_tokens, args.prompt_family, speed,
-                       args.grading_timeout, args.answer_fallback, dtype=args.dtype, max_model_len=args.max_model_len,
-                       gpus=args.gpus)
+                       args.grading_timeout, args.answer_fallback, dtype=args.dtype,
+                       max_model_len=args.max_model_len, gpus=args.gpus)
     for path, problems, samples_out, metrics_out, (graded, metrics) in zip(
             args.problems, sets, args.samples, args.metrics, results):
         dataset = str(problems["dataset"].iloc[0]) if len(problems) else path.stem

@@ -140,6 +140,12 @@ def effective_training_config(cfg: dict, model_name: str, method: str) -> dict:
     return tcfg
 
 
+def method_config(cfg: dict, method: str) -> dict:
+    """``methods.<method>`` without its ``training`` block: what the trainer itself reads
+    (``beta`` for DPO, ``epsilon`` for LH)."""
+    return {k: v for k, v in ((cfg.get("methods") or {}).get(method) or {}).items() if k != "training"}
+
+
 # ---- small helpers ------------------------------------------------------------------------
 
 def _world() -> tuple[int, int]:
@@ -692,7 +698,7 @@ def cli_train(argv: list[str]) -> int:
     else:
         cfg = load(args.config)
     tcfg = effective_training_config(cfg, args.model_name, args.method)
-    mcfg = {k: v for k, v in ((cfg.get("methods") or {}).get(args.method) or {}).items() if k != "training"}
+    mcfg = method_config(cfg, args.method)
     summary = train(args.method, args.model_path, args.data, args.output, tcfg, mcfg, args.log_dir)
     if _world()[1] == 0:
         keys = ("method", "mode", "examples", "steps", "final_loss", "trainable_params", "wall_time_s")
