@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from o1pruner.io import read_table, write_table
 from o1pruner.schemas import require_columns
 
 VARIANTS = ("paper", "table2")
@@ -230,26 +231,6 @@ def compute_aes(df: pd.DataFrame, alpha: float = 1.0, beta: float = 3.0, gamma: 
     return pd.concat([out, _averages(out, base, run_cols)], ignore_index=True)
 
 
-def _read(path: str | Path) -> pd.DataFrame:
-    path = Path(path)
-    if path.suffix == ".csv":
-        return pd.read_csv(path)
-    if path.suffix in {".parquet", ".pq"}:
-        return pd.read_parquet(path)
-    raise ValueError(f"{path}: expected a .csv or .parquet file")
-
-
-def _write(df: pd.DataFrame, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".csv":
-        df.to_csv(path, index=False)
-    elif path.suffix in {".parquet", ".pq"}:
-        df.to_parquet(path, index=False)
-    else:
-        raise ValueError(f"{path}: expected a .csv or .parquet output path")
-
-
 def cli_aes(argv: list[str]) -> int:
     """o1pruner aes --input metrics.csv --output aes.csv [--variant paper|table2] [--alpha 1 --beta 3 --gamma 5]"""
     p = argparse.ArgumentParser(prog="o1pruner aes", description=__doc__.split("\n")[0])
@@ -260,8 +241,8 @@ def cli_aes(argv: list[str]) -> int:
     for name, value in DEFAULT_WEIGHTS.items():
         p.add_argument(f"--{name}", type=float, default=value, help=f"AES weight {name} (default {value:g})")
     args = p.parse_args(argv)
-    result = compute_aes(_read(args.input), args.alpha, args.beta, args.gamma, args.variant)
-    _write(result, args.output)
+    result = compute_aes(read_table(args.input), args.alpha, args.beta, args.gamma, args.variant)
+    write_table(result, args.output)
     avg = result[result["dataset"] == AVERAGE]
     for row in avg.itertuples(index=False):
         print(f"{row.model}  {row.method}: AVERAGE acc {row.acc:.1f}  length {row.length:.0f}  AES {row.aes:.2f}")

@@ -16,7 +16,6 @@ are skipped and counted when ``on_bad_row: skip``.
 from __future__ import annotations
 
 import argparse
-import codecs
 import hashlib
 import json
 import re
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from o1pruner import io
 from o1pruner.io import write_parquet
 from o1pruner.schemas import PROBLEMS
 
@@ -40,43 +40,12 @@ def problem_id(dataset: str, text: str) -> str:
 
 def read_records(path: Path) -> list[dict]:
     """Rows of a .json (array), .jsonl or .parquet file, with file/line-precise errors."""
-    if not path.exists():
-        raise DatasetError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        try:
-            return pd.read_parquet(path).to_dict("records")
-        except Exception as e:  # pyarrow raises several types for a non-Parquet file
-            raise DatasetError(f"{path}: not a readable Parquet file ({e})") from None
-    if suffix not in (".json", ".jsonl"):
-        raise DatasetError(f"{path}: unsupported file type {suffix!r} (use .json, .jsonl or .parquet)")
-    raw = path.read_bytes()
-    if raw.startswith(codecs.BOM_UTF8):  # editors on Windows write one; it is not data
-        raw = raw[len(codecs.BOM_UTF8):]
+    if Path(path).suffix.lower() not in (".json", ".jsonl", ".parquet"):
+        raise DatasetError(f"{path}: unsupported file type {Path(path).suffix!r} (use .json, .jsonl or .parquet)")
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise DatasetError(f"{path}: line {line}: not UTF-8 (byte offset {e.start})") from None
-    if suffix == ".jsonl":
-        rows = []
-        for i, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise DatasetError(f"{path}: line {i}: invalid JSON ({e.msg})") from None
-        return rows
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DatasetError(f"{path}: line {e.lineno}: invalid JSON ({e.msg})") from None
-    if isinstance(data, dict) and isinstance(data.get("data"), list):
-        data = data["data"]
-    if not isinstance(data, list):
-        raise DatasetError(f"{path}: expected a JSON array of objects, got {type(data).__name__}")
-    return data
+        return io.read_records(path)
+    except io.TableError as e:
+        raise DatasetError(str(e)) from None
 
 
 def records_to_problems(records: list[dict], name: str, spec: dict, where: str) -> pd.DataFrame:

@@ -495,70 +495,6 @@ def is_equivalent(pred: str, gold: str, timeout: float = DEFAULT_TIMEOUT) -> boo
 # ---------------------------------------------------------------------------
 
 
-def _read_jsonl(path: Path) -> pd.DataFrame:
-    import pandas as pd
-
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: malformed JSON line ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-            rows.append(row)
-    return pd.DataFrame.from_records(rows)
-
-
-def read_table(path: str | Path, text_cols: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read .jsonl, .parquet, .json (array of objects) or .csv by extension."""
-    import pandas as pd
-
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        return _read_jsonl(path)
-    if suffix == ".parquet":
-        return pd.read_parquet(path)
-    if suffix == ".json":
-        with open(path, encoding="utf-8") as f:
-            try:
-                data = json.load(f)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{e.lineno}: malformed JSON ({e.msg})") from None
-        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise ValueError(f"{path}: expected a JSON array of objects")
-        return pd.DataFrame.from_records(data)
-    if suffix == ".csv":
-        # gold answers like "28,800" or "0.50" must stay strings, not become numbers
-        return pd.read_csv(path, dtype={c: str for c in text_cols})
-    raise ValueError(f"{path}: unsupported input extension {suffix!r} (.jsonl, .parquet, .json, .csv)")
-
-
-def write_table_atomic(df: pd.DataFrame, path: str | Path) -> None:
-    """Write by extension to a temporary file in the same folder, then rename."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in {".parquet", ".jsonl", ".json", ".csv"}:
-        raise ValueError(f"{path}: unsupported output extension {suffix!r} (.parquet, .jsonl, .json, .csv)")
-    from o1pruner.io import atomic_write
-
-    def write(tmp: Path) -> None:
-        if suffix == ".parquet":
-            df.to_parquet(tmp, index=False)
-        elif suffix == ".jsonl":
-            df.to_json(tmp, orient="records", lines=True, force_ascii=False)
-        elif suffix == ".json":
-            df.to_json(tmp, orient="records", force_ascii=False)
-        else:
-            df.to_csv(tmp, index=False)
-
-    atomic_write(path, write)  # errors name the output path; a failed write leaves no file
-
-
 def grade_file(input_path: str | Path, output_path: str | Path, response_col: str = "response",
                gold_col: str = "gold", timeout: float = DEFAULT_TIMEOUT,
                grader: Grader | None = None, answer_fallback: str = "none") -> dict:
@@ -566,6 +502,8 @@ def grade_file(input_path: str | Path, output_path: str | Path, response_col: st
 
     Returns the grader's stats plus ``rows``, ``accuracy`` and ``output``.
     """
+    from o1pruner.io import read_table, write_table
+
     df = read_table(input_path, text_cols=(response_col, gold_col))
     own = grader is None
     grader = grader or Grader(timeout=timeout, answer_fallback=answer_fallback)
@@ -576,7 +514,7 @@ def grade_file(input_path: str | Path, output_path: str | Path, response_col: st
     finally:
         if own:
             grader.close()
-    write_table_atomic(graded, output_path)
+    write_table(graded, output_path)  # atomic: errors name the output path, a failed write leaves no file
     rows = len(graded)
     stats.update(rows=rows, accuracy=float(graded["correct"].mean()) if rows else 0.0,
                  output=str(output_path))
