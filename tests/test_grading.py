@@ -310,7 +310,7 @@ def test_grade_file_errors_name_file_and_place(tmp_path):
     src = tmp_path / "bad.jsonl"
     src.write_text('{"response": "\\\\boxed{1}", "gold": "1"}\n\n{"response": oops}\n')
     out = tmp_path / "out.parquet"
-    with pytest.raises(ValueError, match=r"bad\.jsonl:3"):
+    with pytest.raises(ValueError, match=r"bad\.jsonl: line 3: invalid JSON"):
         grade_file(src, out)
     src.write_text('{"response": "\\\\boxed{1}", "answer": "1"}\n')
     out.write_text("previous output")
