@@ -18,10 +18,10 @@ if not workflow.overwrite_configfiles:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/models.smk"
-include: "workflow/rules/data.smk"
+include: "workflow/rules/problems.smk"
 include: "workflow/rules/sampling.smk"
 include: "workflow/rules/stats.smk"
-include: "workflow/rules/datasets.smk"
+include: "workflow/rules/training_sets.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/report.smk"

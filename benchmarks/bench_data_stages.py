@@ -9,7 +9,7 @@ Stages (each in its own subprocess, so each peak RSS is that stage's alone):
   same process; building is not timed),
 * ``parquet_read``: ``pd.read_parquet``,
 * ``reference_stats``: ``o1pruner.stats.reference_stats`` (L̄_ref, Ā_ref, ... per problem),
-* ``build_sft`` / ``build_dpo`` / ``build_lh``: ``o1pruner.datasets`` (λ = 2, 2 samples per problem),
+* ``build_sft`` / ``build_dpo`` / ``build_lh``: ``o1pruner.training_sets`` (λ = 2, 2 samples per problem),
 * ``build_sft_vectorised``: the obvious alternative to ``build_sft``'s per-problem loop, for
   comparison (not pipeline code): the same input checks, then one sort and
   ``groupby().head(2)``; its output is checked equal to ``build_sft``'s,
@@ -120,7 +120,7 @@ def metrics_table(df):
 
 def sft_vectorised(graded, n_shortest: int = 2):
     """build_sft without a Python loop over problems: same checks, one sort, groupby().head(n)."""
-    from o1pruner.datasets import SFT_COLUMNS, _canonical
+    from o1pruner.training_sets import SFT_COLUMNS, _canonical
 
     df = _canonical(graded)
     c = df[df["correct"]].sort_values(["problem_id", "num_tokens", "sample_idx"], kind="mergesort")
@@ -132,7 +132,7 @@ def run_stage(stage: str, table: Path, rows: int, seed: int) -> dict:
     import pandas as pd
 
     from o1pruner.aes import compute_aes
-    from o1pruner.datasets import build_dpo, build_lh, build_sft
+    from o1pruner.training_sets import build_dpo, build_lh, build_sft
     from o1pruner.stats import reference_stats
 
     rss_imports = C.peak_rss_mb()

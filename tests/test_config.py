@@ -70,3 +70,48 @@ def test_bad_yaml_names_file(tmp_path):
     p.write_text("a: [1, 2\n")
     with pytest.raises(ConfigError, match="c.yaml: not valid YAML"):
         load(p)
+
+
+# ---- layered configs (snakemake --configfile A B) -------------------------------------------
+
+def test_an_overlay_with_one_key_layers_over_the_default(tmp_path):
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("sampling: {k: 2}\n")
+    cfg = load(REPO / "config" / "config.yaml", overlay)
+    base = load(REPO / "config" / "config.yaml")
+    assert cfg["sampling"]["k"] == 2
+    # mappings merge key by key: the rest of sampling and every other block are the default's
+    assert {k: v for k, v in cfg["sampling"].items() if k != "k"} == \
+        {k: v for k, v in base["sampling"].items() if k != "k"}
+    assert cfg["models"] == base["models"]
+
+
+def test_overlay_lists_replace_and_errors_name_the_merged_key(tmp_path):
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("eval_datasets: [toy_easy]\nmethods: {lh: {lambda_grid: [2]}}\n")
+    cfg = load(REPO / "config" / "config.yaml", overlay)
+    assert cfg["eval_datasets"] == ["toy_easy"] and cfg["methods"]["lh"]["lambda_grid"] == [2]
+    assert cfg["methods"]["lh"]["clip"] == [-2, 4]
+    overlay.write_text("sampling: {k: 0}\n")
+    with pytest.raises(ConfigError, match="sampling.k"):
+        load(REPO / "config" / "config.yaml", overlay)
+
+
+def test_a_key_written_twice_in_an_overlay_names_that_file(tmp_path):
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("sampling:\n  k: 2\n  k: 3\n")
+    with pytest.raises(ConfigError, match=f"{overlay}.*duplicate key 'k'"):
+        load(REPO / "config" / "config.yaml", overlay)
+
+
+def test_schema_holds_the_defaults_rules_index():
+    from o1pruner.config import schema_default
+
+    cfg = load(REPO / ".test" / "config.yaml")
+    assert schema_default("methods.lh.clip") == [-2, 4]
+    assert schema_default("methods.dpo.beta") == 0.1
+    assert schema_default("models.*.resources.train.gpu") == 0
+    toy = cfg["models"]["toy"]
+    assert toy["resources"]["evaluate"] == {"gpu": 0, "cpus_per_task": 2, "mem_mb": 8000, "runtime": 120}
+    with pytest.raises(KeyError, match="sampling.k: the schema has no default"):
+        schema_default("sampling.k")

@@ -10,7 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
-from o1pruner.data import load_dataset
+from o1pruner.problems import load_dataset
 from o1pruner.evaluate import run_metrics
 
 
@@ -29,7 +29,7 @@ def _evaluate(model, tmp_path, backend):
         sets.append(p)
     samples = [tmp_path / f"{backend}-{p.stem}.parquet" for p in sets]
     metrics = [tmp_path / f"{backend}-{p.stem}.json" for p in sets]
-    cmd = [sys.executable, "-m", "o1pruner.cli", "evaluate", "--model", str(model), "--method",
+    cmd = [sys.executable, "-m", "o1pruner.cli", "evaluate", "--model", str(model), "--run",
            "baseline", "--model-name", "toy", "--backend", backend, "--max-tokens", "40",
            "--problems", *map(str, sets), "--samples", *map(str, samples),
            "--metrics", *map(str, metrics)]

@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 
 from o1pruner.config import load
-from o1pruner.data import load_dataset
-from o1pruner.datasets import build_dpo, build_lh, build_sft
+from o1pruner.problems import load_dataset
+from o1pruner.training_sets import build_dpo, build_lh, build_sft
 from o1pruner.evaluate import evaluate
 from o1pruner.generation import SamplingSpec
 from o1pruner.grading import Grader

@@ -26,7 +26,7 @@ import yaml
 
 from o1pruner import cli
 from o1pruner.config import ConfigError, load, validate
-from o1pruner.data import DatasetError, load_dataset
+from o1pruner.problems import DatasetError, load_dataset
 from tests.conftest import REPO
 
 TEST_CONFIG = REPO / ".test" / "config.yaml"

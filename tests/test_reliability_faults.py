@@ -30,7 +30,7 @@ import pandas as pd
 import pytest
 
 from o1pruner import cli, io
-from o1pruner.data import load_dataset
+from o1pruner.problems import load_dataset
 from tests.conftest import REPO
 
 # what Snakemake's sample_shard rule outputs (workflow/rules/sampling.smk)
@@ -267,7 +267,7 @@ def test_stage_cli_disk_full_names_the_output(tmp_path, monkeypatch):
     out = tmp_path / "out" / "sft.parquet"
     _disk_full(monkeypatch)
     with pytest.raises(OSError, match=f"cannot write {re.escape(str(out))}: .*No space left on device"):
-        cli.main(["build-sft", "--samples", str(graded), "--output", str(out)])
+        cli.main(["build-sft", "--samples", str(graded), "--n", "2", "--output", str(out)])
     assert not out.exists() and list(out.parent.iterdir()) == []
 
 

@@ -110,10 +110,10 @@ def _chain(tmp_path, samples: pd.DataFrame, tag: str = "") -> dict[str, pd.DataF
     steps = [
         ["grade", "--input", d / "samples.parquet", "--output", d / "graded.parquet"],
         ["reference-stats", "--graded", d / "graded.parquet", "--output", d / "stats.parquet"],
-        ["build-sft", "--samples", d / "graded.parquet", "--output", d / "sft.parquet"],
-        ["build-dpo", "--samples", d / "graded.parquet", "--output", d / "dpo.parquet"],
-        ["build-lh", "--samples", d / "graded.parquet", "--stats", d / "stats.parquet",
-         "--lambda", "2", "--seed", "0", "--samples-per-problem", "10", "--output", d / "lh.parquet"],
+        ["build-sft", "--samples", d / "graded.parquet", "--n", "2", "--output", d / "sft.parquet"],
+        ["build-dpo", "--samples", d / "graded.parquet", "--n", "2", "--output", d / "dpo.parquet"],
+        ["build-lh", "--samples", d / "graded.parquet", "--stats", d / "stats.parquet", "--lambda", "2",
+         "--seed", "0", "--samples-per-problem", "10", "--clip", "-2", "4", "--output", d / "lh.parquet"],
     ]
     for argv in steps:
         assert cli.main([str(a) for a in argv]) == 0, argv
@@ -212,13 +212,15 @@ pd.DataFrame(samples).to_parquet(out / "samples.parquet", index=False)
 g = str(out / "graded.parquet")
 assert cli.main(["grade", "--input", str(out / "samples.parquet"), "--output", g]) == 0
 assert cli.main(["reference-stats", "--graded", g, "--output", str(out / "stats.parquet")]) == 0
-assert cli.main(["build-sft", "--samples", g, "--output", str(out / "sft.parquet")]) == 0
-assert cli.main(["build-dpo", "--samples", g, "--output", str(out / "dpo.parquet")]) == 0
+assert cli.main(["build-sft", "--samples", g, "--n", "2", "--output", str(out / "sft.parquet")]) == 0
+assert cli.main(["build-dpo", "--samples", g, "--n", "2", "--output", str(out / "dpo.parquet")]) == 0
+lh = ["--samples-per-problem", "2", "--clip", "-2", "4"]
 for lam in ("0", "2"):
     assert cli.main(["build-lh", "--samples", g, "--stats", str(out / "stats.parquet"), "--lambda", lam,
-                     "--seed", "3", "--output", str(out / f"lh_{lam}.parquet")]) == 0
+                     "--seed", "3", *lh, "--output", str(out / f"lh_{lam}.parquet")]) == 0
 assert cli.main(["build-lh", "--samples", g, "--stats", str(out / "stats.parquet"), "--lambda", "2",
-                 "--difficulty-percentiles", "20", "70", "--output", str(out / "lh_split.parquet")]) == 0
+                 "--seed", "0", *lh, "--difficulty-percentiles", "20", "70",
+                 "--output", str(out / "lh_split.parquet")]) == 0
 """
 
 OUTPUTS = ["local", "toy", "samples", "graded", "stats", "sft", "dpo", "lh_0", "lh_2", "lh_split"]

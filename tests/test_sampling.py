@@ -10,7 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
-from o1pruner.data import load_dataset
+from o1pruner.problems import load_dataset
 from o1pruner.schemas import SAMPLES
 from o1pruner.sampling import select_shard
 

@@ -63,7 +63,7 @@ def test_cli_writes_table_and_figure(tmp_path):
     g.to_parquet(src)
     assert main(["reference-stats", "--graded", str(src), "--output", str(tmp_path / "s.parquet")]) == 0
     assert len(pd.read_parquet(tmp_path / "s.parquet")) == 3
-    assert main(["length-intervals", "--graded", str(src), "--model", "m",
+    assert main(["length-disharmony", "--graded", str(src), "--model", "m",
                  "--per-problem", str(tmp_path / "pp.parquet"), "--table", str(tmp_path / "t1"),
                  "--figure", str(tmp_path / "f1")]) == 0
     t = pd.read_csv(tmp_path / "t1.csv")

@@ -30,6 +30,8 @@ def snakemake(*args, cwd=REPO, timeout=1800):
 
 
 def job_counts(stdout: str) -> dict[str, int]:
+    if "Job stats:" not in stdout:  # "Nothing to be done"
+        return {}
     block = stdout.split("Job stats:")[1].split("Reasons:")[0]
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", block, re.M)}
 
@@ -62,6 +64,35 @@ def test_all_plans_every_method_lambda_and_split(tmp_path):
     assert jobs["evaluate"] == 2 + jobs["train"]  # + baseline, fast_prompt
 
 
+def test_layered_configfiles_dry_run(tmp_path):
+    """--configfile A B: B holds one key; the merged config is validated once (not B alone)."""
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("sampling: {k: 2}\n")
+    res = snakemake("-n", "-p", "--cores", "2", "--configfile", "config/config.yaml", str(overlay),
+                    "--config", f"results={tmp_path}/r")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "--k 2 " in res.stdout and job_counts(res.stdout)["train"] == 9
+
+
+def test_evaluation_and_sampling_get_the_same_engine_arguments(tmp_path):
+    """One helper builds both stages' engine flags: max_model_len reaches evaluation too."""
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("models: {toy: {max_model_len: 777, dtype: float32}}\n")
+    res = snakemake("-n", "-p", "--cores", "2", "--configfile", "config/config.yaml", str(overlay),
+                    "--config", f"results={tmp_path}/r")
+    assert res.returncode == 0, res.stderr[-3000:]
+    commands = [line.split("Shell command:", 1)[1].strip() for line in res.stdout.splitlines()
+                if "Shell command: o1pruner " in line]
+    for stage in ("sample", "evaluate"):
+        mine = [c for c in commands if c.strip().startswith(f"o1pruner {stage} ")]
+        assert mine, stage
+        for c in mine:
+            assert "--max-model-len 777" in c and "--dtype float32" in c and "--prompt-family default" in c
+    fast = [c for c in commands if "--run fast_prompt" in c]
+    assert len(fast) == 1 and "--speed fast" in fast[0]
+    assert all("--speed normal" in c for c in commands if "o1pruner evaluate" in c and c not in fast)
+
+
 def test_bad_config_stops_before_any_job(tmp_path):
     res = snakemake("-n", "--cores", "2", "--config", "sampling={'k': 0}")
     assert res.returncode != 0
@@ -78,6 +109,27 @@ def test_end_to_end_tiny(tmp_path):
     assert t2["method"].tolist() == ["Baseline", "Fast-solving prompt", "SFT", "DPO", "O1-Pruner"]
     t3 = pd.read_csv(results / "tables" / "table3.csv")
     assert sorted(t3["lambda"]) == [0.0, 2.0]
+    _rerun_only_what_changed(results, tmp_path)
+
+
+def _planned(results: Path, tmp_path: Path, overlay_text: str) -> tuple[dict[str, int], str]:
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(overlay_text)
+    res = snakemake("-n", "--cores", "2", "--configfile", ".test/config.yaml", str(overlay),
+                    "--config", f"results={results}")
+    assert res.returncode == 0, res.stderr[-3000:]
+    return job_counts(res.stdout), res.stdout
+
+
+def _rerun_only_what_changed(results: Path, tmp_path: Path) -> None:
+    """After a finished run, an edit reruns only the jobs whose result it can change."""
+    jobs, out = _planned(results, tmp_path, "methods: {dpo: {beta: 0.2}}\n")
+    assert jobs.get("train") == 1 and "runs/dpo/model" in out, out[-3000:]
+    assert jobs.get("evaluate") == 1 and "sample_shard" not in jobs
+    jobs, out = _planned(results, tmp_path, "eval_datasets: [toy_easy, toy_medium, toy_hard]\n")
+    assert "train" not in jobs and "evaluate" not in jobs and "sample_shard" not in jobs, out[-3000:]
+    jobs, out = _planned(results, tmp_path, "models: {toy: {resources: {train: {runtime: 999}}}}\n")
+    assert "train" not in jobs and "evaluate" not in jobs, out[-3000:]
     t1 = pd.read_csv(results / "tables" / "table1_toy.csv")
     assert t1["interval"].tolist() == [1, 2, 3, 4]
     for f in ("figure1_toy", "figure2", "figure3", "figure4"):

@@ -1,6 +1,12 @@
 """Load and validate a workflow config before any job starts.
 
     o1pruner validate-config config/config.yaml
+    o1pruner validate-config config/config.yaml overlay.yaml   # layered, as --configfile A B
+
+Config files layer as Snakemake layers them (``--configfile A B``: B's keys override A's,
+mappings merge key by key, lists and scalars are replaced): each file is checked alone only
+for what belongs to a file (valid YAML, a mapping, no key written twice), and the merged
+config is validated once.
 
 Validation is the JSON schema in ``schema.yaml`` (unknown keys and wrong types are
 errors naming the key's path, e.g. ``sampling.k``) followed by cross-reference checks
@@ -12,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import math
 from pathlib import Path
 from typing import Any
@@ -25,8 +32,27 @@ class ConfigError(ValueError):
     """The config is invalid; the message names the offending key."""
 
 
-def load_schema() -> dict:
+@functools.lru_cache(maxsize=1)
+def _schema() -> dict:
     return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def load_schema() -> dict:
+    return copy.deepcopy(_schema())
+
+
+def schema_default(key: str) -> Any:
+    """The schema's default of a dotted key (``methods.lh.clip``; ``*`` for a name, as in
+    ``models.*.dtype``): the one home of every config default, also for CLI and API defaults."""
+    root = _schema()
+    node = root
+    for part in key.split("."):
+        node = _resolve(node, root)
+        node = node.get("additionalProperties", {}) if part == "*" else node.get("properties", {}).get(part, {})
+        node = _resolve(node, root)
+    if "default" not in node:
+        raise KeyError(f"{key}: the schema has no default for this key")
+    return copy.deepcopy(node["default"])
 
 
 def _key_path(parts) -> str:
@@ -167,22 +193,47 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-def load(path: str | Path) -> dict:
+def load_yaml(path: str | Path) -> dict:
+    """One config file: YAML, a mapping, no key written twice (the error names file and line)."""
     path = Path(path)
     try:
         raw = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):  # an empty file is None
+        raise ConfigError(f"{path}: <root>: the config must be a mapping, got {type(raw).__name__}")
+    return raw
+
+
+def merge(base: dict, override: dict) -> dict:
+    """``override`` layered over ``base`` the way Snakemake merges ``--configfile A B``."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load(*paths: str | Path) -> dict:
+    """The validated config of one file, or of several layered in order."""
+    if not paths:
+        raise ConfigError("no config file given")
+    merged: dict = {}
+    for path in paths:
+        merged = merge(merged, load_yaml(path))
     try:
-        return validate(raw)
+        return validate(merged)
     except ConfigError as e:
-        raise ConfigError(f"{path}: {e}") from None
+        where = ", ".join(map(str, paths))
+        raise ConfigError(f"{where}: {e}") from None
 
 
 def cli_validate(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="o1pruner validate-config")
-    ap.add_argument("config", type=Path)
+    ap.add_argument("config", type=Path, nargs="+", help="config file(s), later ones layered over earlier")
     args = ap.parse_args(argv)
-    load(args.config)
-    print(f"{args.config}: ok")
+    load(*args.config)
+    print(f"{', '.join(map(str, args.config))}: ok")
     return 0

@@ -1,9 +1,12 @@
-"""Greedy evaluation of one run (model + method) on the evaluation datasets, one engine start.
+"""Greedy evaluation of one run (a trained model, or the reference model) on the evaluation
+datasets, one engine start.
 
-    o1pruner evaluate --model results/toy/runs/lh_lambda_2/model --method lh_lambda_2 \\
-        --model-name toy --backend vllm --max-tokens 512 \\
+    o1pruner evaluate --model results/toy/runs/lh_lambda_2/model --run lh_lambda_2 \\
+        --model-name toy --backend transformers --max-tokens 384 \\
         --problems results/data/toy_medium.parquet results/data/toy_easy.parquet \\
         --samples a.parquet b.parquet --metrics a.json b.json
+
+The Fast-solving prompt baseline is the reference model with ``--speed fast``.
 
 The engine starts once; each dataset is then generated and timed on its own, so the
 per-dataset ``generate_s`` and tokens/s (Figure 3) are measured the same way for every
@@ -20,13 +23,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from o1pruner.config import schema_default
 from o1pruner.generation import SamplingSpec, load_engine, timed_generate
 from o1pruner.grading import ANSWER_FALLBACKS, Grader
-from o1pruner.io import write_parquet, write_text
-from o1pruner.sampling import render_prompts, samples_frame
+from o1pruner.io import read_table, write_parquet, write_text
+from o1pruner.sampling import add_engine_args, render_prompts, samples_frame
 from o1pruner.schemas import PROBLEMS, require_columns
-
-METHOD_SPEED = {"fast_prompt": "fast"}  # every other method uses the normal prompt
 
 
 def run_metrics(graded: pd.DataFrame, generate_s: float) -> dict:
@@ -65,33 +67,27 @@ def evaluate(model: str, problem_sets: list[pd.DataFrame], backend: str, max_tok
 
 def cli_evaluate(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="o1pruner evaluate", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--method", required=True, help="run id: baseline, fast_prompt, sft, dpo, lh_lambda_2, ...")
+    add_engine_args(ap, "evaluation")
+    ap.add_argument("--run", required=True, help="run id: baseline, fast_prompt, sft, dpo, lh_lambda_2, ...")
     ap.add_argument("--model-name", required=True)
     ap.add_argument("--problems", required=True, nargs="+", type=Path)
     ap.add_argument("--samples", required=True, nargs="+", type=Path)
     ap.add_argument("--metrics", required=True, nargs="+", type=Path)
-    ap.add_argument("--backend", choices=["vllm", "transformers"], default="vllm")
-    ap.add_argument("--max-tokens", type=int, default=8192)
-    ap.add_argument("--prompt-family", default="default")
-    ap.add_argument("--speed", default=None, help="override the method's prompt speed")
-    ap.add_argument("--dtype", default="auto")
-    ap.add_argument("--max-model-len", type=int, default=None)
-    ap.add_argument("--gpus", type=int, default=None)
-    ap.add_argument("--grading-timeout", type=float, default=5.0)
-    ap.add_argument("--answer-fallback", choices=ANSWER_FALLBACKS, default="none")
+    ap.add_argument("--max-tokens", type=int, default=schema_default("evaluation.max_tokens"))
+    ap.add_argument("--timeout", type=float, default=schema_default("grading.timeout"),
+                    help="seconds per math-verify comparison")
+    ap.add_argument("--answer-fallback", choices=ANSWER_FALLBACKS, default=schema_default("grading.answer_fallback"))
     args = ap.parse_args(argv)
     if not len(args.problems) == len(args.samples) == len(args.metrics):
         ap.error("--problems, --samples and --metrics need the same number of paths")
-    sets = [pd.read_parquet(p) for p in args.problems]
-    speed = args.speed or METHOD_SPEED.get(args.method, "normal")
-    results = evaluate(args.model, sets, args.backend, args.max_tokens, args.prompt_family, speed,
-                       args.grading_timeout, args.answer_fallback, dtype=args.dtype,
+    sets = [read_table(p) for p in args.problems]
+    results = evaluate(args.model, sets, args.backend, args.max_tokens, args.prompt_family, args.speed,
+                       args.timeout, args.answer_fallback, dtype=args.dtype,
                        max_model_len=args.max_model_len, gpus=args.gpus)
     for path, problems, samples_out, metrics_out, (graded, metrics) in zip(
             args.problems, sets, args.samples, args.metrics, results):
         dataset = str(problems["dataset"].iloc[0]) if len(problems) else path.stem
-        metrics = {"model": args.model_name, "method": args.method, "dataset": dataset, **metrics}
+        metrics = {"model": args.model_name, "method": args.run, "dataset": dataset, **metrics}
         write_parquet(graded, samples_out)
         write_text(json.dumps(metrics, indent=2) + "\n", metrics_out)
         print(json.dumps(metrics))

@@ -15,7 +15,6 @@ SYSTEM_PROMPTS = {
     "qwq": "You are a helpful and harmless assistant. You are Qwen developed by Alibaba. "
            "You should think step-by-step and put your final answer within \\boxed{}.",
 }
-SYSTEM_PROMPT = SYSTEM_PROMPTS["default"]
 
 # speed prompts, appended to the question exactly as the official code does
 SPEED_PROMPTS = {
@@ -26,7 +25,6 @@ SPEED_PROMPTS = {
     "slow": "\nThis problem is hard. So you need to think rigorously and do more "
             "verifications and checks until you are absolutely confident about your answer.",
 }
-FAST_PROMPTS = (SPEED_PROMPTS["fast"], SPEED_PROMPTS["very_fast"])
 USER_TEMPLATE = "Solve the problem: {question}{speed_prompt}"
 
 

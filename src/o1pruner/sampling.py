@@ -1,8 +1,8 @@
 """Pre-sampling: K solutions per problem from the reference model, one shard at a time.
 
-    o1pruner sample --model results/toy/model --problems results/toy/data/toy_train.parquet \\
-        --k 8 --temperature 0.5 --top-p 0.8 --max-tokens 512 --shard 0 --num-shards 4 \\
-        --output results/toy/presample/toy_train/shard-0-of-4.parquet
+    o1pruner sample --model results/toy/model --problems results/data/toy_train.parquet \\
+        --backend transformers --k 8 --temperature 0.5 --top-p 0.8 --max-tokens 384 \\
+        --shard 0 --num-shards 2 --output results/toy/presample/samples-0-of-2.parquet
 
 Problems are dealt to shards round-robin (row i goes to shard i mod n), so shards are
 balanced across difficulty and a cluster can spread 5,000 problems x 16 samples over
@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from o1pruner.config import schema_default
 from o1pruner.generation import SamplingSpec, generate
-from o1pruner.io import write_parquet
-from o1pruner.prompts import render
+from o1pruner.io import read_table, write_parquet
+from o1pruner.prompts import SPEED_PROMPTS, SYSTEM_PROMPTS, render
 from o1pruner.schemas import PROBLEMS, SAMPLES, require_columns
 
 
@@ -67,20 +68,28 @@ def sample_problems(problems: pd.DataFrame, model: str, spec: SamplingSpec, back
     return df
 
 
-def _add_spec_args(ap: argparse.ArgumentParser) -> None:
+def add_engine_args(ap: argparse.ArgumentParser, stage: str = "sampling") -> None:
+    """Engine and prompt flags of `o1pruner sample` and `o1pruner evaluate` (the workflow builds
+    both from one helper, common.smk's engine_args); defaults are the schema's."""
     ap.add_argument("--model", required=True, help="HF folder or hub id")
-    ap.add_argument("--backend", choices=["vllm", "transformers"], default="vllm")
-    ap.add_argument("--k", type=int, default=1)
-    ap.add_argument("--temperature", type=float, default=0.5)
-    ap.add_argument("--top-p", type=float, default=0.8)
-    ap.add_argument("--max-tokens", type=int, default=8192)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--prompt-family", default="default")
-    ap.add_argument("--speed", default="normal")
-    ap.add_argument("--dtype", default="auto")
+    ap.add_argument("--backend", choices=["vllm", "transformers"], default=schema_default(f"{stage}.backend"))
+    ap.add_argument("--prompt-family", choices=sorted(SYSTEM_PROMPTS),
+                    default=schema_default("models.*.prompt_family"))
+    ap.add_argument("--speed", choices=sorted(SPEED_PROMPTS), default="normal",
+                    help="speed prompt appended to the question (the Fast-solving prompt baseline)")
+    ap.add_argument("--dtype", default=schema_default("models.*.dtype"))
     ap.add_argument("--max-model-len", type=int, default=None)
     ap.add_argument("--gpus", type=int, default=None, help="vLLM tensor_parallel_size")
+
+
+def _add_spec_args(ap: argparse.ArgumentParser) -> None:
+    add_engine_args(ap)
+    ap.add_argument("--k", type=int, required=True, help="samples per problem")
+    ap.add_argument("--temperature", type=float, default=schema_default("sampling.temperature"))
+    ap.add_argument("--top-p", type=float, default=schema_default("sampling.top_p"))
+    ap.add_argument("--max-tokens", type=int, default=schema_default("sampling.max_tokens"))
+    ap.add_argument("--seed", type=int, default=schema_default("sampling.seed"))
+    ap.add_argument("--batch-size", type=int, default=schema_default("sampling.batch_size"))
 
 
 def spec_from_args(args, seed: int) -> SamplingSpec:
@@ -101,7 +110,7 @@ def cli_sample(argv: list[str]) -> int:
     ap.add_argument("--num-shards", type=int, default=1)
     ap.add_argument("--output", required=True, type=Path)
     args = ap.parse_args(argv)
-    problems = pd.read_parquet(args.problems)
+    problems = read_table(args.problems)
     if args.limit:
         problems = problems.head(args.limit)
     part = select_shard(problems, args.shard, args.num_shards)

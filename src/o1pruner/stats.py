@@ -1,7 +1,7 @@
 """Reference statistics and the paper's Section 3 "length disharmony" analysis.
 
     o1pruner reference-stats --graded graded.parquet --output reference_stats.parquet
-    o1pruner length-intervals --graded intervals.parquet --intervals 4 \\
+    o1pruner length-disharmony --graded results/toy/length_disharmony/graded.parquet --intervals 4 \\
         --table results/tables/table1 --figure results/figures/figure1 --model toy
 
 Reference statistics are, per problem x, the paper's L̄_ref(x) (mean length in tokens)
@@ -117,8 +117,8 @@ def cli_reference_stats(argv: list[str]) -> int:
     return 0
 
 
-def cli_length_intervals(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="o1pruner length-intervals")
+def cli_length_disharmony(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="o1pruner length-disharmony")
     ap.add_argument("--graded", required=True, type=Path)
     ap.add_argument("--intervals", type=int, default=4)
     ap.add_argument("--model", default="")

@@ -9,7 +9,7 @@ Sampled at the paper's temperature, its responses show the paper's Section 3
 accurate as long ones. Errors come from the model's imperfect arithmetic, so longer
 chains (more operations) are harder: the ``level`` of a problem is its number of ops.
 
-    o1pruner build-toy --output results/models/toy --steps 1500 --seed 0
+    o1pruner build-toy --output results/toy/model --overrides '{"steps": 1200, "batch_size": 16, "train_problems": 8000}'
 
 The result is an ordinary HF folder (LlamaForCausalLM + a fast BPE tokenizer with a
 ChatML chat template) that transformers and vLLM load like any hub model.

@@ -11,13 +11,15 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # use the package without installing it
-from o1pruner.config import load as _load_config_file  # noqa: E402
+from o1pruner.config import load_yaml as _check_config_file  # noqa: E402
 from o1pruner.config import validate as _validate_config  # noqa: E402
 
-for _f in workflow.configfiles:  # Snakemake's YAML loader keeps the last of a repeated key
-    _load_config_file(_f)
+# Each file alone: a key written twice (Snakemake's YAML loader keeps the last one silently).
+for _f in workflow.configfiles:
+    _check_config_file(_f)
 
-# Validate before any job starts: unknown keys, wrong types, dangling names -> error with key path.
+# The merged config (all --configfile layers and --config), once, before any job starts:
+# unknown keys, wrong types, dangling names -> error with the key path.
 _validated = _validate_config(config)
 config.clear()
 config.update(_validated)
@@ -32,7 +34,7 @@ wildcard_constraints:
     shard=r"\d+",
     nshards=r"\d+",
     dataset=r"[A-Za-z0-9_.-]+",
-    sampleset="presample|intervals",
+    sampleset="presample|length_disharmony",
 
 
 def model_cfg(wildcards):
@@ -50,9 +52,14 @@ def model_path(wildcards):
     return f"{RESULTS}/{wildcards.model}/model" if m["source"] in ("toy", "gguf") else m["path"]
 
 
+def res(wildcards, stage, key):
+    """A job resource, models.<m>.resources.<stage>.<key> (defaults in the schema; SLURM uses these)."""
+    return model_cfg(wildcards)["resources"][stage][key]
+
+
 def res_gpu_model(stage):
     """gpu_model only for jobs that ask for GPUs: the SLURM plugin sends --gpus=<model>:<n> whenever it is set."""
-    return lambda wc: res(wc, stage, "gpu_model", None) if res(wc, stage, "gpu", 0) else None
+    return lambda wc: model_cfg(wc)["resources"][stage].get("gpu_model") if res(wc, stage, "gpu") else None
 
 
 def sampleset_cfg(sampleset):
@@ -64,15 +71,10 @@ def sampleset_cfg(sampleset):
     return dict(dataset=ld["dataset"], k=ld["samples"], limit=ld["problems"], shards=ld["shards"])
 
 
-def shard_files(wildcards, kind="graded"):
+def shard_files(wildcards):
     n = sampleset_cfg(wildcards.sampleset)["shards"]
-    return [f"{RESULTS}/{wildcards.model}/{wildcards.sampleset}/{kind}-{i}-of-{n}.parquet"
+    return [f"{RESULTS}/{wildcards.model}/{wildcards.sampleset}/graded-{i}-of-{n}.parquet"
             for i in range(n)]
-
-
-def res(wildcards, stage, key, default):
-    """A job resource from models.<m>.resources.<stage>.<key> (SLURM uses these)."""
-    return config["models"][wildcards.model].get("resources", {}).get(stage, {}).get(key, default)
 
 
 def all_targets():
@@ -81,13 +83,12 @@ def all_targets():
     if config.get("length_disharmony"):
         targets += [f"{RESULTS}/tables/table1_{m}.csv" for m in MODELS]
         targets += [f"{RESULTS}/figures/figure1_{m}.png" for m in MODELS]
-    if config.get("methods"):
-        targets += [f"{RESULTS}/tables/table2.csv", f"{RESULTS}/figures/figure3.png",
-                    f"{RESULTS}/figures/figure2.png"]
-        if lambda_grid():
-            targets.append(f"{RESULTS}/tables/table3.csv")
-        if config.get("difficulty_splits"):
-            targets.append(f"{RESULTS}/figures/figure4.png")
+    targets += [f"{RESULTS}/tables/table2.csv", f"{RESULTS}/figures/figure3.png",
+                f"{RESULTS}/figures/figure2.png"]
+    if lambda_grid():
+        targets.append(f"{RESULTS}/tables/table3.csv")
+    if config.get("difficulty_splits"):
+        targets.append(f"{RESULTS}/figures/figure4.png")
     return targets
 
 
@@ -107,12 +108,11 @@ def lam_str(lam):
 
 
 def default_lambda(model):
-    m = config["models"][model]
-    return lam_str(m.get("lh_lambda", config.get("methods", {}).get("lh", {}).get("lambda", 2)))
+    return lam_str(config["models"][model].get("lh_lambda", config["methods"]["lh"]["lambda"]))
 
 
 def lambda_grid():
-    return [lam_str(l) for l in config.get("methods", {}).get("lh", {}).get("lambda_grid", [])]
+    return [lam_str(l) for l in config["methods"]["lh"]["lambda_grid"]]
 
 
 def lh_run(model, lam=None, split=None):
@@ -143,13 +143,48 @@ def table2_runs(model):
 
 
 # ---- rule parameters -------------------------------------------------------------------
+# Each rule's params hold only what changes its result, so that editing one setting reruns only
+# the jobs that depend on it (Snakemake reruns a job whose params changed).
 
 
-# (datasets.smk)
-def _lh_args(wc):
-    lh = config.get("methods", {}).get("lh", {})
-    lo, hi = lh.get("clip", [-2, 4])
-    args = (f"--lambda {wc.lam} --samples-per-problem {lh.get('samples_per_problem', 2)} "
+def engine_args(wc, stage):
+    """Engine and prompt flags shared by `o1pruner sample` (stage "sample") and `o1pruner
+    evaluate` (stage "evaluate"): one place, so the two stages cannot drift apart."""
+    m = model_cfg(wc)
+    backend = config["sampling" if stage == "sample" else "evaluation"]["backend"]
+    args = f"--backend {backend} --prompt-family {m['prompt_family']} --dtype {m['dtype']}"
+    if m.get("max_model_len"):
+        args += f" --max-model-len {m['max_model_len']}"
+    return args
+
+
+def grading_args():
+    """Grader flags shared by `o1pruner grade` (pre-samples) and `o1pruner evaluate`."""
+    g = config["grading"]
+    return f"--timeout {g['timeout']} --answer-fallback {g['answer_fallback']}"
+
+
+def prompt_speed(run):
+    """The speed prompt of a run: the Fast-solving prompt baseline's, or none."""
+    return config["methods"]["fast_prompt"]["speed"] if run == "fast_prompt" else "normal"
+
+
+def sampling_args(wc):
+    s, m = config["sampling"], model_cfg(wc)
+    ss = sampleset_cfg(wc.sampleset)
+    k = m.get("k", ss["k"]) if wc.sampleset == "presample" else ss["k"]
+    args = (f"{engine_args(wc, 'sample')} --k {k} --temperature {s['temperature']} "
+            f"--top-p {s['top_p']} --max-tokens {s['max_tokens']} --seed {s['seed']} "
+            f"--batch-size {s['batch_size']}")
+    if ss["limit"]:
+        args += f" --limit {ss['limit']}"
+    return args
+
+
+def lh_args(wc):
+    lh = config["methods"]["lh"]
+    lo, hi = lh["clip"]
+    args = (f"--lambda {wc.lam} --samples-per-problem {lh['samples_per_problem']} "
             f"--clip {lo} {hi} --seed {config['seed']}")
     split = getattr(wc, "split", None)
     if split:
@@ -158,33 +193,22 @@ def _lh_args(wc):
     return args
 
 
-# (evaluation.smk)
-def _eval_speed(wc):
-    return config.get("methods", {}).get("fast_prompt", {}).get("speed", "fast") \
-        if wc.run == "fast_prompt" else "normal"
-
-
-# (evaluation.smk)
-# (models.smk)
-def _model_command(wc):
+def model_command(wc):
     m = model_cfg(wc)
     if m["source"] == "gguf":
         return f"convert-gguf --gguf {m['path']}"
     return f"build-toy --overrides {shlex.quote(json.dumps(m.get('toy', {})))}"
 
 
-# (report.smk)
 def _table2_metrics(wc=None):
     return [p for m in MODELS for run in table2_runs(m) for p in eval_metrics(m, run)]
 
 
-# (report.smk)
 def _table3_metrics(wc=None):
     return [p for m in MODELS for run in ["baseline"] + [lh_run(m, l) for l in lambda_grid()]
             for p in eval_metrics(m, run)]
 
 
-# (report.smk)
 def _figure4_metrics(wc=None):
     first = config["eval_datasets"][:1]
     splits = config.get("difficulty_splits", {})
@@ -193,29 +217,11 @@ def _figure4_metrics(wc=None):
             for p in eval_metrics(m, run, first)]
 
 
-# (sampling.smk)
-def _sampling_args(wc):
-    s, m = config["sampling"], model_cfg(wc)
-    ss = sampleset_cfg(wc.sampleset)
-    k = m.get("k", ss["k"]) if wc.sampleset == "presample" else ss["k"]
-    args = (f"--backend {s['backend']} --k {k} --temperature {s['temperature']} "
-            f"--top-p {s['top_p']} --max-tokens {s['max_tokens']} --seed {s['seed']} "
-            f"--batch-size {s['batch_size']} --prompt-family {m['prompt_family']} "
-            f"--dtype {m['dtype']}")
-    if ss["limit"]:
-        args += f" --limit {ss['limit']}"
-    if m.get("max_model_len"):
-        args += f" --max-model-len {m['max_model_len']}"
-    return args
-
-
-# (training.smk)
-def _train_method(wc):
+def train_method(wc):
     return "lh" if wc.run.startswith("lh_") else wc.run
 
 
-# (training.smk)
-def _train_launcher(wc, resources):
+def train_launcher(wc, resources):
     gpus = int(resources.gpu)
     if gpus > 1:
         return f"torchrun --standalone --nproc_per_node {gpus} -m o1pruner.cli"

@@ -11,13 +11,10 @@ rule evaluate:
         metrics=[f"{RESULTS}/{{model}}/eval/{{run}}/{d}.json" for d in config["eval_datasets"]],
     params:
         model=run_model,
-        speed=_eval_speed,
-        backend=config["evaluation"]["backend"],
+        engine=lambda wc: engine_args(wc, "evaluate"),
+        speed=lambda wc: prompt_speed(wc.run),
         max_tokens=config["evaluation"]["max_tokens"],
-        family=lambda wc: model_cfg(wc)["prompt_family"],
-        dtype=lambda wc: model_cfg(wc)["dtype"],
-        timeout=config["grading"]["timeout"],
-        fallback=config["grading"]["answer_fallback"],
+        grading=grading_args(),
     log:
         f"{RESULTS}/logs/{{model}}/eval/{{run}}.log",
     benchmark:
@@ -25,18 +22,16 @@ rule evaluate:
     threads: 2
     retries: 1
     resources:
-        gpu=lambda wc: res(wc, "evaluate", "gpu", 0),
+        gpu=lambda wc: res(wc, "evaluate", "gpu"),
         gpu_model=res_gpu_model("evaluate"),
-        cpus_per_task=lambda wc: res(wc, "evaluate", "cpus_per_task", 2),
-        mem_mb=lambda wc, attempt: res(wc, "evaluate", "mem_mb", 8000) * attempt,
-        runtime=lambda wc, attempt: res(wc, "evaluate", "runtime", 60) * attempt,
+        cpus_per_task=lambda wc: res(wc, "evaluate", "cpus_per_task"),
+        mem_mb=lambda wc, attempt: res(wc, "evaluate", "mem_mb") * attempt,
+        runtime=lambda wc, attempt: res(wc, "evaluate", "runtime") * attempt,
     conda:
         "../../envs/vllm.yaml"
     shell:
-        "o1pruner evaluate --model {params.model} --method {wildcards.run} "
-        "--model-name {wildcards.model} --backend {params.backend} "
-        "--max-tokens {params.max_tokens} --prompt-family {params.family} --speed {params.speed} "
-        "--dtype {params.dtype} --gpus {resources.gpu} --grading-timeout {params.timeout} "
-        "--answer-fallback {params.fallback} "
+        "o1pruner evaluate --model {params.model} --run {wildcards.run} "
+        "--model-name {wildcards.model} {params.engine} --speed {params.speed} "
+        "--max-tokens {params.max_tokens} --gpus {resources.gpu} {params.grading} "
         "--problems {input.problems} --samples {output.samples} --metrics {output.metrics} "
         "> {log} 2>&1"

@@ -8,18 +8,18 @@ rule reference_model:
     output:
         directory(f"{RESULTS}/{{model}}/model"),
     params:
-        command=_model_command,
+        command=model_command,
     log:
         f"{RESULTS}/logs/{{model}}/reference_model.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{model}}/reference_model.tsv"
     threads: 2
     resources:
-        gpu=lambda wc: res(wc, "build", "gpu", 0),
+        gpu=lambda wc: res(wc, "build", "gpu"),
         gpu_model=res_gpu_model("build"),
-        cpus_per_task=lambda wc: res(wc, "build", "cpus_per_task", 2),
-        mem_mb=lambda wc: res(wc, "build", "mem_mb", 8000),
-        runtime=lambda wc: res(wc, "build", "runtime", 60),
+        cpus_per_task=lambda wc: res(wc, "build", "cpus_per_task"),
+        mem_mb=lambda wc: res(wc, "build", "mem_mb"),
+        runtime=lambda wc: res(wc, "build", "runtime"),
     conda:
         "../../envs/train.yaml"
     shell:

@@ -1,6 +1,6 @@
 # Pre-sampling (scatter over shards, gather) and grading.
 #   presample: K samples of every training problem (reference stats, training sets)
-#   intervals: many samples of a few problems (paper Section 3: Table 1, Figure 1)
+#   length_disharmony: many samples of a few problems (paper Section 3: Table 1, Figure 1)
 
 
 rule sample_shard:
@@ -11,7 +11,7 @@ rule sample_shard:
         f"{RESULTS}/{{model}}/{{sampleset}}/samples-{{shard}}-of-{{nshards}}.parquet",
     params:
         model=model_path,
-        args=_sampling_args,
+        args=sampling_args,
     log:
         f"{RESULTS}/logs/{{model}}/{{sampleset}}/sample-{{shard}}-of-{{nshards}}.log",
     benchmark:
@@ -19,11 +19,11 @@ rule sample_shard:
     threads: 2
     retries: 1
     resources:
-        gpu=lambda wc: res(wc, "sample", "gpu", 0),
+        gpu=lambda wc: res(wc, "sample", "gpu"),
         gpu_model=res_gpu_model("sample"),
-        cpus_per_task=lambda wc: res(wc, "sample", "cpus_per_task", 2),
-        mem_mb=lambda wc, attempt: res(wc, "sample", "mem_mb", 8000) * attempt,
-        runtime=lambda wc, attempt: res(wc, "sample", "runtime", 60) * attempt,
+        cpus_per_task=lambda wc: res(wc, "sample", "cpus_per_task"),
+        mem_mb=lambda wc, attempt: res(wc, "sample", "mem_mb") * attempt,
+        runtime=lambda wc, attempt: res(wc, "sample", "runtime") * attempt,
     conda:
         "../../envs/vllm.yaml"
     shell:
@@ -38,15 +38,13 @@ rule grade_shard:
     output:
         f"{RESULTS}/{{model}}/{{sampleset}}/graded-{{shard}}-of-{{nshards}}.parquet",
     params:
-        timeout=config["grading"]["timeout"],
-        fallback=config["grading"]["answer_fallback"],
+        grading=grading_args(),
     log:
         f"{RESULTS}/logs/{{model}}/{{sampleset}}/grade-{{shard}}-of-{{nshards}}.log",
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "o1pruner grade --input {input} --output {output} --timeout {params.timeout} "
-        "--answer-fallback {params.fallback} > {log} 2>&1"
+        "o1pruner grade --input {input} --output {output} {params.grading} > {log} 2>&1"
 
 
 rule gather_graded:

@@ -1,4 +1,5 @@
-# Reference statistics (L̄_ref, Ā_ref per problem) and Section 3: Table 1, Figure 1.
+# Reference statistics (L̄_ref, Ā_ref per problem) and Section 3's length disharmony:
+# Table 1, Figure 1.
 
 
 rule reference_stats:
@@ -16,14 +17,14 @@ rule reference_stats:
 
 rule length_disharmony:
     input:
-        f"{RESULTS}/{{model}}/intervals/graded.parquet",
+        f"{RESULTS}/{{model}}/length_disharmony/graded.parquet",
     output:
-        per_problem=f"{RESULTS}/{{model}}/intervals/per_problem.parquet",
+        per_problem=f"{RESULTS}/{{model}}/length_disharmony/per_problem.parquet",
         table=multiext(f"{RESULTS}/tables/table1_{{model}}", ".csv", ".md"),
         figure=report(multiext(f"{RESULTS}/figures/figure1_{{model}}", ".png", ".pdf"),
                       caption="../report/figure1.rst", category="Section 3"),
     params:
-        intervals=config.get("length_disharmony", {}).get("intervals", 4),
+        intervals=lambda wc: config["length_disharmony"]["intervals"],
         table=lambda wc, output: output.table[0].rsplit(".", 1)[0],
         figure=lambda wc, output: output.figure[0].rsplit(".", 1)[0],
     log:
@@ -31,6 +32,6 @@ rule length_disharmony:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "o1pruner length-intervals --graded {input} --intervals {params.intervals} "
+        "o1pruner length-disharmony --graded {input} --intervals {params.intervals} "
         "--model {wildcards.model} --per-problem {output.per_problem} "
         "--table {params.table} --figure {params.figure} > {log} 2>&1"

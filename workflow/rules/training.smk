@@ -10,12 +10,12 @@ rule train:
         directory(f"{RESULTS}/{{model}}/runs/{{run}}/model"),
     params:
         model=model_path,
-        method=_train_method,
+        method=train_method,
         # only what the run depends on, so editing another method's settings reruns nothing
         config=lambda wc: shlex.quote(json.dumps(
             {k: config[k] for k in ("models", "datasets", "train_dataset", "eval_datasets",
                                     "sampling", "training", "methods") if k in config})),
-        launcher=_train_launcher,
+        launcher=train_launcher,
         log_dir=f"{RESULTS}/logs/{{model}}/runs/{{run}}",
     log:
         f"{RESULTS}/logs/{{model}}/runs/{{run}}/train.log",
@@ -24,11 +24,11 @@ rule train:
     threads: 2
     retries: 1
     resources:
-        gpu=lambda wc: res(wc, "train", "gpu", 0),
+        gpu=lambda wc: res(wc, "train", "gpu"),
         gpu_model=res_gpu_model("train"),
-        cpus_per_task=lambda wc: res(wc, "train", "cpus_per_task", 2),
-        mem_mb=lambda wc, attempt: res(wc, "train", "mem_mb", 8000) * attempt,
-        runtime=lambda wc, attempt: res(wc, "train", "runtime", 120) * attempt,
+        cpus_per_task=lambda wc: res(wc, "train", "cpus_per_task"),
+        mem_mb=lambda wc, attempt: res(wc, "train", "mem_mb") * attempt,
+        runtime=lambda wc, attempt: res(wc, "train", "runtime") * attempt,
     conda:
         "../../envs/train.yaml"
     shell:

@@ -1,4 +1,4 @@
-"""SFT / DPO / Length-Harmonizing dataset builders (o1pruner.datasets)."""
+"""SFT / DPO / Length-Harmonizing dataset builders (o1pruner.training_sets)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from o1pruner import cli
-from o1pruner.datasets import build_dpo, build_lh, build_sft
+from o1pruner.training_sets import build_dpo, build_lh, build_sft
 from o1pruner.schemas import SchemaError
 
 
@@ -200,5 +200,5 @@ def test_cli_round_trip_and_byte_identical_determinism(tmp_path):
 def test_cli_missing_columns_names_file_and_columns(tmp_path):
     bad = _write(TABLE.drop(columns=["num_tokens", "correct"]), tmp_path / "ungraded.parquet")
     with pytest.raises(SchemaError, match=r"ungraded\.parquet.*num_tokens.*correct"):
-        cli.main(["build-lh", "--samples", bad, "--lambda", "2", "--output", str(tmp_path / "x.parquet")])
+        cli.main(["build-lh", "--samples", bad, "--lambda", "2", "--samples-per-problem", "2", "--clip", "-2", "4", "--seed", "0", "--output", str(tmp_path / "x.parquet")])
     assert not (tmp_path / "x.parquet").exists()

@@ -7,7 +7,7 @@ rule build_sft:
     output:
         f"{RESULTS}/{{model}}/datasets/sft.parquet",
     params:
-        n=config.get("methods", {}).get("sft", {}).get("n_shortest", 2),
+        n=config["methods"]["sft"]["n_shortest"],
     log:
         f"{RESULTS}/logs/{{model}}/datasets/sft.log",
     conda:
@@ -22,7 +22,7 @@ rule build_dpo:
     output:
         f"{RESULTS}/{{model}}/datasets/dpo.parquet",
     params:
-        n=config.get("methods", {}).get("dpo", {}).get("n_chosen", 2),
+        n=config["methods"]["dpo"]["n_chosen"],
     log:
         f"{RESULTS}/logs/{{model}}/datasets/dpo.log",
     conda:
@@ -38,7 +38,7 @@ rule build_lh:
     output:
         f"{RESULTS}/{{model}}/datasets/lh_lambda_{{lam}}.parquet",
     params:
-        args=_lh_args,
+        args=lh_args,
     log:
         f"{RESULTS}/logs/{{model}}/datasets/lh_lambda_{{lam}}.log",
     conda:

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from o1pruner.data import DatasetError, load_dataset, problem_id, read_records
+from o1pruner.problems import DatasetError, load_dataset, problem_id, read_records
 from o1pruner.toy import toy_problems
 
 SHARED_SPECS = {

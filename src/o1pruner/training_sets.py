@@ -1,9 +1,10 @@
 """Training sets built from the graded reference samples: SFT, DPO and Length-Harmonizing (LH).
 
-    o1pruner build-sft --samples graded.parquet --output sft.parquet [--n 2]
-    o1pruner build-dpo --samples graded.parquet --output dpo.parquet [--n 2]
-    o1pruner build-lh  --samples graded.parquet --lambda 2 --output lh.parquet \
-        [--samples-per-problem 2] [--clip -2 4] [--seed 0] [--stats reference_stats.parquet]
+    o1pruner build-sft --samples results/toy/presample/graded.parquet --n 2 --output sft.parquet
+    o1pruner build-dpo --samples results/toy/presample/graded.parquet --n 2 --output dpo.parquet
+    o1pruner build-lh  --samples results/toy/presample/graded.parquet --lambda 2 \
+        --samples-per-problem 2 --clip -2 4 --seed 0 --output lh.parquet \
+        [--stats results/toy/reference_stats.parquet [--difficulty-percentiles 0 40]]
 
 Input: a graded-samples table (``schemas.GRADED``; this module needs ``problem_id, sample_idx,
 prompt, response, num_tokens, correct``). ``(problem_id, sample_idx)`` must be unique.
@@ -36,7 +37,8 @@ import sys
 import numpy as np
 import pandas as pd
 
-from o1pruner.io import write_parquet
+from o1pruner.config import schema_default
+from o1pruner.io import read_table, write_parquet
 from o1pruner.schemas import require_columns
 
 # columns every builder reads from the graded table
@@ -116,7 +118,7 @@ def _shortest_correct(df: pd.DataFrame, n: int) -> pd.DataFrame:
     return ordered.groupby("problem_id", sort=False).head(n)
 
 
-def build_sft(graded: pd.DataFrame, n_shortest: int = 2) -> pd.DataFrame:
+def build_sft(graded: pd.DataFrame, n_shortest: int = schema_default("methods.sft.n_shortest")) -> pd.DataFrame:
     """SFT baseline: per problem, the ``n_shortest`` shortest correct solutions.
 
     Problems without a correct sample contribute nothing. Rows are ordered by problem_id, then by
@@ -128,7 +130,7 @@ def build_sft(graded: pd.DataFrame, n_shortest: int = 2) -> pd.DataFrame:
     return _shortest_correct(df, n_shortest)[SFT_COLUMNS].reset_index(drop=True)
 
 
-def build_dpo(graded: pd.DataFrame, n_chosen: int = 2) -> pd.DataFrame:
+def build_dpo(graded: pd.DataFrame, n_chosen: int = schema_default("methods.dpo.n_chosen")) -> pd.DataFrame:
     """DPO baseline: chosen = the ``n_chosen`` shortest correct, rejected = the longest other one.
 
     The rejected response is the longest sample of the problem that is not among the chosen
@@ -210,14 +212,15 @@ def _pick_samples(df: pd.DataFrame, samples_per_problem: int, seed: int) -> pd.D
 def build_lh(
     graded: pd.DataFrame,
     lam: float,
-    samples_per_problem: int = 2,
-    clip: tuple[float, float] = (-2.0, 4.0),
+    samples_per_problem: int = schema_default("methods.lh.samples_per_problem"),
+    clip: tuple[float, float] = tuple(schema_default("methods.lh.clip")),
     seed: int = 0,
     stats: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Length-Harmonizing dataset: sampled solutions with their standardised reward as weight.
 
-    Steps (official ``construct_dataset.py``, defaults k=2, clip [-2, 4]):
+    Steps (official ``construct_dataset.py``; the defaults, k=2 and clip [-2, 4] as there, are the
+    schema's ``methods.lh``):
       1. L̄_ref(x), Ā_ref(x) from all samples of x (or from ``stats``),
       2. pick ``samples_per_problem`` samples per problem at random (seeded),
       3. reward R (see :func:`length_harmonizing_reward`), clipped to ``clip``,
@@ -257,7 +260,7 @@ def build_lh(
 # ---- CLI ----------------------------------------------------------------------------------
 
 def _read_graded(path: str) -> pd.DataFrame:
-    df = pd.read_parquet(path)
+    df = read_table(path)
     require_columns(df, NEEDED, path)
     return df
 
@@ -272,7 +275,7 @@ def _cli_build_pairs(argv: list[str], kind: str, build, n_kwarg: str, n_help: st
     p = argparse.ArgumentParser(prog=f"o1pruner {kind}", description=build.__doc__)
     p.add_argument("--samples", required=True, help="graded samples Parquet")
     p.add_argument("--output", required=True)
-    p.add_argument("--n", type=int, default=2, help=n_help)
+    p.add_argument("--n", type=int, required=True, help=n_help)
     a = p.parse_args(argv)
     graded = _read_graded(a.samples)
     df = build(graded, **{n_kwarg: a.n})
@@ -282,13 +285,13 @@ def _cli_build_pairs(argv: list[str], kind: str, build, n_kwarg: str, n_help: st
 
 
 def cli_build_sft(argv: list[str]) -> int:
-    """o1pruner build-sft --samples graded.parquet --output sft.parquet [--n 2]"""
+    """o1pruner build-sft --samples graded.parquet --n 2 --output sft.parquet"""
     return _cli_build_pairs(argv, "build-sft", build_sft, "n_shortest",
                             "shortest correct solutions per problem")
 
 
 def cli_build_dpo(argv: list[str]) -> int:
-    """o1pruner build-dpo --samples graded.parquet --output dpo.parquet [--n 2]"""
+    """o1pruner build-dpo --samples graded.parquet --n 2 --output dpo.parquet"""
     return _cli_build_pairs(argv, "build-dpo", build_dpo, "n_chosen",
                             "chosen (shortest correct) per problem")
 
@@ -311,16 +314,16 @@ def difficulty_subset(graded: pd.DataFrame, stats: pd.DataFrame, lo: float, hi: 
 
 
 def cli_build_lh(argv: list[str]) -> int:
-    """o1pruner build-lh --samples graded.parquet --lambda 2 --output lh.parquet
-    [--samples-per-problem 2] [--clip -2 4] [--seed 0] [--stats reference_stats.parquet]"""
+    """o1pruner build-lh --samples graded.parquet --lambda 2 --samples-per-problem 2 --clip -2 4
+    --seed 0 --output lh.parquet [--stats reference_stats.parquet]"""
     p = argparse.ArgumentParser(prog="o1pruner build-lh", description=build_lh.__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--samples", required=True, help="graded samples Parquet")
     p.add_argument("--lambda", dest="lam", type=float, required=True, help="accuracy weight λ >= 0")
     p.add_argument("--output", required=True)
-    p.add_argument("--samples-per-problem", type=int, default=2)
-    p.add_argument("--clip", type=float, nargs=2, default=(-2.0, 4.0), metavar=("LO", "HI"))
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--samples-per-problem", type=int, required=True, help="methods.lh.samples_per_problem")
+    p.add_argument("--clip", type=float, nargs=2, required=True, metavar=("LO", "HI"), help="methods.lh.clip")
+    p.add_argument("--seed", type=int, required=True, help="seed of the per-problem sample picks")
     p.add_argument("--stats", default=None,
                    help="reference_stats.parquet to take L̄_ref/Ā_ref from (default: computed here)")
     p.add_argument("--difficulty-percentiles", type=float, nargs=2, default=None,
@@ -329,7 +332,7 @@ def cli_build_lh(argv: list[str]) -> int:
     graded = _read_graded(a.samples)
     stats = None
     if a.stats is not None:
-        stats = pd.read_parquet(a.stats)
+        stats = read_table(a.stats)
         require_columns(stats, ["problem_id", "mean_length", "mean_acc"], a.stats)
     if a.difficulty_percentiles is not None:
         if stats is None:

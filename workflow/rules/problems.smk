@@ -1,4 +1,5 @@
-# Each configured dataset -> results/data/<name>.parquet (problem_id, dataset, problem, answer, level)
+# Problem sets: each configured dataset -> results/data/<name>.parquet
+# (problem_id, dataset, problem, answer, level); o1pruner.problems
 
 
 rule prepare_data:
