@@ -54,7 +54,7 @@ def toy_run(tmp_path_factory):
 
 
 def greedy(model: Path, problems: pd.DataFrame, cfg: dict) -> dict:
-    (graded, metrics), = evaluate(str(model), [problems], "transformers",
+    (graded, metrics, _), = evaluate(str(model), [problems], "transformers",
                                   cfg["evaluation"]["max_tokens"])
     return {"acc": metrics["acc"], "length": metrics["length"], "responses": graded["response"].tolist()}
 

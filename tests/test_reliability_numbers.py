@@ -97,8 +97,8 @@ def _graded_rows(spec: dict[str, list[tuple[int, bool]]]) -> pd.DataFrame:
         for j, (n_tokens, ok) in enumerate(samples):
             text = "" if n_tokens == 0 else "t " * (n_tokens - 1) + (r"\boxed{4}" if ok else r"\boxed{5}")
             rows.append({"problem_id": pid, "sample_idx": j, "prompt": f"<{pid}>", "problem": pid,
-                         "response": text, "num_tokens": n_tokens,
-                         "finish_reason": "stop", "seed": 0, "gold": "4"})
+                         "response": text, "num_tokens": n_tokens, "thinking_tokens": 0,
+                         "answer_tokens": n_tokens, "finish_reason": "stop", "seed": 0, "gold": "4"})
     return pd.DataFrame(rows, columns=SAMPLES)
 
 

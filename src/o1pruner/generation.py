@@ -22,6 +22,7 @@ class SamplingSpec:
     temperature: float = 0.0
     top_p: float = 1.0
     max_tokens: int = 512
+    top_k: int = -1            # -1: off
     seed: int = 0
     batch_size: int = 64  # transformers backend only
 
@@ -29,8 +30,20 @@ class SamplingSpec:
 @dataclass
 class Generation:
     text: str
-    num_tokens: int
-    finish_reason: str  # "stop" | "length"
+    num_tokens: int            # the whole generation, EOS excluded (the LH reward's L(y))
+    finish_reason: str         # "stop" | "length"
+    thinking_tokens: int = 0   # of num_tokens: up to and including the last </think>
+    answer_tokens: int = 0     # of num_tokens: after it (0 when the thinking never closed)
+
+
+def make_generation(tokenizer, prompt: str, ids: list[int], text: str, finish_reason: str) -> Generation:
+    """A Generation with its thinking and answer token counts (``o1pruner.thinking`` rules)."""
+    from o1pruner.thinking import split, thinking_token_count
+
+    parts = split(text, prompt)
+    thinking = len(ids) if not parts.closed and parts.answer is None else \
+        thinking_token_count(tokenizer, ids, parts.thinking)
+    return Generation(text, len(ids), finish_reason, thinking, len(ids) - thinking)
 
 
 def cuda_available() -> bool:
@@ -81,23 +94,26 @@ class VLLMEngine:
             kwargs["max_model_len"] = max_model_len
         # one engine seed: per-request seeds crash the CPU engine (../shared/notes)
         self.llm = LLM(model=model, seed=seed, **kwargs)
-        self.eos = self.llm.get_tokenizer().eos_token_id
+        self.tok = self.llm.get_tokenizer()
+        self.eos = self.tok.eos_token_id
 
     def generate(self, prompts: list[str], spec: SamplingSpec) -> list[list[Generation]]:
         from vllm import SamplingParams
 
+        sample = spec.temperature > 0
         params = SamplingParams(n=spec.n, temperature=spec.temperature,
-                                top_p=spec.top_p if spec.temperature > 0 else 1.0,
+                                top_p=spec.top_p if sample else 1.0,
+                                top_k=spec.top_k if sample else -1,
                                 max_tokens=spec.max_tokens)
         results = []
-        for out in self.llm.generate(prompts, params, use_tqdm=True):
+        for prompt, out in zip(prompts, self.llm.generate(prompts, params, use_tqdm=True)):
             gens = []
             for c in sorted(out.outputs, key=lambda c: c.index):
                 ids = list(c.token_ids)
                 if ids and ids[-1] == self.eos:
                     ids = ids[:-1]
-                gens.append(Generation(c.text, len(ids),
-                                       "length" if c.finish_reason == "length" else "stop"))
+                gens.append(make_generation(self.tok, prompt, ids, c.text,
+                                            "length" if c.finish_reason == "length" else "stop"))
             results.append(gens)
         return results
 
@@ -135,7 +151,8 @@ class TransformersEngine:
                 out = self.lm.generate(**enc, max_new_tokens=spec.max_tokens, do_sample=sample,
                                        temperature=spec.temperature if sample else None,
                                        top_p=spec.top_p if sample else None,
-                                       top_k=0 if sample else None, num_return_sequences=spec.n,
+                                       top_k=(spec.top_k if spec.top_k > 0 else 0) if sample else None,
+                                       num_return_sequences=spec.n,
                                        pad_token_id=tok.pad_token_id, eos_token_id=eos)
             new = out[:, enc["input_ids"].shape[1]:].tolist()          # (len(chunk) * n, T_new)
             for i in range(len(chunk)):
@@ -143,8 +160,8 @@ class TransformersEngine:
                 for ids in new[i * spec.n: (i + 1) * spec.n]:
                     stopped = eos in ids
                     ids = ids[: ids.index(eos)] if stopped else [t for t in ids if t != tok.pad_token_id]
-                    gens.append(Generation(tok.decode(ids, skip_special_tokens=True), len(ids),
-                                           "stop" if stopped else "length"))
+                    gens.append(make_generation(tok, chunk[i], ids, tok.decode(ids, skip_special_tokens=True),
+                                                "stop" if stopped else "length"))
                 results.append(gens)
         return results
 

@@ -22,7 +22,7 @@ import pandas as pd
 from o1pruner.config import schema_default
 from o1pruner.generation import SamplingSpec, generate
 from o1pruner.io import read_table, write_parquet
-from o1pruner.prompts import SPEED_PROMPTS, SYSTEM_PROMPTS, render
+from o1pruner.prompts import PROMPT_FAMILIES, SPEED_PROMPTS, render
 from o1pruner.schemas import PROBLEMS, SAMPLES, require_columns
 
 
@@ -52,6 +52,7 @@ def samples_frame(problems: pd.DataFrame, prompts: list[str], gens, seed: int) -
         for j, g in enumerate(outs):
             rows.append({"problem_id": p["problem_id"], "sample_idx": j, "prompt": prompt,
                          "problem": p["problem"], "response": g.text, "num_tokens": g.num_tokens,
+                         "thinking_tokens": g.thinking_tokens, "answer_tokens": g.answer_tokens,
                          "finish_reason": g.finish_reason, "seed": seed,
                          "gold": p["answer"], "level": int(p["level"])})
     return pd.DataFrame(rows, columns=SAMPLES + ["level"])
@@ -73,7 +74,7 @@ def add_engine_args(ap: argparse.ArgumentParser, stage: str = "sampling") -> Non
     both from one helper, common.smk's engine_args); defaults are the schema's."""
     ap.add_argument("--model", required=True, help="HF folder or hub id")
     ap.add_argument("--backend", choices=["vllm", "transformers"], default=schema_default(f"{stage}.backend"))
-    ap.add_argument("--prompt-family", choices=sorted(SYSTEM_PROMPTS),
+    ap.add_argument("--prompt-family", choices=sorted(PROMPT_FAMILIES),
                     default=schema_default("models.*.prompt_family"))
     ap.add_argument("--speed", choices=sorted(SPEED_PROMPTS), default="normal",
                     help="speed prompt appended to the question (the Fast-solving prompt baseline)")

@@ -14,9 +14,10 @@ import pandas as pd
 PROBLEMS = ["problem_id", "dataset", "problem", "answer", "level"]
 
 # samples.parquet: one row per pre-sampled response
+# (num_tokens = thinking_tokens + answer_tokens; see o1pruner.thinking)
 SAMPLES = [
     "problem_id", "sample_idx", "prompt", "problem", "response", "num_tokens",
-    "finish_reason", "seed", "gold",
+    "thinking_tokens", "answer_tokens", "finish_reason", "seed", "gold",
 ]
 
 # graded.parquet = SAMPLES + these

@@ -13,6 +13,13 @@ chains (more operations) are harder: the ``level`` of a problem is its number of
 
 The result is an ordinary HF folder (LlamaForCausalLM + a fast BPE tokenizer with a
 ChatML chat template) that transformers and vLLM load like any hub model.
+
+Thinking variant (``thinking: true``, prompt family ``toy_think``): a stand-in for
+DeepSeek-R1-Distill. Its chat template opens ``<think>`` in the generation prompt, as R1's does;
+the trace is the same work and re-checks, then ``</think>`` and a short answer with the box:
+
+    <|im_start|>assistant\n<think>\nLet me solve ... The result is 8.\nWait, ...\n</think>\n
+    So the answer is \\boxed{8}.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from o1pruner.prompts import SPEED_PROMPTS, messages
+from o1pruner.thinking import THINK_CLOSE, THINK_OPEN
 
 # ----------------------------------------------------------------------------------
 # The task: arithmetic chains with exact answers
@@ -101,13 +109,15 @@ def random_chain(rng: np.random.Generator, n_ops: int) -> ChainProblem:
 
 
 def long_thought_solution(p: ChainProblem, rng: np.random.Generator,
-                          stop_schedule: list[float]) -> str:
+                          stop_schedule: list[float], thinking: bool = False) -> str:
     """Step-by-step work, then redundant re-checks, then the box.
 
     After k re-checks the trace stops with probability ``stop_schedule[k]`` (rising, the
     last entry 1): sampled at temperature 0.5 the number of re-checks varies a lot, and
     greedy decoding re-checks until the stop probability passes 1/2. Each re-check
     recomputes one earlier step correctly: pure redundancy, the tokens O1-Pruner drops.
+    With ``thinking`` the work and re-checks are the thinking (the prompt opened ``<think>``),
+    closed by ``</think>`` before the answer.
     """
     lines = p.step_lines()
     # the result is stated once before the re-checks: the box copies it from there, not from
@@ -119,6 +129,8 @@ def long_thought_solution(p: ChainProblem, rng: np.random.Generator,
         verb = RECHECK_VERBS[int(rng.integers(len(RECHECK_VERBS)))]
         out.append(f"Wait, let me {verb} step {lines[i]}. Correct.")
         k += 1
+    if thinking:
+        out.append(THINK_CLOSE)
     out.append(f"So the answer is \\boxed{{{p.answer}}}.")
     return "\n".join(out)
 
@@ -158,6 +170,8 @@ CHATML_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
+# the thinking variant's generation prompt opens the thinking, as DeepSeek-R1-Distill's does
+CHATML_THINK_TEMPLATE = CHATML_TEMPLATE.replace("assistant\n' }}", "assistant\n<think>\n' }}")
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
 
@@ -185,6 +199,7 @@ class ToyConfig:
     lr: float = 3e-3
     warmup_steps: int = 60
     threads: int = 2
+    thinking: bool = False  # the thinking variant (see the module docstring)
 
 
 def training_corpus(cfg: ToyConfig) -> list[tuple[str, str]]:
@@ -198,18 +213,19 @@ def training_corpus(cfg: ToyConfig) -> list[tuple[str, str]]:
             speed = speeds[int(rng.integers(len(speeds)))]
         shift = cfg.speed_shift.get(speed, 0.0)
         schedule = [min(1.0, max(0.0, q + shift)) for q in cfg.stop_schedule[:-1]] + [1.0]
-        sol = long_thought_solution(p, rng, schedule)
-        pairs.append((render_chatml(messages(p.text, "default", speed)), sol))
+        sol = long_thought_solution(p, rng, schedule, cfg.thinking)
+        family = "toy_think" if cfg.thinking else "default"
+        pairs.append((render_chatml(messages(p.text, family, speed), cfg.thinking), sol))
     return pairs
 
 
-def render_chatml(messages: list[dict]) -> str:
+def render_chatml(messages: list[dict], thinking: bool = False) -> str:
     """The chat template, rendered without a tokenizer (the toy's tokenizer uses the same)."""
     body = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
-    return body + "<|im_start|>assistant\n"
+    return body + "<|im_start|>assistant\n" + (f"{THINK_OPEN}\n" if thinking else "")
 
 
-def build_tokenizer(texts: list[str], vocab_size: int):
+def build_tokenizer(texts: list[str], vocab_size: int, thinking: bool = False):
     """Byte-level BPE with ChatML specials whose pieces keep arithmetic learnable.
 
     Pre-tokenization isolates every digit (with its leading space: `` 7``), every operation
@@ -229,11 +245,15 @@ def build_tokenizer(texts: list[str], vocab_size: int):
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
                                   show_progress=False)
     tok.train_from_iterator(texts, trainer)
-    return PreTrainedTokenizerFast(
+    fast = PreTrainedTokenizerFast(
         tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-        bos_token=None, unk_token=None, chat_template=CHATML_TEMPLATE,
+        bos_token=None, unk_token=None,
+        chat_template=CHATML_THINK_TEMPLATE if thinking else CHATML_TEMPLATE,
         model_max_length=4096, clean_up_tokenization_spaces=False,
     )
+    if thinking:  # one token each, and not "special": decoded text keeps them (as R1's tokenizer)
+        fast.add_tokens([THINK_OPEN, THINK_CLOSE])
+    return fast
 
 
 def build_model(cfg: ToyConfig, tokenizer):
@@ -273,7 +293,7 @@ def train_toy(cfg: ToyConfig, output: Path, log=lambda s: print(s, flush=True)) 
     torch.manual_seed(cfg.seed)
     pairs = training_corpus(cfg)
     tokenizer = build_tokenizer([p + r for p, r in pairs[:5000]] + list(SPEED_PROMPTS.values()),
-                                cfg.vocab_size)
+                                cfg.vocab_size, cfg.thinking)
     model = build_model(cfg, tokenizer)
     data = encode_pairs(tokenizer, pairs, cfg.max_positions)
     n_params = sum(p.numel() for p in model.parameters())
@@ -342,14 +362,16 @@ def cli_build(argv: list[str]) -> int:
     ap.add_argument("--output", required=True, type=Path)
     ap.add_argument("--overrides", default="{}", help="ToyConfig fields as JSON (lists included)")
     for f, v in asdict(ToyConfig()).items():
-        if not isinstance(v, (list, dict)):
+        if isinstance(v, bool):
+            ap.add_argument(f"--{f.replace('_', '-')}", choices=["true", "false"], default=None)
+        elif not isinstance(v, (list, dict)):
             ap.add_argument(f"--{f.replace('_', '-')}", type=type(v), default=None)
     args = ap.parse_args(argv)
     overrides = json.loads(args.overrides)
     unknown = sorted(set(overrides) - set(ToyConfig.__dataclass_fields__))
     if unknown:
         raise SystemExit(f"build-toy: unknown ToyConfig field(s) {unknown}")
-    flags = {k: v for k, v in vars(args).items()
+    flags = {k: (v == "true" if k == "thinking" else v) for k, v in vars(args).items()
              if k in ToyConfig.__dataclass_fields__ and v is not None}
     cfg = ToyConfig(**{**overrides, **flags})
     tmp = args.output.with_name(args.output.name + ".tmp")

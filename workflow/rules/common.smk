@@ -164,6 +164,17 @@ def grading_args():
     return f"--timeout {g['timeout']} --answer-fallback {g['answer_fallback']}"
 
 
+def sampled_eval_args(outputs):
+    """Sampled evaluation flags (none when evaluation.samples is 0)."""
+    e = config["evaluation"]
+    if not e["samples"]:
+        return ""
+    args = f"--sampled-n {e['samples']} --sampled-seed {config['seed']}"
+    for key, value in e["sampling"].items():
+        args += f" --sampled-{key.replace('_', '-')} {value}"
+    return args + " --sampled-output " + " ".join(outputs)
+
+
 def prompt_speed(run):
     """The speed prompt of a run: the Fast-solving prompt baseline's, or none."""
     return config["methods"]["fast_prompt"]["speed"] if run == "fast_prompt" else "normal"

@@ -1,5 +1,5 @@
-# Greedy evaluation (vLLM by default) of every run on every evaluation dataset, then
-# metrics tables, AES (Tables 2 and 3) and the per-λ targets results/lambda_<λ>/aes.csv.
+# Greedy evaluation (vLLM by default) of every run on every evaluation dataset, and with
+# evaluation.samples: n also sampled evaluation (avg@n, pass@k) from the same engine.
 
 
 rule evaluate:
@@ -9,12 +9,15 @@ rule evaluate:
     output:
         samples=[f"{RESULTS}/{{model}}/eval/{{run}}/{d}.parquet" for d in config["eval_datasets"]],
         metrics=[f"{RESULTS}/{{model}}/eval/{{run}}/{d}.json" for d in config["eval_datasets"]],
+        sampled=[f"{RESULTS}/{{model}}/eval/{{run}}/{d}.sampled.parquet" for d in config["eval_datasets"]]
+        if config["evaluation"]["samples"] else [],
     params:
         model=run_model,
         engine=lambda wc: engine_args(wc, "evaluate"),
         speed=lambda wc: prompt_speed(wc.run),
         max_tokens=config["evaluation"]["max_tokens"],
         grading=grading_args(),
+        sampled=lambda wc, output: sampled_eval_args(output.sampled),
     log:
         f"{RESULTS}/logs/{{model}}/eval/{{run}}.log",
     benchmark:
@@ -32,6 +35,6 @@ rule evaluate:
     shell:
         "o1pruner evaluate --model {params.model} --run {wildcards.run} "
         "--model-name {wildcards.model} {params.engine} --speed {params.speed} "
-        "--max-tokens {params.max_tokens} --gpus {resources.gpu} {params.grading} "
+        "--max-tokens {params.max_tokens} --gpus {resources.gpu} {params.grading} {params.sampled} "
         "--problems {input.problems} --samples {output.samples} --metrics {output.metrics} "
         "> {log} 2>&1"
