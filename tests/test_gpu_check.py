@@ -19,12 +19,18 @@ def test_without_cuda_it_says_so_and_exits_0(monkeypatch, capsys, tmp_path):
     assert not any(tmp_path.iterdir())  # nothing converted, nothing run
 
 
-def test_real_cpu_machine_exits_0():
+def test_module_entry_point_on_this_cpu_machine(tmp_path):
+    import subprocess
+    import sys
+
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA: the acceptance would really run")
-    assert g.cuda_gpus() == 0
+    res = subprocess.run([sys.executable, "-m", "o1pruner.gpu_check", "--workdir", str(tmp_path / "w")],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and "no CUDA GPU" in res.stdout, res.stdout + res.stderr
+    assert not (tmp_path / "w").exists()
 
 
 def fake(name, ok=True, **kw):

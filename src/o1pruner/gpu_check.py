@@ -378,7 +378,8 @@ def _train_tokens_per_s(ctx: Context, tc: TrainCheck, summary: dict, log: Path) 
     if log.is_file():
         for line in log.read_text().splitlines():
             entry = json.loads(line)
-            runtime = entry.get("train_runtime", runtime)
+            if "train_runtime" in entry:  # the Trainer's last entry
+                runtime = float(entry["train_runtime"])
     if not runtime:
         return None
     import pandas as pd
@@ -406,7 +407,7 @@ def check_lora_merge_loads(ctx: Context) -> str | None:
     key = next(k for k in a if k.endswith("self_attn.q_proj.weight"))
     # the merged model is saved in bf16 (the training load dtype): compare with the base rounded
     # to bf16, so rounding alone cannot pass for a merge
-    if torch.equal(a[key].to(torch.bfloat16).float(), b[key]):
+    if torch.equal(a[key], b[key]) or torch.equal(a[key].to(torch.bfloat16).float(), b[key]):
         return f"{key} equals the base: the adapter was not merged into the weights"
     return None
 
