@@ -120,3 +120,11 @@ def test_a_raising_check_becomes_a_failed_row():
 
     (res,) = g.run_checks(None, [g.Check("vllm-sample", boom)], log=lambda s: None)
     assert not res.ok and "out of memory" in res.detail
+
+
+def test_failure_detail_keeps_a_multi_line_error(tmp_path):
+    tail = ('  File "config.py", line 152, in validate\n'
+            'o1pruner.config.ConfigError: invalid config:\n  training.optimizer: unknown key')
+    detail = g._failure(tail, 1, tmp_path / "x.log")
+    assert detail.startswith("exit 1: o1pruner.config.ConfigError") and "training.optimizer: unknown key" in detail
+    assert "(timed out)" in g._failure("killed", 124, tmp_path / "x.log")

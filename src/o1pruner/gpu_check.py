@@ -151,9 +151,12 @@ def run_logged(cmd: list[str], log: Path, timeout: int = STEP_TIMEOUT_S) -> tupl
 
 
 def _failure(tail: str, rc: int, log: Path) -> str:
-    # the last line that names an error is what the reader needs; the log has the rest
-    lines = [ln for ln in tail.splitlines() if "Error" in ln or "error" in ln] or tail.splitlines()[-1:]
-    return f"exit {rc}{' (timed out)' if rc == 124 else ''}: {(lines[-1] if lines else '')[:160]} [{log}]"
+    """The exception line of the log and what follows it (multi-line messages such as
+    ConfigError's key list), or its last line; the log has the rest."""
+    lines = tail.splitlines()
+    at = [i for i, ln in enumerate(lines) if "Error" in ln or "error" in ln]
+    text = " ".join(ln.strip() for ln in lines[at[-1]:at[-1] + 3]) if at else (lines[-1] if lines else "")
+    return f"exit {rc}{' (timed out)' if rc == 124 else ''}: {text[:200]} [{log}]"
 
 
 def _cli(python: str) -> list[str]:
