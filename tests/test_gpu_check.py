@@ -93,7 +93,11 @@ def test_verify_train_summary(tmp_path):
     (tmp_path / "adapter_config.json").write_text("{}")
     assert any("not merged" in p for p in g.verify_train_summary(summary(), lora, 1, tmp_path))
     mini = g.TrainCheck("adam-mini", "sft", {"mode": "full", "optimizer": "adam_mini"})
-    assert any("optimizer" in p for p in g.verify_train_summary(summary(training={}), mini, 1, tmp_path))
+    assert g.verify_train_summary(summary(optimizer="Adam_mini"), mini, 1, tmp_path) == []
+    assert any("training.optimizer" in p for p in
+               g.verify_train_summary(summary(training={}, optimizer="Adam_mini"), mini, 1, tmp_path))
+    assert g.verify_train_summary(summary(optimizer="AdamW"), mini, 1, tmp_path) == [
+        "the trainer built AdamW, not Adam-mini"]
 
 
 def test_training_tables_have_the_trainers_columns():

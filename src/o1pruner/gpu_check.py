@@ -369,9 +369,14 @@ def verify_train_summary(summary: dict, tc: TrainCheck, world: int, out: Path) -
         problems.append(f"no *.safetensors in {out}")
     if mode == "lora" and (out / "adapter_config.json").exists():
         problems.append("adapter_config.json in the output: the LoRA adapter was not merged")
-    if tc.training.get("optimizer") and summary.get("training", {}).get("optimizer") != tc.training["optimizer"]:
-        problems.append(f"optimizer {summary.get('training', {}).get('optimizer')!r} in the summary, "
-                        f"not {tc.training['optimizer']!r}")
+    want = tc.training.get("optimizer")
+    if want and summary.get("training", {}).get("optimizer") != want:
+        problems.append(f"training.optimizer {summary.get('training', {}).get('optimizer')!r} in the summary, "
+                        f"not {want!r}")
+    # the class the trainer actually built (train.py's summary "optimizer"), e.g. Adam_mini
+    built = str(summary.get("optimizer") or "")
+    if want == "adam_mini" and "mini" not in built.lower():
+        problems.append(f"the trainer built {built or 'an unnamed optimizer'}, not Adam-mini")
     return problems
 
 
