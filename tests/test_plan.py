@@ -234,3 +234,23 @@ def test_snakemake_dry_run_stops_on_an_infeasible_plan(tmp_path, paper):
     assert res.returncode != 0
     assert "8 GPUs" in out and "28 attention heads" in out
     assert "Job stats" not in out  # stopped before planning any job
+
+
+def test_max_model_len_beyond_the_models_positions_is_an_error(paper, monkeypatch):
+    cfg = feasible(paper)
+    cfg["models"]["marco"]["max_model_len"] = 65536   # Qwen2-7B: 32768 positions, no RoPE scaling
+    (err,) = [f for f in errors(check(validate(cfg)), "marco") if "positions" in f.message]
+    assert "max_model_len 65536" in err.message and "at most 32768" in err.message
+    monkeypatch.setenv("VLLM_ALLOW_LONG_MAX_MODEL_LEN", "1")  # vLLM's own escape hatch
+    assert not [f for f in errors(check(validate(cfg)), "marco") if "positions" in f.message]
+
+
+def test_rope_scaling_extends_the_context():
+    from o1pruner.plan import derived_max_len
+
+    assert derived_max_len({"max_position_embeddings": 32768}) == 32768
+    assert derived_max_len({"max_position_embeddings": 32768,
+                            "rope_scaling": {"type": "dynamic", "factor": 4.0}}) == 131072
+    # YaRN's max_position_embeddings is already the scaled length
+    assert derived_max_len({"max_position_embeddings": 32768,
+                            "rope_scaling": {"rope_type": "yarn", "factor": 4.0}}) == 32768

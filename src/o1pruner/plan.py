@@ -67,7 +67,9 @@ GPU memory per ``gpu_model`` (case and punctuation ignored): :data:`GPU_MEMORY_G
 overridden by ``plan.gpu_memory_gib: {<gpu_model>: GiB}``.
 
 Issue 14 (long outputs): ``sampling.max_tokens`` and ``evaluation.max_tokens`` must be below the
-model's max_model_len (a prompt needs room too); a training ``cutoff_len`` below
+model's max_model_len (a prompt needs room too), and with vLLM ``max_model_len`` may not exceed the
+model's positions (max_position_embeddings x RoPE factor; vLLM raises unless
+VLLM_ALLOW_LONG_MAX_MODEL_LEN=1); a training ``cutoff_len`` below
 ``sampling.max_tokens`` is a warning: longer pre-samples are cut or dropped (``training.overlong``).
 
 Advice: a model whose weights take at most half of one GPU's usable memory runs faster as one engine per GPU
@@ -140,6 +142,7 @@ class Arch:
     tied: bool
     qkv_bias: bool
     max_positions: int | None
+    context_len: int | None = None   # the longest max_model_len vLLM accepts (derived_max_len)
 
     @classmethod
     def from_config(cls, cfg: dict, source: str) -> "Arch":
@@ -153,7 +156,7 @@ class Arch:
                    tied=bool(cfg.get("tie_word_embeddings", False)),
                    # Qwen2 has q/k/v biases without saying so in config.json; Llama says attention_bias
                    qkv_bias=bool(cfg.get("attention_bias", cfg.get("model_type") == "qwen2")),
-                   max_positions=cfg.get("max_position_embeddings"))
+                   max_positions=cfg.get("max_position_embeddings"), context_len=derived_max_len(cfg))
 
     @property
     def kv_dim(self) -> int:
@@ -183,6 +186,23 @@ class Arch:
     def largest_layer_params(self) -> int:
         """Largest single module (DeepSpeed gathers one at a time): the embedding, mostly."""
         return max(self.embedding_params(), max(i * o for i, o in self.module_shapes().values()))
+
+
+# RoPE types whose max_position_embeddings is already the scaled length (vLLM 0.32,
+# config/model.py _get_and_verify_max_len); for the others vLLM multiplies by the factor
+_ROPE_PRESCALED = {"su", "longrope", "llama3", "yarn", "deepseek_yarn", "deepseek_llama_scaling"}
+
+
+def derived_max_len(cfg: dict) -> int | None:
+    """vLLM's upper bound on a user max_model_len: max_position_embeddings x RoPE factor, or the
+    config's model_max_length when that is larger."""
+    base = cfg.get("max_position_embeddings")
+    if base is None:
+        return None
+    rope = cfg.get("rope_scaling") or cfg.get("rope_parameters") or {}
+    kind = rope.get("rope_type", rope.get("type", "default")) if isinstance(rope, dict) else "default"
+    factor = float(rope.get("factor") or 1.0) if isinstance(rope, dict) and kind not in _ROPE_PRESCALED else 1.0
+    return int(max(base * factor, cfg.get("model_max_length") or 0))
 
 
 def valid_tp(arch: Arch, tp: int) -> list[str]:
@@ -415,6 +435,13 @@ def check_lengths(name: str, m: dict, arch: Arch | None, cfg: dict) -> list[Find
     """Issue 14: long outputs must fit the context, and training should see them whole."""
     out = []
     model_len = max_model_len(m, arch)
+    uses_vllm = [s for s in ("sampling", "evaluation") if cfg.get(s, {}).get("backend", "vllm") == "vllm"]
+    if (uses_vllm and arch and arch.context_len and m.get("max_model_len", 0) > arch.context_len
+            and os.environ.get("VLLM_ALLOW_LONG_MAX_MODEL_LEN") != "1"):
+        out.append(Finding("error", name, "sample" if "sampling" in uses_vllm else "evaluate",
+                           f"models.{name}.max_model_len {m['max_model_len']} is above the "
+                           f"{arch.context_len} positions of {arch.source} (max_position_embeddings x RoPE "
+                           f"factor); vLLM refuses it. Lower it to at most {arch.context_len}"))
     for section, stage in (("sampling", "sample"), ("evaluation", "evaluate")):
         max_tokens = int(cfg.get(section, {}).get("max_tokens", 0))
         if model_len and max_tokens >= model_len:
