@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= 2
 SNAKEMAKE_ARGS ?=
 
-.PHONY: run test venv lint clean
+.PHONY: run test venv lint clean gpu-check
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -31,6 +31,11 @@ run: venv
 
 test: venv
 	python -m pytest -q $(PYTEST_ARGS)
+
+# GPU acceptance (src/o1pruner/gpu_check.py): every GPU path on SmolLM2-135M, a pass/fail table,
+# exit 1 on any failure; says so and exits 0 without CUDA. GPU_CHECK_ARGS="--only sft-full-bf16"
+gpu-check: venv
+	python -m o1pruner.gpu_check $(GPU_CHECK_ARGS)
 
 lint: venv
 	snakemake --lint

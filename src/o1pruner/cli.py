@@ -17,6 +17,8 @@ import sys
 # subcommand -> (module, function, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "validate-config": ("o1pruner.config", "cli_validate", "validate a config file against the schema"),
+    "check-plan": ("o1pruner.plan", "cli_check_plan", "pre-flight: tensor parallelism, GPU memory, lengths of every GPU job"),
+    "gpu-check": ("o1pruner.gpu_check", "cli_gpu_check", "GPU acceptance: every GPU path on SmolLM2-135M"),
     "build-toy": ("o1pruner.toy", "cli_build", "train the toy long-thought reference model"),
     "convert-gguf": ("o1pruner.models", "cli_convert_gguf", "convert a GGUF file to an HF folder"),
     "prepare-data": ("o1pruner.problems", "cli_prepare", "load a configured dataset into problems.parquet"),

