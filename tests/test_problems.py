@@ -9,6 +9,7 @@ import pytest
 
 from o1pruner.problems import DatasetError, load_dataset, problem_id, read_records
 from o1pruner.toy import toy_problems
+from tests.conftest import REPO
 
 SHARED_SPECS = {
     "math500_subset_test.json": (458, "ground_truth_answer"),
@@ -105,3 +106,44 @@ def test_toy_source_is_deterministic_with_levels():
     # answers are exact: recompute from the problem text
     for rec in toy_problems(30, [2, 5], 7):
         assert int(rec["answer"]) >= 0
+
+
+# ---- shipped problem lists (the official 458-problem MATH test set) ---------------------------
+
+OFFICIAL_MATH = REPO / "config" / "problem_lists" / "math500_official_458.txt"
+
+
+def test_problem_key_ignores_whitespace_only():
+    from o1pruner.problems import problem_key
+
+    assert problem_key("Find  $x$.\nIf x = 2") == problem_key("Find $x$. If x = 2 ")
+    assert problem_key("Find $x$.") != problem_key("Find $y$.")
+
+
+def test_official_math_list_selects_exactly_its_458_problems(tmp_path, shared_data):
+    """MATH-500 as the hub ships it (here: the 458 official problems, re-spaced, shuffled among
+    other problems) -> exactly the official 458, in the list's order."""
+    import random
+
+    official = json.loads((shared_data / "math500_subset_test.json").read_text())
+    others = json.loads((shared_data / "gsm8k_test.json").read_text())[:42]
+    hub_like = [{"problem": r["problem"].replace(" ", "  ") + "\n", "answer": r["ground_truth_answer"]}
+                for r in official]
+    hub_like += [{"problem": r.get("problem") or r.get("question"), "answer": "1"} for r in others]
+    random.Random(0).shuffle(hub_like)
+    src = tmp_path / "math500.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in hub_like))
+    df = load_dataset("math500", {"source": "local", "path": str(src), "problem_list": str(OFFICIAL_MATH)})
+    assert len(df) == 458
+    assert [" ".join(p.split()) for p in df["problem"]] == [" ".join(r["problem"].split()) for r in official]
+    # a problem missing upstream is an error naming the file and the count, not a smaller test set
+    src.write_text("".join(json.dumps(r) + "\n" for r in hub_like if r["problem"] != hub_like[0]["problem"]))
+    with pytest.raises(DatasetError, match=r"1 of the 458 problems listed in .*math500_official_458.txt"):
+        load_dataset("math500", {"source": "local", "path": str(src), "problem_list": str(OFFICIAL_MATH)})
+
+
+def test_paper_config_evaluates_math_on_the_official_list():
+    from o1pruner.config import load
+
+    cfg = load(REPO / "config" / "paper.yaml")
+    assert cfg["datasets"]["math500"]["problem_list"] == "config/problem_lists/math500_official_458.txt"

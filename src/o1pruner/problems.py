@@ -121,6 +121,36 @@ def _as_level(v) -> int:
     return int(m.group()) if m else 0
 
 
+def problem_key(text: str) -> str:
+    """A problem's content key for shipped problem lists: SHA-1 of the text with whitespace runs
+    collapsed (copies of one problem differ in line breaks and spacing, not in words)."""
+    return hashlib.sha1(" ".join(str(text).split()).encode("utf-8")).hexdigest()[:16]
+
+
+def read_problem_list(path: Path) -> list[str]:
+    """Keys of a problem list file: one per line, ``#`` comments."""
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such problem list")
+    keys = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
+    return [k for k in keys if k]
+
+
+def filter_to_problem_list(records: list, spec: dict, list_path: Path, where: str) -> list:
+    """The records whose problem is on the list (in the list's order); every listed problem must be
+    found, so a changed upstream copy fails loudly instead of evaluating on fewer problems."""
+    wanted = read_problem_list(list_path)
+    field = spec.get("problem_field", "problem")
+    by_key = {}
+    for rec in records:
+        if isinstance(rec, dict) and rec.get(field) is not None:
+            by_key.setdefault(problem_key(rec[field]), rec)
+    missing = [k for k in wanted if k not in by_key]
+    if missing:
+        raise DatasetError(f"{where}: {len(missing)} of the {len(wanted)} problems listed in {list_path} "
+                           f"are not in the data (first missing key {missing[0]})")
+    return [by_key[k] for k in wanted]
+
+
 def load_dataset(name: str, spec: dict, base_dir: Path = Path(".")) -> pd.DataFrame:
     """The PROBLEMS table of one configured dataset."""
     source = spec["source"]
@@ -141,6 +171,10 @@ def load_dataset(name: str, spec: dict, base_dir: Path = Path(".")) -> pd.DataFr
         records, where = ds.to_list(), f"hub:{spec['hub_id']}"
     else:
         raise DatasetError(f"datasets.{name}.source: unknown source {source!r}")
+    if spec.get("problem_list"):
+        list_path = Path(spec["problem_list"])
+        records = filter_to_problem_list(records, spec, list_path if list_path.is_absolute()
+                                         else base_dir / list_path, where)
     df = records_to_problems(records, name, spec, where)
     if df.empty:
         raise DatasetError(f"{where}: no usable problems")
