@@ -142,7 +142,7 @@ def test_sft_selects_shortest_correct_with_sample_idx_ties():
         ("d", 0, 10, False), ("d", 1, 20, False),
     ])])
     out = build_sft(table, n_shortest=2)
-    assert list(out.columns) == ["problem_id", "sample_idx", "prompt", "response", "num_tokens"]
+    assert list(out.columns) == ["problem_id", "sample_idx", "prompt", "response", "num_tokens", "problem"]
     assert list(zip(out.problem_id, out.sample_idx)) == [("a", 2), ("a", 0), ("b", 1), ("c", 0), ("c", 1)]
     assert out["num_tokens"].tolist() == [50, 100, 100, 80, 80]
     assert out["response"].iloc[0] == TABLE.loc[2, "response"]

@@ -55,6 +55,12 @@ LH_COLUMNS = [
 ]
 
 
+def _keep_problem(columns: list[str], df: pd.DataFrame) -> list[str]:
+    """``columns`` plus the problem text when the samples carry it: the trainer needs it to
+    render the official training prompt (``training.prompt: official``)."""
+    return columns + ["problem"] if "problem" in df.columns else columns
+
+
 # ---- input checks -------------------------------------------------------------------------
 
 def _canonical(graded: pd.DataFrame, where: str = "graded samples") -> pd.DataFrame:
@@ -127,7 +133,7 @@ def build_sft(graded: pd.DataFrame, n_shortest: int = schema_default("methods.sf
     if n_shortest < 1:
         raise ValueError(f"n_shortest must be >= 1, got {n_shortest}")
     df = _canonical(graded)
-    return _shortest_correct(df, n_shortest)[SFT_COLUMNS].reset_index(drop=True)
+    return _shortest_correct(df, n_shortest)[_keep_problem(SFT_COLUMNS, df)].reset_index(drop=True)
 
 
 def build_dpo(graded: pd.DataFrame, n_chosen: int = schema_default("methods.dpo.n_chosen")) -> pd.DataFrame:
@@ -158,7 +164,9 @@ def build_dpo(graded: pd.DataFrame, n_chosen: int = schema_default("methods.dpo.
         "rejected_tokens": pairs["num_tokens_rej"].astype(int),
         "chosen_sample_idx": pairs["sample_idx"], "rejected_sample_idx": pairs["sample_idx_rej"],
     })
-    return out[DPO_COLUMNS].reset_index(drop=True)
+    if "problem" in pairs.columns:
+        out["problem"] = pairs["problem"]
+    return out[_keep_problem(DPO_COLUMNS, df)].reset_index(drop=True)
 
 
 # ---- Length-Harmonizing -------------------------------------------------------------------
@@ -245,7 +253,8 @@ def build_lh(
     ref = _reference_means(df, stats)
     picked = _pick_samples(df, samples_per_problem, seed).reset_index(drop=True)
     means = ref.loc[picked["problem_id"]]
-    out = picked[["problem_id", "sample_idx", "prompt", "response", "num_tokens", "correct"]].copy()
+    out = picked[_keep_problem(["problem_id", "sample_idx", "prompt", "response", "num_tokens", "correct"],
+                               picked)].copy()
     out["reward"] = length_harmonizing_reward(
         out["num_tokens"].to_numpy(), out["correct"].to_numpy(),
         means["mean_length"].to_numpy(), means["mean_acc"].to_numpy(), lam,
@@ -254,7 +263,7 @@ def build_lh(
     out["weight"] = standardise(out["reward_clipped"].to_numpy())
     out["ref_mean_length"] = means["mean_length"].to_numpy()
     out["ref_mean_acc"] = means["mean_acc"].to_numpy()
-    return out[LH_COLUMNS].reset_index(drop=True)
+    return out[_keep_problem(LH_COLUMNS, out)].reset_index(drop=True)
 
 
 # ---- CLI ----------------------------------------------------------------------------------
