@@ -31,6 +31,7 @@ MARCO_SYSTEM = ("You are a helpful assistant. You should think step-by-step and 
 QWQ_SYSTEM = ("You are a helpful and harmless assistant. You are Qwen developed by Alibaba. "
               "You should think step-by-step and put your final answer within \\boxed{}.")
 BOXED_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
+_BOXED_IN_TEMPLATE = BOXED_INSTRUCTION.replace("{", "{{").replace("}", "}}")  # str.format escapes
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,9 @@ PROMPT_FAMILIES: dict[str, PromptFamily] = {
     # Marco-o1 and any model without a family of its own (the toy model included)
     "default": PromptFamily(MARCO_SYSTEM, "Solve the problem: {question}{speed_prompt}"),
     "qwq": PromptFamily(QWQ_SYSTEM, "Solve the problem: {question}{speed_prompt}"),
-    "r1_distill": PromptFamily(None, "{question}{speed_prompt}\n" + BOXED_INSTRUCTION,
+    "r1_distill": PromptFamily(None, "{question}{speed_prompt}\n" + _BOXED_IN_TEMPLATE,
                                sampling={"temperature": 0.6, "top_p": 0.95, "top_k": -1}),
-    "qwen3": PromptFamily(None, "{question}{speed_prompt}\n" + BOXED_INSTRUCTION,
+    "qwen3": PromptFamily(None, "{question}{speed_prompt}\n" + _BOXED_IN_TEMPLATE,
                           template_kwargs={"enable_thinking": True},
                           sampling={"temperature": 0.6, "top_p": 0.95, "top_k": 20}),
     "toy_think": PromptFamily(None, "Solve the problem: {question}{speed_prompt}"),
