@@ -263,9 +263,9 @@ def test_cli_round_trip_csv_and_parquet(tmp_path, paper, capsys):
 
 
 def test_cli_rejects_unknown_extension_and_variant(tmp_path):
-    src = tmp_path / "metrics.json"
+    src = tmp_path / "metrics.txt"
     src.write_text("{}")
-    with pytest.raises(ValueError, match="expected a .csv or .parquet"):
+    with pytest.raises(ValueError, match="unsupported file type '.txt'"):
         main(["aes", "--input", str(src), "--output", str(tmp_path / "x.csv")])
     with pytest.raises(SystemExit):
         main(["aes", "--input", "a.csv", "--output", "b.csv", "--variant", "nope"])

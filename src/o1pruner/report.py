@@ -49,7 +49,9 @@ def collect_metrics(paths: list[str | Path]) -> pd.DataFrame:
                      "split": split, "dataset": m["dataset"], "acc": m["acc"],
                      "length": m["length"], "n": m["n"], "wall_s": m["wall_s"],
                      "generate_s": m["generate_s"], "tokens_per_s": m["tokens_per_s"],
-                     "backend": m.get("backend")})
+                     "backend": m.get("backend"),
+                     # the per-problem graded rows the evaluate job writes next to the JSON
+                     "samples": str(Path(p).with_suffix(".parquet"))})
     return pd.DataFrame(rows)
 
 

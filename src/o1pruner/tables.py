@@ -33,6 +33,26 @@ _BY_LOWER = {**METHOD_DISPLAY, **{v.lower(): v for v in METHOD_DISPLAY.values()}
 
 # metric (column suffix) -> (source column in the AES table, Markdown format)
 METRIC_COLUMNS = {"Acc": ("acc", "{:.1f}"), "Length": ("length", "{:.0f}"), "AES": ("aes", "{:.2f}")}
+# paired difference to the baseline (same problems): points of accuracy, tokens
+DIFF_COLUMNS = {"dAcc": ("acc_diff", "{:+.1f}"), "dLength": ("length_diff", "{:+.0f}")}
+FORMATS = {m: f for m, (_, f) in {**METRIC_COLUMNS, **DIFF_COLUMNS}.items()}
+SIGNIFICANT = "*"  # Markdown mark of a difference whose interval excludes 0
+
+
+def has_intervals(df: pd.DataFrame) -> bool:
+    """Whether an AES table carries the bootstrap columns of :mod:`o1pruner.bootstrap`."""
+    return all(f"{c}_{b}" in df.columns for c in ("acc", "length", "aes", "acc_diff", "length_diff")
+               for b in ("lo", "hi"))
+
+
+def _interval_sources(df: pd.DataFrame) -> list[tuple[str, str]]:
+    """(column suffix, source column) of the interval columns a table gains."""
+    if not has_intervals(df):
+        return []
+    out = [(f"{m}_{b}", f"{col}_{b}") for m, (col, _) in METRIC_COLUMNS.items() for b in ("lo", "hi")]
+    for m, (col, _) in DIFF_COLUMNS.items():
+        out += [(m, col), (f"{m}_lo", f"{col}_lo"), (f"{m}_hi", f"{col}_hi")]
+    return out
 
 
 def display_method(method: object) -> str:
@@ -80,13 +100,16 @@ def table2(aes_df: pd.DataFrame, datasets: list[str] | None = None) -> pd.DataFr
 
     cells = df.set_index(["model", "method", "dataset"])
     runs = set(zip(df["model"], df["method"]))
+    sources = [(m, col) for m, (col, _) in METRIC_COLUMNS.items()]
+    extra = _interval_sources(df)  # after all point columns, so those keep their places
     rows = []
     for model, method in ((m, meth) for m in models for meth in methods if (m, meth) in runs):
         row = {"model": model, "method": method}
-        for dataset in datasets:
-            key = (model, method, dataset)
-            for metric, (col, _) in METRIC_COLUMNS.items():
-                row[f"{dataset}/{metric}"] = cells.at[key, col] if key in cells.index else float("nan")
+        for suffixes in (sources, extra):
+            for dataset in datasets:
+                key = (model, method, dataset)
+                for metric, col in suffixes:
+                    row[f"{dataset}/{metric}"] = cells.at[key, col] if key in cells.index else float("nan")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -115,6 +138,8 @@ def table3(aes_df: pd.DataFrame) -> pd.DataFrame:
     out = runs[["model", "lambda"]].copy()
     for metric, (col, _) in METRIC_COLUMNS.items():
         out[f"{AVERAGE}/{metric}"] = runs[col]
+    for metric, col in _interval_sources(df):
+        out[f"{AVERAGE}/{metric}"] = runs[col]
     return out.reset_index(drop=True)
 
 
@@ -124,22 +149,50 @@ def _format_cell(column: str, value) -> str:
     if value is None or pd.isna(value):
         return ""
     metric = column.rsplit("/", 1)[-1]
-    if metric in METRIC_COLUMNS:
-        return METRIC_COLUMNS[metric][1].format(float(value))
+    if metric in FORMATS:
+        return FORMATS[metric].format(float(value))
     if isinstance(value, float):
         return f"{value:g}"  # λ = 0.5, 2, ...
     return str(value)
 
 
+def _with_interval(column: str, value, lo, hi) -> str:
+    """``77.7 ± 2.1`` (half the width of the interval); a difference whose interval excludes 0
+    gets the :data:`SIGNIFICANT` mark."""
+    text = _format_cell(column, value)
+    if not text or lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
+        return text
+    metric = column.rsplit("/", 1)[-1]
+    half = (float(hi) - float(lo)) / 2
+    text += " ± " + FORMATS[metric].replace("+", "").format(half)
+    if metric in DIFF_COLUMNS and (float(lo) > 0 or float(hi) < 0):
+        text += SIGNIFICANT
+    return text
+
+
 def to_markdown(df: pd.DataFrame) -> str:
-    """A GitHub Markdown table at the paper's printed precision (no ``tabulate`` needed)."""
-    header = [str(c) for c in df.columns]
-    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
+    """A GitHub Markdown table at the paper's printed precision (no ``tabulate`` needed).
+
+    A column ``X`` with companions ``X_lo`` and ``X_hi`` prints as one column ``X ± half-width``;
+    differences to the baseline whose interval excludes 0 are marked (see the note under the
+    table).
+    """
+    cols = [str(c) for c in df.columns]
+    paired = {c for c in cols if f"{c}_lo" in cols and f"{c}_hi" in cols}
+    header = [c for c in cols if not (c.endswith(("_lo", "_hi")) and c[:-3] in paired)]
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in header]
     lines = ["| " + " | ".join(header) + " |",
              "| " + " | ".join("---:" if num else "---" for num in numeric) + " |"]
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(_format_cell(c, v) for c, v in zip(header, row)) + " |")
-    return "\n".join(lines) + "\n"
+    for _, row in df.iterrows():
+        cells = [_with_interval(c, row[c], row[f"{c}_lo"], row[f"{c}_hi"]) if c in paired
+                 else _format_cell(c, row[c]) for c in header]
+        lines.append("| " + " | ".join(cells) + " |")
+    text = "\n".join(lines) + "\n"
+    if paired:
+        text += ("\n± = half the width of the 95 % paired-bootstrap interval over problems; "
+                 f"dAcc (points) and dLength (tokens) = difference to the Baseline on the same "
+                 f"problems, {SIGNIFICANT} = its interval excludes 0.\n")
+    return text
 
 
 def write_table(df: pd.DataFrame, stem: str | Path) -> tuple[Path, Path]:
