@@ -189,3 +189,20 @@ def test_table2_gains_interval_columns_and_keeps_point_columns():
     sft = next(line for line in md.splitlines() if "| SFT |" in line)
     assert "+0.0 ± 0.0 |" in sft  # identical accuracy: not marked
     assert "interval excludes 0" in md
+
+
+def test_table2_vs_paper_shows_ours_printed_and_difference():
+    paper = pd.read_csv(Path(__file__).parent / "data" / "paper_table2.csv")
+    ours = paper[paper["model"] == "Marco-o1-7B"].assign(model="marco")
+    ours["dataset"] = ours["dataset"].replace({"MATH": "math500", "GSM8K": "gsm8k", "GaoKao": "gaokao"})
+    ours.loc[(ours["method"] == "O1-Pruner") & (ours["dataset"] == "math500"), "acc"] = 75.0
+    cmp = tables.table2_vs_paper(ours, paper, {"marco": "Marco-o1-7B"},
+                                 {"math500": "MATH", "gsm8k": "GSM8K", "gaokao": "GaoKao"})
+    assert len(cmp) == 5 * 4 * 3  # one model: 5 methods x 4 datasets x 3 metrics
+    cell = cmp[(cmp["method"] == "O1-Pruner") & (cmp["dataset"] == "MATH") & (cmp["metric"] == "Acc")].iloc[0]
+    assert cell["ours"] == 75.0 and cell["printed"] == 77.5 and cell["diff"] == pytest.approx(-2.5)
+    md = tables.table2_vs_paper_markdown(cmp)
+    line = next(x for x in md.splitlines() if "O1-Pruner" in x)
+    assert line.startswith("| Marco-o1-7B | O1-Pruner | 75.0 / 77.5 / −2.5 | 657 / 657 / +0 | 0.58 / 0.58 / +0.00 |")
+    with pytest.raises(ValueError, match="paper_names"):
+        tables.table2_vs_paper(ours, paper)

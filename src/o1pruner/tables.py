@@ -226,3 +226,88 @@ def cli_tables(argv: list[str]) -> int:
         write_table(t3, args.table3)
         print(to_markdown(t3))
     return 0
+
+
+def table2_vs_paper(aes_df: pd.DataFrame, paper: pd.DataFrame, models: dict[str, str] | None = None,
+                    datasets: dict[str, str] | None = None) -> pd.DataFrame:
+    """Ours beside the printed Table 2: per (model, method, dataset incl. AVERAGE) and metric,
+    ``ours``, ``printed`` and ``diff = ours − printed``.
+
+    ``models`` / ``datasets`` map our names to the paper's (``marco`` → ``Marco-o1-7B``,
+    ``math500`` → ``MATH``); names not in a map are kept. Cells the paper does not print (or we
+    did not run) are left out.
+    """
+    require_columns(aes_df, ["model", "method", "dataset", "acc", "length", "aes"], "table2_vs_paper input")
+    require_columns(paper, ["model", "method", "dataset", "acc", "length", "aes"], "printed Table 2")
+    ours = aes_df.assign(model=aes_df["model"].map(lambda m: (models or {}).get(m, m)),
+                         dataset=aes_df["dataset"].map(lambda d: (datasets or {}).get(d, d)),
+                         method=aes_df["method"].map(display_method))
+    printed = paper.assign(method=paper["method"].map(display_method))
+    keys = ["model", "method", "dataset"]
+    both = ours.merge(printed, on=keys, suffixes=("", "_printed"), how="inner")
+    if both.empty:
+        raise ValueError("table2_vs_paper: no cell of ours matches the printed Table 2 by (model, "
+                         f"method, dataset); ours has models {sorted(set(ours['model']))} and datasets "
+                         f"{sorted(set(ours['dataset']))} – map them with report.paper_names")
+    rows = []
+    for metric, (col, _) in METRIC_COLUMNS.items():
+        part = both[keys].copy()
+        part["metric"] = metric
+        part["ours"] = both[col].astype(float)
+        part["printed"] = both[f"{col}_printed"].astype(float)
+        part["diff"] = part["ours"] - part["printed"]
+        rows.append(part)
+    out = pd.concat(rows, ignore_index=True)
+    order = {m: i for i, m in enumerate(METHOD_ORDER)}
+    dorder = {d: i for i, d in enumerate(_ordered(printed["dataset"]))}
+    morder = {m: i for i, m in enumerate(_ordered(printed["model"]))}
+    out = out.assign(_m=out["model"].map(morder), _r=out["method"].map(order).fillna(99),
+                     _d=out["dataset"].map(dorder))
+    return out.sort_values(["_m", "_r", "_d"], kind="stable").drop(columns=["_m", "_r", "_d"]) \
+        .reset_index(drop=True)
+
+
+def table2_vs_paper_markdown(cmp: pd.DataFrame) -> str:
+    """One row per (model, method), one column per (dataset, metric): ``ours / printed / diff``."""
+    cols = list(dict.fromkeys(zip(cmp["dataset"], cmp["metric"])))
+    lines = ["| model | method | " + " | ".join(f"{d}/{m}" for d, m in cols) + " |",
+             "| --- | --- |" + " ---: |" * len(cols)]
+    cells = cmp.set_index(["model", "method", "dataset", "metric"])
+    for model, method in dict.fromkeys(zip(cmp["model"], cmp["method"])):
+        row = []
+        for d, m in cols:
+            key = (model, method, d, m)
+            if key not in cells.index:
+                row.append("")
+                continue
+            c = cells.loc[key]
+            f = METRIC_COLUMNS[m][1]
+            row.append(f"{f.format(c['ours'])} / {f.format(c['printed'])} / "
+                       f"{'+' if c['diff'] >= 0 else '−'}{f.format(abs(c['diff']))}")
+        lines.append(f"| {model} | {method} | " + " | ".join(row) + " |")
+    return ("\n".join(lines) + "\n\nEach cell: ours / printed in the paper (Table 2, arXiv "
+            "2501.12570) / ours − printed. Acc in %, Length in tokens.\n")
+
+
+def cli_table2_vs_paper(argv: list[str]) -> int:
+    """``o1pruner table2-vs-paper --aes table2_aes.csv --paper paper_table2.csv --output STEM
+    [--names JSON]``"""
+    import argparse
+    import json
+
+    from o1pruner.io import read_table, write_text
+
+    ap = argparse.ArgumentParser(prog="o1pruner table2-vs-paper")
+    ap.add_argument("--aes", required=True, type=Path, help="our Table 2 AES table (`o1pruner aes`)")
+    ap.add_argument("--paper", required=True, type=Path, help="the printed Table 2 (tests/data/paper_table2.csv)")
+    ap.add_argument("--output", required=True, type=Path, help="stem: .csv and .md")
+    ap.add_argument("--names", default="{}", help='JSON {"models": {ours: paper}, "datasets": {ours: paper}}')
+    args = ap.parse_args(argv)
+    names = json.loads(args.names)
+    cmp = table2_vs_paper(read_table(args.aes), read_table(args.paper), names.get("models"),
+                          names.get("datasets"))
+    write_text(cmp.to_csv(index=False), f"{args.output}.csv")
+    md = table2_vs_paper_markdown(cmp)
+    write_text(md, f"{args.output}.md")
+    print(md)
+    return 0

@@ -1,5 +1,52 @@
-# Metrics -> AES -> Tables 2 and 3, the per-λ targets, and Figures 2-4.
+# Metrics -> AES (with paired-bootstrap intervals) -> Tables 2 and 3, the per-λ targets,
+# Figures 2-4, length against difficulty, training diagnostics and ours-vs-paper.
 
+BOOT = config["bootstrap"]
+REPORT = config["report"]
+
+
+def _samples_of(metrics_jsons):
+    """The per-problem graded rows the evaluate job writes next to each metrics JSON."""
+    return [p[: -len(".json")] + ".parquet" for p in metrics_jsons]
+
+
+def _aes_metrics_jsons(wc):
+    """Metrics JSONs behind {prefix}aes_input.csv (the same list as its collect-metrics rule)."""
+    if wc.prefix.endswith("table2_"):
+        return _table2_metrics()
+    if wc.prefix.endswith("table3_"):
+        return _table3_metrics()
+    lam = re.search(r"lambda_([0-9.]+)/$", wc.prefix).group(1)
+    return [p for m in MODELS for run in ("baseline", lh_run(m, lam)) for p in eval_metrics(m, run)]
+
+
+def trained_runs(model):
+    """Every run of the DAG that trains a model (Table 2, the λ grid, the difficulty splits)."""
+    runs = [r for r in table2_runs(model) if r not in ("baseline", "fast_prompt")]
+    if "lh" in config.get("methods", {}):
+        runs += [lh_run(model, l) for l in lambda_grid()]
+        runs += [lh_run(model, split=s) for s in config.get("difficulty_splits", {})]
+    return [r for r in dict.fromkeys(runs) if r in ("sft", "dpo") or r.startswith("lh_")]
+
+
+def report_targets():
+    """Outputs of this file beyond all_targets() of common.smk: intervals, difficulty,
+    diagnostics, ours-vs-paper."""
+    if not config.get("methods"):
+        return []
+    targets = [f"{RESULTS}/tables/length_by_difficulty.csv", f"{RESULTS}/figures/length_by_difficulty.png"]
+    targets += [f"{RESULTS}/figures/training_{m}_{r}.png" for m in MODELS for r in trained_runs(m)]
+    if REPORT["compare_to_paper"]:
+        targets.append(f"{RESULTS}/tables/table2_vs_paper.md")
+    return targets
+
+
+# `rule all` takes all_targets(); add this file's targets to it (common.smk is shared code)
+_core_all_targets = all_targets
+
+
+def all_targets():
+    return _core_all_targets() + report_targets()
 
 
 rule metrics_table2:
@@ -50,19 +97,23 @@ rule metrics_lambda:
 
 rule aes:
     input:
-        "{prefix}aes_input.csv",
+        aes_input="{prefix}aes_input.csv",
+        index="{prefix}metrics.csv",
+        samples=lambda wc: _samples_of(_aes_metrics_jsons(wc)),
     output:
         "{prefix}aes.csv",
     wildcard_constraints:
         prefix=rf"{RESULTS}/(lambda_[0-9.]+/|metrics/table[23]_)",
     params:
         args="--variant {variant} --alpha {alpha} --beta {beta} --gamma {gamma}".format(**config["aes"]),
+        boot="--bootstrap-samples {samples} --bootstrap-seed {seed} --confidence {confidence}".format(**BOOT),
     log:
         "{prefix}aes.log",
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "o1pruner aes --input {input} --output {output} {params.args} > {log} 2>&1"
+        "o1pruner aes --input {input.aes_input} --output {output} {params.args} "
+        "--samples-index {input.index} {params.boot} > {log} 2>&1"
 
 
 rule table2:
@@ -120,18 +171,20 @@ rule figure2_rulegraph:
 
 rule figure3:
     input:
-        f"{RESULTS}/metrics/table2_metrics.csv",
+        metrics=f"{RESULTS}/metrics/table2_metrics.csv",
+        samples=_samples_of(_table2_metrics()),
     output:
         report(multiext(f"{RESULTS}/figures/figure3", ".png", ".pdf"),
                caption="../report/figure3.rst", category="Figures"),
     params:
+        boot="--bootstrap-samples {samples} --bootstrap-seed {seed} --confidence {confidence}".format(**BOOT),
         stem=lambda wc, output: output[-1].rsplit(".", 1)[0],
     log:
         f"{RESULTS}/logs/figure3.log",
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "o1pruner figure3 --metrics {input} --output {params.stem} > {log} 2>&1"
+        "o1pruner figure3 --metrics {input.metrics} --output {params.stem} {params.boot} > {log} 2>&1"
 
 
 rule metrics_figure4:
@@ -149,11 +202,13 @@ rule metrics_figure4:
 
 rule figure4:
     input:
-        f"{RESULTS}/metrics/figure4_metrics.csv",
+        metrics=f"{RESULTS}/metrics/figure4_metrics.csv",
+        samples=_samples_of(_figure4_metrics()),
     output:
         report(multiext(f"{RESULTS}/figures/figure4", ".png", ".pdf"),
                caption="../report/figure4.rst", category="Figures"),
     params:
+        boot="--bootstrap-samples {samples} --bootstrap-seed {seed} --confidence {confidence}".format(**BOOT),
         splits=shlex.quote(json.dumps(config.get("difficulty_splits", {}))),
         stem=lambda wc, output: output[-1].rsplit(".", 1)[0],
     log:
@@ -161,5 +216,70 @@ rule figure4:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "o1pruner figure4 --metrics {input} --splits {params.splits} "
+        "o1pruner figure4 --metrics {input.metrics} --splits {params.splits} "
+        "--output {params.stem} {params.boot} > {log} 2>&1"
+
+
+rule length_by_difficulty:
+    input:
+        index=f"{RESULTS}/metrics/table2_metrics.csv",
+        samples=_samples_of(_table2_metrics()),
+        presamples=[f"{RESULTS}/{m}/presample/graded.parquet" for m in MODELS],
+    output:
+        table=report(multiext(f"{RESULTS}/tables/length_by_difficulty", ".csv", ".md"),
+                     caption="../report/length_by_difficulty.rst", category="Length vs difficulty"),
+        figure=report(multiext(f"{RESULTS}/figures/length_by_difficulty", ".png", ".pdf"),
+                      caption="../report/length_by_difficulty_figure.rst", category="Length vs difficulty"),
+        presample=report(multiext(f"{RESULTS}/tables/presample_by_difficulty", ".csv", ".md"),
+                         caption="../report/presample_by_difficulty.rst", category="Length vs difficulty"),
+    params:
+        presamples=lambda wc, input: " ".join(f"{m}={p}" for m, p in zip(MODELS, input.presamples)),
+        table=lambda wc, output: output.table[0].rsplit(".", 1)[0],
+        figure=lambda wc, output: output.figure[0].rsplit(".", 1)[0],
+        presample=lambda wc, output: output.presample[0].rsplit(".", 1)[0],
+    log:
+        f"{RESULTS}/logs/length_by_difficulty.log",
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "o1pruner length-by-difficulty --samples-index {input.index} --presamples {params.presamples} "
+        "--table {params.table} --figure {params.figure} --presample-table {params.presample} > {log} 2>&1"
+
+
+rule training_figure:
+    input:
+        f"{RESULTS}/{{model}}/runs/{{run}}/model",
+    output:
+        report(multiext(f"{RESULTS}/figures/training_{{model}}_{{run}}", ".png", ".pdf"),
+               caption="../report/training.rst", category="Training diagnostics",
+               subcategory="{model}", labels={"model": "{model}", "run": "{run}"}),
+    wildcard_constraints:
+        run=r"sft|dpo|lh_lambda_[0-9]+(\.[0-9]+)?(_[A-Za-z][A-Za-z0-9]*)?",
+    params:
+        stem=lambda wc, output: output[0].rsplit(".", 1)[0],
+    log:
+        f"{RESULTS}/logs/training_figure_{{model}}_{{run}}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "o1pruner training-figure --model-dir {input} --output {params.stem} "
+        "--title '{wildcards.model} {wildcards.run}' > {log} 2>&1"
+
+
+rule table2_vs_paper:
+    input:
+        aes=f"{RESULTS}/metrics/table2_aes.csv",
+        paper=REPORT["paper_table2"],
+    output:
+        report(multiext(f"{RESULTS}/tables/table2_vs_paper", ".md", ".csv"),
+               caption="../report/table2_vs_paper.rst", category="Tables"),
+    params:
+        names=shlex.quote(json.dumps(REPORT["paper_names"])),
+        stem=lambda wc, output: output[0].rsplit(".", 1)[0],
+    log:
+        f"{RESULTS}/logs/table2_vs_paper.log",
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "o1pruner table2-vs-paper --aes {input.aes} --paper {input.paper} --names {params.names} "
         "--output {params.stem} > {log} 2>&1"
