@@ -70,3 +70,18 @@ def test_greedy_reference_gives_two_bins():
     rows = _eval([0] * 6, [10] * 6, [1, 1, 1, 0, 0, 1])
     bins, _ = difficulty_bins(rows)
     assert bins.to_dict() == {"p0": 1, "p1": 1, "p2": 1, "p3": 2, "p4": 2, "p5": 1}
+
+
+def test_pooled_sets_span_the_levels():
+    from o1pruner.difficulty import with_pooled
+
+    a, b = _eval([1, 1], [10, 20], [1, 1]), _eval([3, 3], [100, 100], [0, 1])
+    s = with_pooled({("m", "baseline", "easy"): a, ("m", "baseline", "hard"): b,
+                     ("m", "lh", "easy"): a.assign(num_tokens=5), ("m", "lh", "hard"): b})
+    t = length_by_difficulty(s)
+    pooled = t[(t["dataset"] == "ALL") & (t["method"] == "lh")].set_index("difficulty")
+    assert pooled["length_change"].to_dict() == {1: pytest.approx(-2 / 3), 3: 0.0}
+    assert easy_vs_hard(t).set_index(["dataset", "method"]).loc[("ALL", "lh"), "easy_shortened_more"]
+    # no levels (GSM8K-like): nothing pooled
+    z = a.assign(level=0)
+    assert ("m", "baseline", "ALL") not in with_pooled({("m", "baseline", "x"): z, ("m", "baseline", "y"): z})

@@ -9,7 +9,8 @@ Difficulty of an evaluation problem: its ``level`` where the data has one (MATH 
 toy's number of operations); otherwise (``level`` 0 everywhere, e.g. GSM8K) the quintile of the
 reference model's (Baseline's) per-problem accuracy, hardest quintile first. Per (model,
 dataset, difficulty bin, method): problems, accuracy (percent), mean length, and the relative
-length change against the Baseline on the same problems. The summary says for each method
+length change against the Baseline on the same problems; when every set has levels, also the
+sets pooled (``ALL``), where the toy's levels span all sets. The summary says for each method
 whether it shortened the easiest bin more than the hardest (a more negative relative change).
 
 For the pre-samples (``presample/graded.parquet``): the reference model's mean length and
@@ -82,7 +83,33 @@ def length_by_difficulty(samples: dict[tuple, pd.DataFrame]) -> pd.DataFrame:
     df["acc_change"] = df["acc"].to_numpy() - base["acc"].reindex(key).to_numpy()
     cols = ["model", "dataset", "difficulty_kind", "difficulty", "method", "n_problems", "acc",
             "length", "length_change", "acc_change"]
-    return df[cols].sort_values(["model", "dataset", "difficulty"], kind="stable").reset_index(drop=True)
+    # models and sets in their order of appearance (the pooled set last), then difficulty
+    rank = lambda col: df[col].map({v: i for i, v in enumerate(dict.fromkeys(df[col]))})  # noqa: E731
+    df = df.assign(_m=rank("model"), _d=rank("dataset"))
+    return df.sort_values(["_m", "_d", "difficulty"], kind="stable")[cols].reset_index(drop=True)
+
+
+POOLED = "ALL"
+
+
+def with_pooled(samples: dict[tuple, pd.DataFrame]) -> dict[tuple, pd.DataFrame]:
+    """Add, per model with several evaluation sets that all carry levels, a pooled set ``ALL``
+    (the toy's number of operations is one scale across its sets)."""
+    out = dict(samples)
+    by_model: dict[str, dict[str, dict[str, pd.DataFrame]]] = {}
+    for (model, method, dataset), rows in samples.items():
+        by_model.setdefault(model, {}).setdefault(method, {})[dataset] = rows
+    for model, methods in by_model.items():
+        sets = {d for per in methods.values() for d in per}
+        if len(sets) < 2 or any("level" not in r.columns or not (r["level"].astype(int) > 0).all()
+                                for per in methods.values() for r in per.values()):
+            continue
+        for method, per in methods.items():
+            if set(per) == sets:
+                out[(model, method, POOLED)] = pd.concat(
+                    [r.assign(problem_id=d + "/" + r["problem_id"].astype(str)) for d, r in per.items()],
+                    ignore_index=True)
+    return out
 
 
 def easy_vs_hard(table: pd.DataFrame) -> pd.DataFrame:
@@ -232,7 +259,7 @@ def cli_length_by_difficulty(argv: list[str]) -> int:
     require_columns(index, ["model", "method", "dataset", "samples"], str(args.samples_index))
     samples = {(m, meth, d): read_table(p) for m, meth, d, p in
                zip(index["model"], index["method"], index["dataset"], index["samples"])}
-    table = length_by_difficulty(samples)
+    table = length_by_difficulty(with_pooled(samples))
     summary = easy_vs_hard(table)
     _write(table.merge(summary[["model", "dataset", "method", "easy_shortened_more"]],
                        on=["model", "dataset", "method"], how="left"),
