@@ -56,22 +56,25 @@ def counts_from_indices(idx: np.ndarray, n_problems: int) -> np.ndarray:
 def per_problem(rows: pd.DataFrame, problems: pd.Index, where: str) -> np.ndarray:
     """(3, P): correct count, token sum and sample count per problem, in ``problems`` order."""
     require_columns(rows, EVAL_ROW_COLUMNS, where)
-    g = rows.assign(correct=rows["correct"].astype(float), num_tokens=rows["num_tokens"].astype(float))
-    agg = g.groupby("problem_id", sort=False).agg(c=("correct", "sum"), t=("num_tokens", "sum"),
-                                                 n=("correct", "size"))
-    missing = problems.difference(agg.index)
-    extra = agg.index.difference(problems)
-    if len(missing) or len(extra):
-        raise ValueError(f"{where}: not the baseline's problems (missing {list(missing[:3])}, "
-                         f"extra {list(extra[:3])}); a paired bootstrap needs the same problems")
-    return agg.reindex(problems)[["c", "t", "n"]].to_numpy(dtype=float).T
+    codes = problems.get_indexer(rows["problem_id"])
+    size = len(problems)
+    n = np.bincount(codes[codes >= 0], minlength=size)
+    if (codes < 0).any() or (n == 0).any():
+        extra = rows["problem_id"][codes < 0].unique()[:3]
+        missing = problems[n == 0][:3]
+        raise ValueError(f"{where}: not the baseline's problems (missing {list(missing)}, "
+                         f"extra {list(extra)}); a paired bootstrap needs the same problems")
+    c = np.bincount(codes, weights=rows["correct"].to_numpy(dtype=float), minlength=size)
+    t = np.bincount(codes, weights=rows["num_tokens"].to_numpy(dtype=float), minlength=size)
+    return np.vstack([c, t, n.astype(float)])
 
 
 def replicate_metrics(sums: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Replicate Acc (percent) and Length, each (B, R), from per-problem sums (R, 3, P)."""
-    c = counts @ sums[:, 0, :].T
-    t = counts @ sums[:, 1, :].T
-    n = counts @ sums[:, 2, :].T
+    r = sums.shape[0]
+    # one product for all runs and all three sums: (B, P) @ (P, 3R)
+    total = counts @ np.ascontiguousarray(sums.transpose(2, 1, 0).reshape(sums.shape[2], 3 * r))
+    c, t, n = total[:, :r], total[:, r:2 * r], total[:, 2 * r:]
     return 100.0 * c / n, t / n
 
 
