@@ -241,9 +241,12 @@ def figure(table: pd.DataFrame, presamples: pd.DataFrame | None, stem: Path) -> 
     _save(fig, stem)
 
 
-def _write(text_csv: pd.DataFrame, md: str, stem: Path) -> None:
+def _write(text_csv: pd.DataFrame, md: str, stem: Path, title: str) -> None:
+    from o1pruner.tables import markdown_to_html
+
     write_text(text_csv.to_csv(index=False), f"{stem}.csv")
     write_text(md, f"{stem}.md")
+    write_text(markdown_to_html(md, title), f"{stem}.html")
 
 
 def cli_length_by_difficulty(argv: list[str]) -> int:
@@ -263,13 +266,14 @@ def cli_length_by_difficulty(argv: list[str]) -> int:
     summary = easy_vs_hard(table)
     _write(table.merge(summary[["model", "dataset", "method", "easy_shortened_more"]],
                        on=["model", "dataset", "method"], how="left"),
-           markdown(table, summary), args.table)
+           markdown(table, summary), args.table, "Length and accuracy by difficulty")
     pre = None
     if args.presamples:
         pre = pd.concat([presample_by_difficulty(read_table(path), model)
                          for model, path in (s.split("=", 1) for s in args.presamples)], ignore_index=True)
         if args.presample_table:
-            _write(pre, presample_markdown(pre), args.presample_table)
+            _write(pre, presample_markdown(pre), args.presample_table,
+                   "Reference pre-samples by difficulty")
     figure(table, pre, args.figure)
     print(markdown(table, summary))
     if pre is not None:

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -195,15 +196,64 @@ def to_markdown(df: pd.DataFrame) -> str:
     return text
 
 
-def write_table(df: pd.DataFrame, stem: str | Path) -> tuple[Path, Path]:
-    """Write ``<stem>.csv`` (full precision) and ``<stem>.md``; returns both paths."""
+def write_table(df: pd.DataFrame, stem: str | Path, html_title: str | None = None) -> tuple[Path, Path]:
+    """Write ``<stem>.csv`` (full precision) and ``<stem>.md``; returns both paths. With
+    ``html_title`` also ``<stem>.html`` (the Markdown as a page the Snakemake report shows)."""
     from o1pruner.io import write_text
 
     stem = Path(stem)
     csv_path, md_path = stem.with_name(stem.name + ".csv"), stem.with_name(stem.name + ".md")
     write_text(df.to_csv(index=False), csv_path)  # atomic: a killed job leaves no half table
-    write_text(to_markdown(df), md_path)
+    md = to_markdown(df)
+    write_text(md, md_path)
+    if html_title is not None:
+        write_text(markdown_to_html(md, html_title), stem.with_name(stem.name + ".html"))
     return csv_path, md_path
+
+
+_HTML_STYLE = """body{font-family:sans-serif;font-size:13px;margin:12px;color:#222}
+table{border-collapse:collapse;margin:6px 0 14px}th,td{border:1px solid #ccc;padding:3px 7px}
+th{background:#eef2f7}td.r{text-align:right;white-space:nowrap}tr:nth-child(even) td{background:#fafafa}
+h1{font-size:17px}h3{font-size:14px;margin:14px 0 4px}p{max-width:70em}"""
+
+
+def markdown_to_html(md: str, title: str) -> str:
+    """A standalone HTML page of the Markdown this module writes (``###`` headings, pipe
+    tables, paragraphs) – the Snakemake report shows HTML inline but only offers .md/.csv for
+    download."""
+    import html
+
+    out = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+           f"<style>{_HTML_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
+    lines = md.splitlines()
+    i = 0
+
+    def cells(line: str) -> list[str]:
+        parts = re.split(r"(?<!\\)\|", line.strip()[1:-1])
+        return [p.strip().replace("\\|", "|") for p in parts]
+
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("|") and i + 1 < len(lines) and set(lines[i + 1].replace("|", "").strip()) <= set("-: "):
+            header, align = cells(line), cells(lines[i + 1])
+            right = [a.endswith(":") for a in align]
+            out.append("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header)
+                       + "</tr></thead><tbody>")
+            i += 2
+            while i < len(lines) and lines[i].startswith("|"):
+                out.append("<tr>" + "".join(
+                    f"<td{' class=r' if r else ''}>{html.escape(c)}</td>"
+                    for c, r in zip(cells(lines[i]), right + [False] * 99)) + "</tr>")
+                i += 1
+            out.append("</tbody></table>")
+            continue
+        if line.startswith("#"):
+            out.append(f"<h3>{html.escape(line.lstrip('#').strip())}</h3>")
+        elif line.strip():
+            out.append(f"<p>{html.escape(line)}</p>")
+        i += 1
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
 
 
 def cli_tables(argv: list[str]) -> int:
@@ -215,15 +265,16 @@ def cli_tables(argv: list[str]) -> int:
     ap.add_argument("--table2", type=Path, help="stem for Table 2 (.csv, .md)")
     ap.add_argument("--table3", type=Path, help="stem for Table 3 (.csv, .md)")
     ap.add_argument("--datasets", nargs="*", default=None, help="dataset column order")
+    ap.add_argument("--html", action="store_true", help="also write <stem>.html (for the report)")
     args = ap.parse_args(argv)
     df = pd.read_csv(args.aes)
     if args.table2:
         t2 = table2(df, datasets=args.datasets)
-        write_table(t2, args.table2)
+        write_table(t2, args.table2, "Table 2: main results" if args.html else None)
         print(to_markdown(t2))
     if args.table3:
         t3 = table3(df)
-        write_table(t3, args.table3)
+        write_table(t3, args.table3, "Table 3: ablation on λ" if args.html else None)
         print(to_markdown(t3))
     return 0
 
@@ -309,5 +360,6 @@ def cli_table2_vs_paper(argv: list[str]) -> int:
     write_text(cmp.to_csv(index=False), f"{args.output}.csv")
     md = table2_vs_paper_markdown(cmp)
     write_text(md, f"{args.output}.md")
+    write_text(markdown_to_html(md, "Table 2: ours / printed / difference"), f"{args.output}.html")
     print(md)
     return 0

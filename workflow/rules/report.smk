@@ -120,17 +120,17 @@ rule table2:
     input:
         f"{RESULTS}/metrics/table2_aes.csv",
     output:
-        report(multiext(f"{RESULTS}/tables/table2", ".csv", ".md"),
+        report(multiext(f"{RESULTS}/tables/table2", ".csv", ".md", ".html"),
                caption="../report/table2.rst", category="Tables"),
     params:
         datasets=" ".join(config["eval_datasets"]),
-        stem=lambda wc, output: output[-1].rsplit(".", 1)[0],
+        stem=lambda wc, output: output[0].rsplit(".", 1)[0],
     log:
         f"{RESULTS}/logs/table2.log",
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "o1pruner tables --aes {input} --table2 {params.stem} "
+        "o1pruner tables --aes {input} --table2 {params.stem} --html "
         "--datasets {params.datasets} > {log} 2>&1"
 
 
@@ -138,16 +138,16 @@ rule table3:
     input:
         f"{RESULTS}/metrics/table3_aes.csv",
     output:
-        report(multiext(f"{RESULTS}/tables/table3", ".csv", ".md"),
+        report(multiext(f"{RESULTS}/tables/table3", ".csv", ".md", ".html"),
                caption="../report/table3.rst", category="Tables"),
     params:
-        stem=lambda wc, output: output[-1].rsplit(".", 1)[0],
+        stem=lambda wc, output: output[0].rsplit(".", 1)[0],
     log:
         f"{RESULTS}/logs/table3.log",
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "o1pruner tables --aes {input} --table3 {params.stem} > {log} 2>&1"
+        "o1pruner tables --aes {input} --table3 {params.stem} --html > {log} 2>&1"
 
 
 rule figure2_rulegraph:
@@ -226,11 +226,11 @@ rule length_by_difficulty:
         samples=_samples_of(_table2_metrics()),
         presamples=[f"{RESULTS}/{m}/presample/graded.parquet" for m in MODELS],
     output:
-        table=report(multiext(f"{RESULTS}/tables/length_by_difficulty", ".csv", ".md"),
+        table=report(multiext(f"{RESULTS}/tables/length_by_difficulty", ".csv", ".md", ".html"),
                      caption="../report/length_by_difficulty.rst", category="Length vs difficulty"),
         figure=report(multiext(f"{RESULTS}/figures/length_by_difficulty", ".png", ".pdf"),
                       caption="../report/length_by_difficulty_figure.rst", category="Length vs difficulty"),
-        presample=report(multiext(f"{RESULTS}/tables/presample_by_difficulty", ".csv", ".md"),
+        presample=report(multiext(f"{RESULTS}/tables/presample_by_difficulty", ".csv", ".md", ".html"),
                          caption="../report/presample_by_difficulty.rst", category="Length vs difficulty"),
     params:
         presamples=lambda wc, input: " ".join(f"{m}={p}" for m, p in zip(MODELS, input.presamples)),
@@ -271,7 +271,7 @@ rule table2_vs_paper:
         aes=f"{RESULTS}/metrics/table2_aes.csv",
         paper=REPORT["paper_table2"],
     output:
-        report(multiext(f"{RESULTS}/tables/table2_vs_paper", ".md", ".csv"),
+        report(multiext(f"{RESULTS}/tables/table2_vs_paper", ".md", ".csv", ".html"),
                caption="../report/table2_vs_paper.rst", category="Tables"),
     params:
         names=shlex.quote(json.dumps(REPORT["paper_names"])),
