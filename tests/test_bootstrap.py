@@ -110,3 +110,24 @@ def test_counts_and_sample_size():
     assert d["p_gain"] == 0.5 and d["p_loss"] == 0.25
     # Var(d) = 0.25 -> n = 1.96² · 0.25 / 0.03² ≈ 1068
     assert problems_needed(0.25, 3.0) == 1068
+
+
+def test_eval_set_size_gives_the_asked_half_width():
+    from o1pruner.bootstrap import eval_set_size
+
+    def sets(n, seed):
+        rng = np.random.default_rng(seed)
+        base = rng.random(n) < 0.8
+        u = rng.random(n)
+        lh = np.where(u < 0.06, ~base, base)  # 6 % of the problems flip, either way
+        ids = [f"p{i}" for i in range(n)]
+        return {("toy", "baseline", None, "d"): pd.DataFrame({"problem_id": ids, "correct": base, "num_tokens": 1}),
+                ("toy", "lh", 2.0, "d"): pd.DataFrame({"problem_id": ids, "correct": lh, "num_tokens": 1})}
+
+    est = eval_set_size(sets(300, 0), "lh", 3.0).iloc[0]
+    # Var(d) ≈ 0.06 -> n ≈ 1.96² · 0.06 / 0.03² ≈ 256
+    assert 150 < est["n_needed"] < 400
+    assert est["n_needed"] == problems_needed(est["var_d"], 3.0)
+    # at the proposed size the paired bootstrap interval is indeed about ±3 points
+    again = eval_set_size(sets(int(est["n_needed"]), 1), "lh", 3.0).iloc[0]
+    assert 2.0 < again["bootstrap_half_width_now"] < 4.0

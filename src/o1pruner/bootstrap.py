@@ -277,3 +277,58 @@ def samples_from_index(index: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
                                                index["samples"], lam):
         out[(model, method, _lam_key(l), dataset)] = read_table(path)[EVAL_ROW_COLUMNS]
     return out
+
+
+def eval_set_size(samples: Mapping[tuple, pd.DataFrame], method: str = "lh", half_width: float = 3.0,
+                  n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Problems per evaluation set for a paired 95 % interval of ``method``'s accuracy difference
+    to the baseline of at most ±``half_width`` points, per (model, dataset).
+
+    Method: per problem d = correct(method) − correct(baseline) (greedy: −1, 0, 1); its
+    variance Var(d) = p_gain + p_loss − (p_gain − p_loss)² from the measured discordance rates
+    (method right and baseline wrong, and the reverse). The difference of the means has standard
+    error sqrt(Var(d)/n), so n = z²·Var(d)/h². Next to it, the half-width the paired bootstrap
+    gives at the measured n, and that half-width scaled to the proposed n (∝ 1/sqrt(n)).
+    """
+    rows = []
+    keys = {(m, d) for (m, _, _, d) in samples}
+    for model, dataset in sorted(keys):
+        runs = {(meth, lam): r for (m, meth, lam, d), r in samples.items() if (m, d) == (model, dataset)}
+        base = next(k for k in runs if is_baseline(k[0]))
+        target = [k for k in runs if k[0] == method]
+        if not target:
+            continue
+        problems = pd.Index(pd.unique(runs[base]["problem_id"]))
+        b = per_problem(runs[base], problems, "baseline")
+        m = per_problem(runs[target[0]], problems, method)
+        disc = discordance(b[0] / b[2], m[0] / m[2])
+        reps = bootstrap_group({base: runs[base], target[0]: runs[target[0]]}, n_boot,
+                               np.random.default_rng(group_seed(seed, model, dataset)),
+                               {"alpha": 1.0, "beta": 3.0, "gamma": 5.0}, "paper")
+        lo, hi = _interval(reps[target[0]]["acc_diff"], 0.95)
+        need = problems_needed(disc["var_d"], half_width)
+        boot_half = (float(hi) - float(lo)) / 2
+        rows.append({"model": model, "dataset": dataset, "n": disc["n"],
+                     "acc_diff": 100 * float(np.mean(m[0] / m[2] - b[0] / b[2])),
+                     "p_gain": disc["p_gain"], "p_loss": disc["p_loss"], "var_d": disc["var_d"],
+                     "half_width_now": 1.959964 * 100 * np.sqrt(disc["var_d"] / disc["n"]),
+                     "bootstrap_half_width_now": boot_half, "n_needed": need,
+                     "bootstrap_half_width_at_n_needed": boot_half * np.sqrt(disc["n"] / max(need, 1))})
+    return pd.DataFrame(rows)
+
+
+def cli_eval_set_size(argv: list[str]) -> int:
+    """o1pruner eval-set-size --samples-index metrics.csv [--method lh] [--half-width 3]"""
+    import argparse
+
+    from o1pruner.io import read_table
+
+    ap = argparse.ArgumentParser(prog="o1pruner eval-set-size", description=eval_set_size.__doc__.split("\n")[0])
+    ap.add_argument("--samples-index", required=True, help="metrics CSV of `o1pruner collect-metrics`")
+    ap.add_argument("--method", default="lh")
+    ap.add_argument("--half-width", type=float, default=3.0, help="points of accuracy")
+    args = ap.parse_args(argv)
+    index = read_table(args.samples_index).drop(columns="lambda", errors="ignore")
+    out = eval_set_size(samples_from_index(index), args.method, args.half_width)
+    print(out.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    return 0

@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "table2-vs-paper": ("o1pruner.tables", "cli_table2_vs_paper", "our Table 2 beside the printed one"),
     "length-by-difficulty": ("o1pruner.difficulty", "cli_length_by_difficulty",
                              "length and accuracy per difficulty level, per method"),
+    "eval-set-size": ("o1pruner.bootstrap", "cli_eval_set_size",
+                      "problems per eval set for a ±h-point paired interval of a method's accuracy gain"),
     "training-figure": ("o1pruner.diagnostics", "cli_training_figure",
                         "training diagnostics figure and warnings of one run"),
     "figure2": ("o1pruner.report", "cli_figure2", "Figure 2: draw the workflow's rule graph"),
