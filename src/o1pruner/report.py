@@ -55,6 +55,14 @@ def collect_metrics(paths: list[str | Path]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def check_samples(metrics: pd.DataFrame) -> None:
+    """Every run's per-problem rows exist (the bootstrap and the difficulty table read them)."""
+    missing = [p for p in metrics["samples"] if not Path(p).exists()]
+    if missing:
+        raise ValueError(f"no per-problem evaluation rows {missing[0]} next to its metrics JSON "
+                         f"({len(missing)} missing); the evaluate job writes both")
+
+
 def aes_input(metrics: pd.DataFrame, with_lambda: bool) -> pd.DataFrame:
     """The columns ``o1pruner aes`` takes; λ kept as a column for the ablation."""
     cols = ["model", "method", "dataset", "acc", "length"] + (["lambda"] if with_lambda else [])
@@ -195,8 +203,12 @@ def cli_collect_metrics(argv: list[str]) -> int:
     ap.add_argument("--output", required=True, type=Path)
     ap.add_argument("--aes-input", type=Path, help="also write the `o1pruner aes` input CSV")
     ap.add_argument("--with-lambda", action="store_true")
+    ap.add_argument("--check-samples", action="store_true",
+                    help="fail unless each JSON's per-problem Parquet (the `samples` column) exists")
     args = ap.parse_args(argv)
     df = collect_metrics(args.inputs)
+    if args.check_samples:
+        check_samples(df)
     write_text(df.to_csv(index=False), args.output)
     if args.aes_input:
         write_text(aes_input(df, args.with_lambda).to_csv(index=False), args.aes_input)

@@ -15,7 +15,7 @@ rule metrics_table2:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "o1pruner collect-metrics --inputs {input} --output {output.metrics} "
+        "o1pruner collect-metrics --check-samples --inputs {input} --output {output.metrics} "
         "--aes-input {output.aes_input} > {log} 2>&1"
 
 
@@ -30,7 +30,7 @@ rule metrics_table3:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "o1pruner collect-metrics --inputs {input} --output {output.metrics} --with-lambda "
+        "o1pruner collect-metrics --check-samples --inputs {input} --output {output.metrics} --with-lambda "
         "--aes-input {output.aes_input} > {log} 2>&1"
 
 
@@ -46,7 +46,7 @@ rule metrics_lambda:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "o1pruner collect-metrics --inputs {input} --output {output.metrics} --with-lambda "
+        "o1pruner collect-metrics --check-samples --inputs {input} --output {output.metrics} --with-lambda "
         "--aes-input {output.aes_input} > {log} 2>&1"
 
 
@@ -152,7 +152,7 @@ rule metrics_figure4:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "o1pruner collect-metrics --inputs {input} --output {output} > {log} 2>&1"
+        "o1pruner collect-metrics --check-samples --inputs {input} --output {output} > {log} 2>&1"
 
 
 rule figure4:
