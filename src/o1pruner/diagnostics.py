@@ -105,6 +105,8 @@ def figure(entries: list[dict], method: str, stem: Path, title: str) -> list[str
     from o1pruner.report import _pyplot, _save
 
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     panels = [(k, label) for k, label in COMMON_PANELS + METHOD_PANELS.get(method, [])
               if _series(entries, k)[0]]
     if not panels:
@@ -119,6 +121,7 @@ def figure(entries: list[dict], method: str, stem: Path, title: str) -> list[str
         ax.plot(steps, values, marker="." if len(steps) < 50 else None, lw=1)
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if key == "lh_clip_frac":
             ax.axhline(CLIP_FRAC_LIMIT, color="red", ls=":", lw=1)
         if key == "lh_ratio":
