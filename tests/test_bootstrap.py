@@ -131,3 +131,11 @@ def test_eval_set_size_gives_the_asked_half_width():
     # at the proposed size the paired bootstrap interval is indeed about ±3 points
     again = eval_set_size(sets(int(est["n_needed"]), 1), "lh", 3.0).iloc[0]
     assert 2.3 < again["bootstrap_half_width_now"] < 3.7
+
+
+def test_eval_set_size_without_discordance_gives_no_size():
+    from o1pruner.bootstrap import eval_set_size
+
+    rows = _rows([1, 0, 1, 1], [5, 5, 5, 5])
+    out = eval_set_size({("m", "baseline", None, "d"): rows, ("m", "lh", None, "d"): rows}).iloc[0]
+    assert out["n_needed"] is None or pd.isna(out["n_needed"])

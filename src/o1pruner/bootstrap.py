@@ -306,14 +306,16 @@ def eval_set_size(samples: Mapping[tuple, pd.DataFrame], method: str = "lh", hal
                                np.random.default_rng(group_seed(seed, model, dataset)),
                                {"alpha": 1.0, "beta": 3.0, "gamma": 5.0}, "paper")
         lo, hi = _interval(reps[target[0]]["acc_diff"], 0.95)
-        need = problems_needed(disc["var_d"], half_width)
+        # no discordant problem at all: the rates are unknown, not zero – no size follows
+        need = problems_needed(disc["var_d"], half_width) if disc["var_d"] > 0 else None
         boot_half = (float(hi) - float(lo)) / 2
         rows.append({"model": model, "dataset": dataset, "n": disc["n"],
                      "acc_diff": 100 * float(np.mean(m[0] / m[2] - b[0] / b[2])),
                      "p_gain": disc["p_gain"], "p_loss": disc["p_loss"], "var_d": disc["var_d"],
                      "half_width_now": 1.959964 * 100 * np.sqrt(disc["var_d"] / disc["n"]),
                      "bootstrap_half_width_now": boot_half, "n_needed": need,
-                     "bootstrap_half_width_at_n_needed": boot_half * np.sqrt(disc["n"] / max(need, 1))})
+                     "bootstrap_half_width_at_n_needed": (boot_half * np.sqrt(disc["n"] / need)
+                                                          if need else float("nan"))})
     return pd.DataFrame(rows)
 
 
