@@ -264,6 +264,10 @@ def cli_aes(argv: list[str]) -> int:
     write_table(result, args.output)
     avg = result[result["dataset"] == AVERAGE]
     for row in avg.itertuples(index=False):
-        print(f"{row.model}  {row.method}: AVERAGE acc {row.acc:.1f}  length {row.length:.0f}  AES {row.aes:.2f}")
+        line = f"{row.model}  {row.method}: AVERAGE acc {row.acc:.1f}  length {row.length:.0f}  AES {row.aes:.2f}"
+        if "aes_lo" in avg.columns:
+            line += (f"  [95% AES {row.aes_lo:.2f}, {row.aes_hi:.2f}; acc − baseline {row.acc_diff:+.1f} "
+                     f"[{row.acc_diff_lo:+.1f}, {row.acc_diff_hi:+.1f}]]")
+        print(line)
     print(f"wrote {len(result)} rows to {args.output}")
     return 0
