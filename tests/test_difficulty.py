@@ -85,3 +85,22 @@ def test_pooled_sets_span_the_levels():
     # no levels (GSM8K-like): nothing pooled
     z = a.assign(level=0)
     assert ("m", "baseline", "ALL") not in with_pooled({("m", "baseline", "x"): z, ("m", "baseline", "y"): z})
+
+
+def test_easy_vs_hard_verdict_has_a_paired_interval():
+    from o1pruner.difficulty import easy_hard_intervals
+
+    rng = np.random.default_rng(0)
+    levels = np.repeat([1, 2, 3], 60)
+    base_t = rng.integers(80, 120, 180)
+    base = _eval(levels, base_t, rng.random(180) < 0.7)
+    halves_easy = base.assign(num_tokens=np.where(levels == 1, base_t // 2, base_t))  # clear
+    noise = base.assign(num_tokens=base_t + rng.integers(-3, 4, 180))  # no real difference
+    samples = {("m", "baseline", "d"): base, ("m", "lh", "d"): halves_easy, ("m", "sft", "d"): noise}
+    t = length_by_difficulty(samples)
+    s = easy_hard_intervals(samples, easy_vs_hard(t), n_boot=400).set_index("method")
+    assert s.loc["lh", "verdict"] == "yes" and s.loc["lh", "easy_minus_hard_hi"] < -0.4
+    assert s.loc["sft", "verdict"] == "unclear"
+    assert s.loc["sft", "easy_minus_hard_lo"] < 0 < s.loc["sft", "easy_minus_hard_hi"]
+    md = markdown(t, s.reset_index())
+    assert "| m | d | O1-Pruner | -50% (bin 1) | +0% (bin 3) | yes | -50 pts [" in md

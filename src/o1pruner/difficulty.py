@@ -129,6 +129,50 @@ def easy_vs_hard(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _bin_change_replicates(base: pd.DataFrame, method: pd.DataFrame, problems: pd.Index,
+                           rng: np.random.Generator, n_boot: int) -> np.ndarray:
+    """(B,) relative length change method/Baseline − 1 on one bin, problems resampled (paired)."""
+    from o1pruner.bootstrap import counts_from_indices, draw_indices, per_problem
+
+    sums = np.stack([per_problem(r[r["problem_id"].isin(problems)], problems, "difficulty bin")
+                     for r in (base, method)])
+    w = counts_from_indices(draw_indices(rng, len(problems), n_boot), len(problems))
+    length = (w @ sums[:, 1, :].T) / (w @ sums[:, 2, :].T)  # (B, 2): Baseline, method
+    return length[:, 1] / length[:, 0] - 1
+
+
+def easy_hard_intervals(samples: dict[tuple, pd.DataFrame], summary: pd.DataFrame, n_boot: int = 1000,
+                        seed: int = 0, confidence: float = 0.95) -> pd.DataFrame:
+    """The summary with ``easy_minus_hard`` (easy bin's relative length change minus the hard
+    bin's; negative = easy problems shortened more) and its paired-bootstrap interval, problems
+    resampled within each bin; ``easy_shortened_more`` becomes ``"yes"``/``"no"`` when the
+    interval excludes 0 and ``"unclear"`` when it does not."""
+    from o1pruner.bootstrap import group_seed
+
+    out = summary.copy()
+    q = (1 - confidence) / 2
+    cols = {"easy_minus_hard": [], "easy_minus_hard_lo": [], "easy_minus_hard_hi": [], "verdict": []}
+    for r in summary.itertuples(index=False):
+        if r.easiest == r.hardest:
+            for k, v in zip(cols, (np.nan, np.nan, np.nan, "one difficulty bin only")):
+                cols[k].append(v)
+            continue
+        base_key = next(k for k in samples if k[0] == r.model and k[2] == r.dataset and is_baseline(k[1]))
+        base, method = samples[base_key], samples[(r.model, r.method, r.dataset)]
+        bins, _ = difficulty_bins(base)
+        rng = np.random.default_rng(group_seed(seed, r.model, r.dataset, r.method))
+        easy = _bin_change_replicates(base, method, bins.index[bins == r.easiest], rng, n_boot)
+        hard = _bin_change_replicates(base, method, bins.index[bins == r.hardest], rng, n_boot)
+        lo, hi = np.quantile(easy - hard, [q, 1 - q])
+        cols["easy_minus_hard"].append(r.easy_length_change - r.hard_length_change)
+        cols["easy_minus_hard_lo"].append(float(lo))
+        cols["easy_minus_hard_hi"].append(float(hi))
+        cols["verdict"].append("yes" if hi < 0 else "no" if lo > 0 else "unclear")
+    for k, v in cols.items():
+        out[k] = v
+    return out
+
+
 def presample_by_difficulty(graded: pd.DataFrame, model: str) -> pd.DataFrame:
     """The reference model's pre-samples per level: problems, samples, accuracy, mean length, and
     the mean length of its correct and incorrect samples."""
@@ -174,16 +218,28 @@ def markdown(table: pd.DataFrame, summary: pd.DataFrame) -> str:
             lines.append("| " + " | ".join([display_method(method), *cells]) + " |")
         parts.append("\n".join(lines) + "\n")
     parts.append("### Did a method shorten easy problems more than hard ones?\n")
-    lines = ["| model | dataset | method | length change, easiest | length change, hardest | easy shortened more |",
-             "| --- | --- | --- | ---: | ---: | --- |"]
+    with_ci = "verdict" in summary.columns
+    lines = ["| model | dataset | method | length change, easiest | length change, hardest | easy shortened more |"
+             + (" easiest − hardest (95 % interval) |" if with_ci else ""),
+             "| --- | --- | --- | ---: | ---: | --- |" + (" ---: |" if with_ci else "")]
     for r in summary.itertuples(index=False):
-        verdict = {True: "yes", False: "no", None: "one difficulty bin only"}[r.easy_shortened_more]
+        if with_ci:
+            verdict = r.verdict
+            ci = ("" if pd.isna(r.easy_minus_hard) else
+                  f" {100 * r.easy_minus_hard:+.0f} pts [{100 * r.easy_minus_hard_lo:+.0f}, "
+                  f"{100 * r.easy_minus_hard_hi:+.0f}] |")
+        else:
+            verdict = {True: "yes", False: "no", None: "one difficulty bin only"}[r.easy_shortened_more]
+            ci = ""
         lines.append(f"| {r.model} | {r.dataset} | {display_method(r.method)} | "
                      f"{_pct(r.easy_length_change)} (bin {r.easiest}) | "
-                     f"{_pct(r.hard_length_change)} (bin {r.hardest}) | {verdict} |")
+                     f"{_pct(r.hard_length_change)} (bin {r.hardest}) | {verdict} |" + (ci or (" |" if with_ci else "")))
     parts.append("\n".join(lines) + "\n")
     parts.append("Cells: mean length in tokens (relative change vs the Baseline on the same "
-                 "problems), accuracy. Bin 1 is the easiest.\n")
+                 "problems), accuracy. Bin 1 is the easiest."
+                 + (" Easy shortened more: yes / no when the paired-bootstrap interval of the easiest "
+                    "bin's relative change minus the hardest's (percentage points; negative = easy "
+                    "shortened more) excludes 0, unclear when it does not." if with_ci else "") + "\n")
     return "\n".join(parts)
 
 
@@ -257,14 +313,24 @@ def cli_length_by_difficulty(argv: list[str]) -> int:
     ap.add_argument("--table", required=True, type=Path, help="stem: .csv and .md")
     ap.add_argument("--figure", required=True, type=Path, help="stem: .png and .pdf")
     ap.add_argument("--presample-table", type=Path, help="stem: .csv and .md")
+    ap.add_argument("--bootstrap-samples", type=int, default=0,
+                    help="replicates for the interval of easy-minus-hard length change (0: none)")
+    ap.add_argument("--bootstrap-seed", type=int, default=0)
+    ap.add_argument("--confidence", type=float, default=0.95)
     args = ap.parse_args(argv)
     index = read_table(args.samples_index)
     require_columns(index, ["model", "method", "dataset", "samples"], str(args.samples_index))
     samples = {(m, meth, d): read_table(p) for m, meth, d, p in
                zip(index["model"], index["method"], index["dataset"], index["samples"])}
-    table = length_by_difficulty(with_pooled(samples))
+    samples = with_pooled(samples)
+    table = length_by_difficulty(samples)
     summary = easy_vs_hard(table)
-    _write(table.merge(summary[["model", "dataset", "method", "easy_shortened_more"]],
+    if args.bootstrap_samples:
+        summary = easy_hard_intervals(samples, summary, args.bootstrap_samples, args.bootstrap_seed,
+                                      args.confidence)
+    keep = [c for c in ("easy_shortened_more", "easy_minus_hard", "easy_minus_hard_lo",
+                        "easy_minus_hard_hi", "verdict") if c in summary.columns]
+    _write(table.merge(summary[["model", "dataset", "method", *keep]],
                        on=["model", "dataset", "method"], how="left"),
            markdown(table, summary), args.table, "Length and accuracy by difficulty")
     pre = None

@@ -192,13 +192,15 @@ rule length_by_difficulty:
         table=lambda wc, output: output.table[0].rsplit(".", 1)[0],
         figure=lambda wc, output: output.figure[0].rsplit(".", 1)[0],
         presample=lambda wc, output: output.presample[0].rsplit(".", 1)[0],
+        boot="--bootstrap-samples {samples} --bootstrap-seed {seed} --confidence {confidence}".format(**BOOT),
     log:
         f"{RESULTS}/logs/length_by_difficulty.log",
     conda:
         "../../envs/analysis.yaml"
     shell:
         "o1pruner length-by-difficulty --samples-index {input.index} --presamples {params.presamples} "
-        "--table {params.table} --figure {params.figure} --presample-table {params.presample} > {log} 2>&1"
+        "--table {params.table} --figure {params.figure} --presample-table {params.presample} "
+        "{params.boot} > {log} 2>&1"
 
 
 rule training_figure:
