@@ -59,3 +59,32 @@ def test_unreadable_metrics_file_is_named(tmp_path):
     p.write_text("{")
     with pytest.raises(ValueError, match="bad.json: unreadable metrics file"):
         collect_metrics([p])
+
+
+def test_metrics_point_at_their_per_problem_rows(tmp_path):
+    from o1pruner.report import check_samples
+
+    p = _metrics(tmp_path, "baseline", "easy", 50, 100)
+    df = collect_metrics([p])
+    assert df["samples"].tolist() == [str(p.with_suffix(".parquet"))]
+    with pytest.raises(ValueError, match="no per-problem evaluation rows"):
+        check_samples(df)
+    pd.DataFrame({"problem_id": ["a"], "correct": [True], "num_tokens": [3]}).to_parquet(p.with_suffix(".parquet"))
+    check_samples(df)
+
+
+def test_figures_get_bootstrap_error_bars_from_the_rows(tmp_path):
+    from o1pruner.report import run_replicates
+
+    rows = {"baseline": ([1, 1, 0, 1], [10, 12, 30, 11]), "lh_lambda_2": ([1, 1, 1, 1], [5, 6, 9, 5])}
+    paths = []
+    for run, (c, t) in rows.items():
+        p = _metrics(tmp_path, run, "easy", 100 * sum(c) / 4, sum(t) / 4)
+        pd.DataFrame({"problem_id": list("abcd"), "correct": c, "num_tokens": t}).to_parquet(p.with_suffix(".parquet"))
+        paths.append(p)
+    df = collect_metrics(paths)
+    reps = run_replicates(df, 200, 0)
+    assert reps[("toy", "lh_lambda_2", "easy")]["acc"].min() == 100.0
+    assert reps[("toy", "baseline", "easy")]["acc"].std() > 0
+    figure3(df, tmp_path / "f3", n_boot=200)
+    assert (tmp_path / "f3.png").stat().st_size > 1000

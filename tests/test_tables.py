@@ -150,3 +150,59 @@ def test_table3_errors(paper, paper3):
 def test_markdown_escapes_pipes():
     md = tables.to_markdown(pd.DataFrame({"model": ["a|b"], "MATH/AES": [0.123]}))
     assert md.splitlines()[2] == "| a\\|b | 0.12 |"
+
+
+def _aes_with_intervals():
+    from o1pruner.aes import compute_aes
+    from o1pruner.bootstrap import attach_intervals, bootstrap_cells
+
+    rng = np.random.default_rng(0)
+    samples = {}
+    for d in ("MATH", "GSM8K"):
+        base_c = rng.random(300) < 0.5
+        base_t = rng.integers(100, 300, 300)
+        ids = [f"{d}{i}" for i in range(300)]
+        samples[("m", "baseline", None, d)] = pd.DataFrame({"problem_id": ids, "correct": base_c, "num_tokens": base_t})
+        samples[("m", "lh", None, d)] = pd.DataFrame({"problem_id": ids, "correct": base_c | (rng.random(300) < 0.3),
+                                                      "num_tokens": base_t // 2})
+        samples[("m", "sft", None, d)] = pd.DataFrame({"problem_id": ids, "correct": base_c, "num_tokens": base_t - 1})
+    metrics = pd.DataFrame([{"model": m, "method": meth, "dataset": d, "acc": 100 * r["correct"].mean(),
+                             "length": r["num_tokens"].mean()} for (m, meth, _, d), r in samples.items()])
+    return compute_aes(metrics), attach_intervals(compute_aes(metrics), bootstrap_cells(samples, n_boot=300))
+
+
+def test_table2_gains_interval_columns_and_keeps_point_columns():
+    plain, with_ci = _aes_with_intervals()
+    t_plain, t_ci = tables.table2(plain), tables.table2(with_ci)
+    assert list(t_ci.columns[:len(t_plain.columns)]) == list(t_plain.columns)
+    pd.testing.assert_frame_equal(t_ci[t_plain.columns], t_plain)
+    for col in ("MATH/Acc_lo", "MATH/Acc_hi", "AVERAGE/AES_lo", "GSM8K/dAcc", "GSM8K/dAcc_hi", "AVERAGE/dLength_lo"):
+        assert col in t_ci.columns
+    lh = t_ci[t_ci["method"] == "O1-Pruner"].iloc[0]
+    assert lh["MATH/Acc_lo"] <= lh["MATH/Acc"] <= lh["MATH/Acc_hi"]
+    md = tables.to_markdown(t_ci)
+    assert "MATH/Acc_lo" not in md and "MATH/dAcc" in md
+    row = next(line for line in md.splitlines() if "O1-Pruner" in line)
+    half = (lh["MATH/Acc_hi"] - lh["MATH/Acc_lo"]) / 2
+    assert f"{lh['MATH/Acc']:.1f} ± {half:.1f}" in row
+    assert f"{lh['MATH/dAcc']:+.1f} ± " in row and "*" in row  # LH's accuracy gain is clear
+    sft = next(line for line in md.splitlines() if "| SFT |" in line)
+    assert "+0.0 ± 0.0 |" in sft  # identical accuracy: not marked
+    assert "interval excludes 0" in md
+
+
+def test_table2_vs_paper_shows_ours_printed_and_difference():
+    paper = pd.read_csv(Path(__file__).parent / "data" / "paper_table2.csv")
+    ours = paper[paper["model"] == "Marco-o1-7B"].assign(model="marco")
+    ours["dataset"] = ours["dataset"].replace({"MATH": "math500", "GSM8K": "gsm8k", "GaoKao": "gaokao"})
+    ours.loc[(ours["method"] == "O1-Pruner") & (ours["dataset"] == "math500"), "acc"] = 75.0
+    cmp = tables.table2_vs_paper(ours, paper, {"marco": "Marco-o1-7B"},
+                                 {"math500": "MATH", "gsm8k": "GSM8K", "gaokao": "GaoKao"})
+    assert len(cmp) == 5 * 4 * 3  # one model: 5 methods x 4 datasets x 3 metrics
+    cell = cmp[(cmp["method"] == "O1-Pruner") & (cmp["dataset"] == "MATH") & (cmp["metric"] == "Acc")].iloc[0]
+    assert cell["ours"] == 75.0 and cell["printed"] == 77.5 and cell["diff"] == pytest.approx(-2.5)
+    md = tables.table2_vs_paper_markdown(cmp)
+    line = next(x for x in md.splitlines() if "O1-Pruner" in x)
+    assert line.startswith("| Marco-o1-7B | O1-Pruner | 75.0 / 77.5 / −2.5 | 657 / 657 / +0 | 0.58 / 0.58 / +0.00 |")
+    with pytest.raises(ValueError, match="paper_names"):
+        tables.table2_vs_paper(ours, paper)

@@ -240,11 +240,34 @@ def cli_aes(argv: list[str]) -> int:
                    help="paper: formula as written (default); table2: reading that reproduces Table 2")
     for name, value in DEFAULT_WEIGHTS.items():
         p.add_argument(f"--{name}", type=float, default=value, help=f"AES weight {name} (default {value:g})")
+    p.add_argument("--samples-index", type=Path, default=None,
+                   help="metrics CSV of `o1pruner collect-metrics` (model, method, lambda, dataset, "
+                        "samples): adds paired-bootstrap intervals from the per-problem rows")
+    p.add_argument("--bootstrap-samples", type=int, default=1000, help="bootstrap replicates B")
+    p.add_argument("--bootstrap-seed", type=int, default=0)
+    p.add_argument("--confidence", type=float, default=0.95)
     args = p.parse_args(argv)
-    result = compute_aes(read_table(args.input), args.alpha, args.beta, args.gamma, args.variant)
+    metrics = read_table(args.input)
+    result = compute_aes(metrics, args.alpha, args.beta, args.gamma, args.variant)
+    if args.samples_index is not None:
+        from o1pruner.bootstrap import attach_intervals, bootstrap_cells, samples_from_index
+
+        index = read_table(args.samples_index)
+        if "lambda" not in metrics.columns:  # Table 2: one run per method, λ is not a key
+            index = index.drop(columns="lambda", errors="ignore")
+        ci = bootstrap_cells(samples_from_index(index),
+                             args.bootstrap_samples, args.bootstrap_seed, args.confidence,
+                             args.alpha, args.beta, args.gamma, args.variant)
+        result = attach_intervals(result, ci)
+        print(f"paired bootstrap over problems: B={args.bootstrap_samples}, "
+              f"seed={args.bootstrap_seed}, {args.confidence:.0%} percentile intervals")
     write_table(result, args.output)
     avg = result[result["dataset"] == AVERAGE]
     for row in avg.itertuples(index=False):
-        print(f"{row.model}  {row.method}: AVERAGE acc {row.acc:.1f}  length {row.length:.0f}  AES {row.aes:.2f}")
+        line = f"{row.model}  {row.method}: AVERAGE acc {row.acc:.1f}  length {row.length:.0f}  AES {row.aes:.2f}"
+        if "aes_lo" in avg.columns:
+            line += (f"  [95% AES {row.aes_lo:.2f}, {row.aes_hi:.2f}; acc − baseline {row.acc_diff:+.1f} "
+                     f"[{row.acc_diff_lo:+.1f}, {row.acc_diff_hi:+.1f}]]")
+        print(line)
     print(f"wrote {len(result)} rows to {args.output}")
     return 0

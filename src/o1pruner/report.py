@@ -49,8 +49,18 @@ def collect_metrics(paths: list[str | Path]) -> pd.DataFrame:
                      "split": split, "dataset": m["dataset"], "acc": m["acc"],
                      "length": m["length"], "n": m["n"], "wall_s": m["wall_s"],
                      "generate_s": m["generate_s"], "tokens_per_s": m["tokens_per_s"],
-                     "backend": m.get("backend")})
+                     "backend": m.get("backend"),
+                     # the per-problem graded rows the evaluate job writes next to the JSON
+                     "samples": str(Path(p).with_suffix(".parquet"))})
     return pd.DataFrame(rows)
+
+
+def check_samples(metrics: pd.DataFrame) -> None:
+    """Every run's per-problem rows exist (the bootstrap and the difficulty table read them)."""
+    missing = [p for p in metrics["samples"] if not Path(p).exists()]
+    if missing:
+        raise ValueError(f"no per-problem evaluation rows {missing[0]} next to its metrics JSON "
+                         f"({len(missing)} missing); the evaluate job writes both")
 
 
 def aes_input(metrics: pd.DataFrame, with_lambda: bool) -> pd.DataFrame:
@@ -59,48 +69,102 @@ def aes_input(metrics: pd.DataFrame, with_lambda: bool) -> pd.DataFrame:
     return metrics[cols].copy()
 
 
-def figure3(metrics: pd.DataFrame, stem: Path) -> None:
-    """Figure 3: generation time over the evaluation sets, per method and model."""
+def run_replicates(metrics: pd.DataFrame, n_boot: int, seed: int) -> dict[tuple, dict[str, np.ndarray]]:
+    """Paired-bootstrap replicates of every (model, run, dataset) of a metrics table with a
+    ``samples`` column: ``{(model, run, dataset): {"acc", "length", ...}}`` (see
+    :mod:`o1pruner.bootstrap`; the same draw of problems for all runs of a model and dataset)."""
+    from o1pruner.bootstrap import bootstrap_group, group_seed
+    from o1pruner.io import read_table
+
+    out = {}
+    for (model, dataset), g in metrics.groupby(["model", "dataset"], sort=False):
+        runs = {(run, None): read_table(path) for run, path in zip(g["run"], g["samples"])}
+        rng = np.random.default_rng(group_seed(seed, model, dataset))
+        for (run, _), r in bootstrap_group(runs, n_boot, rng, {"alpha": 1, "beta": 3, "gamma": 5},
+                                           "paper", f"model={model!r} dataset={dataset!r}").items():
+            out[(model, run, dataset)] = r
+    return out
+
+
+def _has_samples(metrics: pd.DataFrame) -> bool:
+    return "samples" in metrics.columns and metrics["samples"].map(lambda p: Path(str(p)).exists()).all()
+
+
+def _errors(values, lo, hi):
+    """matplotlib yerr (2, n) from point values and interval bounds."""
+    v = np.asarray(values, dtype=float)
+    return np.vstack([v - np.asarray(lo, dtype=float), np.asarray(hi, dtype=float) - v]).clip(min=0)
+
+
+def figure3(metrics: pd.DataFrame, stem: Path, n_boot: int = 0, seed: int = 0,
+            confidence: float = 0.95) -> None:
+    """Figure 3: generation time over the evaluation sets, per method and model.
+
+    With ``n_boot`` and the per-problem rows (``samples`` column), each bar gets the 95 %
+    interval of the time over a bootstrap of problems, at the run's measured throughput: a
+    replicate's time on a dataset is ``generate_s × length_replicate / length``.
+    """
     plt = _pyplot()
     total = (metrics.groupby(["model", "method"], sort=False)["generate_s"].sum().unstack(0))
     total = total.reindex([m for m in METHOD_DISPLAY if m in total.index])
+    err = None
+    if n_boot and _has_samples(metrics):
+        reps = run_replicates(metrics, n_boot, seed)
+        q = (1 - confidence) / 2
+        lo, hi = total.copy(), total.copy()
+        for (model, method), g in metrics.groupby(["model", "method"], sort=False):
+            t = sum(row.generate_s * reps[(model, row.run, row.dataset)]["length"] / row.length
+                    for row in g.itertuples(index=False))
+            lo.loc[method, model], hi.loc[method, model] = np.quantile(t, [q, 1 - q])
+        err = (lo, hi)
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
     x = np.arange(len(total.index))
     width = 0.8 / max(1, total.shape[1])
     for i, model in enumerate(total.columns):
-        bars = ax.bar(x + (i - (total.shape[1] - 1) / 2) * width, total[model], width, label=model)
+        yerr = _errors(total[model], err[0][model], err[1][model]) if err else None
+        bars = ax.bar(x + (i - (total.shape[1] - 1) / 2) * width, total[model], width, label=model,
+                      yerr=yerr, capsize=3 if err else 0)
         ax.bar_label(bars, fmt="%.1f", fontsize=7)
     ax.set_xticks(x)
     ax.set_xticklabels([METHOD_DISPLAY[m] for m in total.index], fontsize=8)
     ax.set_ylabel("generation time (s), all eval sets")
-    ax.set_title("Figure 3: inference time per method")
+    ax.set_title("Figure 3: inference time per method" + (" (95 % bootstrap interval)" if err else ""))
     ax.legend(fontsize=8)
     _save(fig, stem)
 
 
-def figure4(metrics: pd.DataFrame, splits: dict[str, list[float]], stem: Path) -> None:
-    """Figure 4: accuracy and length of LH trained on difficulty subsets (+ baseline)."""
+def figure4(metrics: pd.DataFrame, splits: dict[str, list[float]], stem: Path, n_boot: int = 0,
+            seed: int = 0, confidence: float = 0.95) -> None:
+    """Figure 4: accuracy and length of LH trained on difficulty subsets (+ baseline); with
+    ``n_boot`` and the per-problem rows, 95 % bootstrap intervals over problems."""
     plt = _pyplot()
+    reps = run_replicates(metrics, n_boot, seed) if n_boot and _has_samples(metrics) else None
+    q = (1 - confidence) / 2
     models = list(dict.fromkeys(metrics["model"]))
     fig, axes = plt.subplots(len(models), 2, figsize=(8, 3.2 * len(models)), squeeze=False)
     for row, model in enumerate(models):
         sub = metrics[metrics["model"] == model]
-        labels, acc, length = [], [], []
+        labels, picked = [], []
         base = sub[sub["method"] == "baseline"]
         if len(base):
             labels.append("Baseline")
-            acc.append(base["acc"].iloc[0])
-            length.append(base["length"].iloc[0])
+            picked.append(base.iloc[0])
         for name, (lo, hi) in splits.items():
             s = sub[sub["split"] == name]
             if len(s):
                 labels.append(f"{name}\n({lo:g}-{hi:g}%)")
-                acc.append(s["acc"].iloc[0])
-                length.append(s["length"].iloc[0])
+                picked.append(s.iloc[0])
         dataset = sub["dataset"].iloc[0] if len(sub) else ""
-        for ax, vals, ylabel in ((axes[row, 0], acc, "accuracy (%)"),
-                                 (axes[row, 1], length, "mean length (tokens)")):
-            bars = ax.bar(range(len(vals)), vals, color=["grey"] + ["C0"] * (len(vals) - 1))
+        for ax, col, ylabel in ((axes[row, 0], "acc", "accuracy (%)"),
+                                (axes[row, 1], "length", "mean length (tokens)")):
+            vals = [r[col] for r in picked]
+            yerr = None
+            if reps is not None:
+                bounds = np.array([np.quantile(reps[(model, r["run"], r["dataset"])][col], [q, 1 - q])
+                                   for r in picked]).reshape(-1, 2)
+                yerr = _errors(vals, bounds[:, 0], bounds[:, 1])
+            bars = ax.bar(range(len(vals)), vals, color=["grey"] + ["C0"] * (len(vals) - 1),
+                          yerr=yerr, capsize=3 if yerr is not None else 0)
             ax.bar_label(bars, fmt="%.1f", fontsize=7)
             ax.set_xticks(range(len(vals)))
             ax.set_xticklabels(labels, fontsize=7)
@@ -108,7 +172,8 @@ def figure4(metrics: pd.DataFrame, splits: dict[str, list[float]], stem: Path) -
             if ylabel.startswith("accuracy"):
                 ax.set_ylim(0, 105)
             ax.set_title(f"{model} on {dataset}", fontsize=9)
-    fig.suptitle("Figure 4: O1-Pruner trained on difficulty subsets (difficulty percentiles)")
+    fig.suptitle("Figure 4: O1-Pruner trained on difficulty subsets (difficulty percentiles)"
+                 + ("\nerror bars: 95 % bootstrap interval over problems" if reps is not None else ""))
     _save(fig, stem)
 
 
@@ -138,8 +203,12 @@ def cli_collect_metrics(argv: list[str]) -> int:
     ap.add_argument("--output", required=True, type=Path)
     ap.add_argument("--aes-input", type=Path, help="also write the `o1pruner aes` input CSV")
     ap.add_argument("--with-lambda", action="store_true")
+    ap.add_argument("--check-samples", action="store_true",
+                    help="fail unless each JSON's per-problem Parquet (the `samples` column) exists")
     args = ap.parse_args(argv)
     df = collect_metrics(args.inputs)
+    if args.check_samples:
+        check_samples(df)
     write_text(df.to_csv(index=False), args.output)
     if args.aes_input:
         write_text(aes_input(df, args.with_lambda).to_csv(index=False), args.aes_input)
@@ -147,12 +216,21 @@ def cli_collect_metrics(argv: list[str]) -> int:
     return 0
 
 
+def _bootstrap_args(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--bootstrap-samples", type=int, default=0,
+                    help="replicates B for 95 %% error bars (0: none; needs the metrics' samples column)")
+    ap.add_argument("--bootstrap-seed", type=int, default=0)
+    ap.add_argument("--confidence", type=float, default=0.95)
+
+
 def cli_figure3(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="o1pruner figure3")
     ap.add_argument("--metrics", required=True, type=Path)
     ap.add_argument("--output", required=True, type=Path, help="stem: .png and .pdf")
+    _bootstrap_args(ap)
     args = ap.parse_args(argv)
-    figure3(pd.read_csv(args.metrics), args.output)
+    figure3(pd.read_csv(args.metrics), args.output, args.bootstrap_samples, args.bootstrap_seed,
+            args.confidence)
     return 0
 
 
@@ -161,8 +239,10 @@ def cli_figure4(argv: list[str]) -> int:
     ap.add_argument("--metrics", required=True, type=Path)
     ap.add_argument("--splits", required=True, help='JSON: {"easy": [0, 40], ...}')
     ap.add_argument("--output", required=True, type=Path, help="stem: .png and .pdf")
+    _bootstrap_args(ap)
     args = ap.parse_args(argv)
-    figure4(pd.read_csv(args.metrics), json.loads(args.splits), args.output)
+    figure4(pd.read_csv(args.metrics), json.loads(args.splits), args.output,
+            args.bootstrap_samples, args.bootstrap_seed, args.confidence)
     return 0
 
 

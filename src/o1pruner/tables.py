@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -33,6 +34,26 @@ _BY_LOWER = {**METHOD_DISPLAY, **{v.lower(): v for v in METHOD_DISPLAY.values()}
 
 # metric (column suffix) -> (source column in the AES table, Markdown format)
 METRIC_COLUMNS = {"Acc": ("acc", "{:.1f}"), "Length": ("length", "{:.0f}"), "AES": ("aes", "{:.2f}")}
+# paired difference to the baseline (same problems): points of accuracy, tokens
+DIFF_COLUMNS = {"dAcc": ("acc_diff", "{:+.1f}"), "dLength": ("length_diff", "{:+.0f}")}
+FORMATS = {m: f for m, (_, f) in {**METRIC_COLUMNS, **DIFF_COLUMNS}.items()}
+SIGNIFICANT = "*"  # Markdown mark of a difference whose interval excludes 0
+
+
+def has_intervals(df: pd.DataFrame) -> bool:
+    """Whether an AES table carries the bootstrap columns of :mod:`o1pruner.bootstrap`."""
+    return all(f"{c}_{b}" in df.columns for c in ("acc", "length", "aes", "acc_diff", "length_diff")
+               for b in ("lo", "hi"))
+
+
+def _interval_sources(df: pd.DataFrame) -> list[tuple[str, str]]:
+    """(column suffix, source column) of the interval columns a table gains."""
+    if not has_intervals(df):
+        return []
+    out = [(f"{m}_{b}", f"{col}_{b}") for m, (col, _) in METRIC_COLUMNS.items() for b in ("lo", "hi")]
+    for m, (col, _) in DIFF_COLUMNS.items():
+        out += [(m, col), (f"{m}_lo", f"{col}_lo"), (f"{m}_hi", f"{col}_hi")]
+    return out
 
 
 def display_method(method: object) -> str:
@@ -80,13 +101,16 @@ def table2(aes_df: pd.DataFrame, datasets: list[str] | None = None) -> pd.DataFr
 
     cells = df.set_index(["model", "method", "dataset"])
     runs = set(zip(df["model"], df["method"]))
+    sources = [(m, col) for m, (col, _) in METRIC_COLUMNS.items()]
+    extra = _interval_sources(df)  # after all point columns, so those keep their places
     rows = []
     for model, method in ((m, meth) for m in models for meth in methods if (m, meth) in runs):
         row = {"model": model, "method": method}
-        for dataset in datasets:
-            key = (model, method, dataset)
-            for metric, (col, _) in METRIC_COLUMNS.items():
-                row[f"{dataset}/{metric}"] = cells.at[key, col] if key in cells.index else float("nan")
+        for suffixes in (sources, extra):
+            for dataset in datasets:
+                key = (model, method, dataset)
+                for metric, col in suffixes:
+                    row[f"{dataset}/{metric}"] = cells.at[key, col] if key in cells.index else float("nan")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -115,6 +139,8 @@ def table3(aes_df: pd.DataFrame) -> pd.DataFrame:
     out = runs[["model", "lambda"]].copy()
     for metric, (col, _) in METRIC_COLUMNS.items():
         out[f"{AVERAGE}/{metric}"] = runs[col]
+    for metric, col in _interval_sources(df):
+        out[f"{AVERAGE}/{metric}"] = runs[col]
     return out.reset_index(drop=True)
 
 
@@ -124,33 +150,110 @@ def _format_cell(column: str, value) -> str:
     if value is None or pd.isna(value):
         return ""
     metric = column.rsplit("/", 1)[-1]
-    if metric in METRIC_COLUMNS:
-        return METRIC_COLUMNS[metric][1].format(float(value))
+    if metric in FORMATS:
+        return FORMATS[metric].format(float(value))
     if isinstance(value, float):
         return f"{value:g}"  # λ = 0.5, 2, ...
     return str(value)
 
 
+def _with_interval(column: str, value, lo, hi) -> str:
+    """``77.7 ± 2.1`` (half the width of the interval); a difference whose interval excludes 0
+    gets the :data:`SIGNIFICANT` mark."""
+    text = _format_cell(column, value)
+    if not text or lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
+        return text
+    metric = column.rsplit("/", 1)[-1]
+    half = (float(hi) - float(lo)) / 2
+    text += " ± " + FORMATS[metric].replace("+", "").format(half)
+    if metric in DIFF_COLUMNS and (float(lo) > 0 or float(hi) < 0):
+        text += SIGNIFICANT
+    return text
+
+
 def to_markdown(df: pd.DataFrame) -> str:
-    """A GitHub Markdown table at the paper's printed precision (no ``tabulate`` needed)."""
-    header = [str(c) for c in df.columns]
-    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
+    """A GitHub Markdown table at the paper's printed precision (no ``tabulate`` needed).
+
+    A column ``X`` with companions ``X_lo`` and ``X_hi`` prints as one column ``X ± half-width``;
+    differences to the baseline whose interval excludes 0 are marked (see the note under the
+    table).
+    """
+    cols = [str(c) for c in df.columns]
+    paired = {c for c in cols if f"{c}_lo" in cols and f"{c}_hi" in cols}
+    header = [c for c in cols if not (c.endswith(("_lo", "_hi")) and c[:-3] in paired)]
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in header]
     lines = ["| " + " | ".join(header) + " |",
              "| " + " | ".join("---:" if num else "---" for num in numeric) + " |"]
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(_format_cell(c, v) for c, v in zip(header, row)) + " |")
-    return "\n".join(lines) + "\n"
+    for _, row in df.iterrows():
+        cells = [_with_interval(c, row[c], row[f"{c}_lo"], row[f"{c}_hi"]) if c in paired
+                 else _format_cell(c, row[c]) for c in header]
+        lines.append("| " + " | ".join(cells) + " |")
+    text = "\n".join(lines) + "\n"
+    if paired:
+        text += ("\n± = half the width of the 95 % paired-bootstrap interval over problems; "
+                 f"dAcc (points) and dLength (tokens) = difference to the Baseline on the same "
+                 f"problems, {SIGNIFICANT} = its interval excludes 0.\n")
+    return text
 
 
-def write_table(df: pd.DataFrame, stem: str | Path) -> tuple[Path, Path]:
-    """Write ``<stem>.csv`` (full precision) and ``<stem>.md``; returns both paths."""
+def write_table(df: pd.DataFrame, stem: str | Path, html_title: str | None = None) -> tuple[Path, Path]:
+    """Write ``<stem>.csv`` (full precision) and ``<stem>.md``; returns both paths. With
+    ``html_title`` also ``<stem>.html`` (the Markdown as a page the Snakemake report shows)."""
     from o1pruner.io import write_text
 
     stem = Path(stem)
     csv_path, md_path = stem.with_name(stem.name + ".csv"), stem.with_name(stem.name + ".md")
     write_text(df.to_csv(index=False), csv_path)  # atomic: a killed job leaves no half table
-    write_text(to_markdown(df), md_path)
+    md = to_markdown(df)
+    write_text(md, md_path)
+    if html_title is not None:
+        write_text(markdown_to_html(md, html_title), stem.with_name(stem.name + ".html"))
     return csv_path, md_path
+
+
+_HTML_STYLE = """body{font-family:sans-serif;font-size:13px;margin:12px;color:#222}
+table{border-collapse:collapse;margin:6px 0 14px}th,td{border:1px solid #ccc;padding:3px 7px}
+th{background:#eef2f7}td.r{text-align:right;white-space:nowrap}tr:nth-child(even) td{background:#fafafa}
+h1{font-size:17px}h3{font-size:14px;margin:14px 0 4px}p{max-width:70em}"""
+
+
+def markdown_to_html(md: str, title: str) -> str:
+    """A standalone HTML page of the Markdown this module writes (``###`` headings, pipe
+    tables, paragraphs) – the Snakemake report shows HTML inline but only offers .md/.csv for
+    download."""
+    import html
+
+    out = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+           f"<style>{_HTML_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
+    lines = md.splitlines()
+    i = 0
+
+    def cells(line: str) -> list[str]:
+        parts = re.split(r"(?<!\\)\|", line.strip()[1:-1])
+        return [p.strip().replace("\\|", "|") for p in parts]
+
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("|") and i + 1 < len(lines) and set(lines[i + 1].replace("|", "").strip()) <= set("-: "):
+            header, align = cells(line), cells(lines[i + 1])
+            right = [a.endswith(":") for a in align]
+            out.append("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header)
+                       + "</tr></thead><tbody>")
+            i += 2
+            while i < len(lines) and lines[i].startswith("|"):
+                out.append("<tr>" + "".join(
+                    f"<td{' class=r' if r else ''}>{html.escape(c)}</td>"
+                    for c, r in zip(cells(lines[i]), right + [False] * 99)) + "</tr>")
+                i += 1
+            out.append("</tbody></table>")
+            continue
+        if line.startswith("#"):
+            out.append(f"<h3>{html.escape(line.lstrip('#').strip())}</h3>")
+        elif line.strip():
+            out.append(f"<p>{html.escape(line)}</p>")
+        i += 1
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
 
 
 def cli_tables(argv: list[str]) -> int:
@@ -162,14 +265,101 @@ def cli_tables(argv: list[str]) -> int:
     ap.add_argument("--table2", type=Path, help="stem for Table 2 (.csv, .md)")
     ap.add_argument("--table3", type=Path, help="stem for Table 3 (.csv, .md)")
     ap.add_argument("--datasets", nargs="*", default=None, help="dataset column order")
+    ap.add_argument("--html", action="store_true", help="also write <stem>.html (for the report)")
     args = ap.parse_args(argv)
     df = pd.read_csv(args.aes)
     if args.table2:
         t2 = table2(df, datasets=args.datasets)
-        write_table(t2, args.table2)
+        write_table(t2, args.table2, "Table 2: main results" if args.html else None)
         print(to_markdown(t2))
     if args.table3:
         t3 = table3(df)
-        write_table(t3, args.table3)
+        write_table(t3, args.table3, "Table 3: ablation on λ" if args.html else None)
         print(to_markdown(t3))
+    return 0
+
+
+def table2_vs_paper(aes_df: pd.DataFrame, paper: pd.DataFrame, models: dict[str, str] | None = None,
+                    datasets: dict[str, str] | None = None) -> pd.DataFrame:
+    """Ours beside the printed Table 2: per (model, method, dataset incl. AVERAGE) and metric,
+    ``ours``, ``printed`` and ``diff = ours − printed``.
+
+    ``models`` / ``datasets`` map our names to the paper's (``marco`` → ``Marco-o1-7B``,
+    ``math500`` → ``MATH``); names not in a map are kept. Cells the paper does not print (or we
+    did not run) are left out.
+    """
+    require_columns(aes_df, ["model", "method", "dataset", "acc", "length", "aes"], "table2_vs_paper input")
+    require_columns(paper, ["model", "method", "dataset", "acc", "length", "aes"], "printed Table 2")
+    ours = aes_df.assign(model=aes_df["model"].map(lambda m: (models or {}).get(m, m)),
+                         dataset=aes_df["dataset"].map(lambda d: (datasets or {}).get(d, d)),
+                         method=aes_df["method"].map(display_method))
+    printed = paper.assign(method=paper["method"].map(display_method))
+    keys = ["model", "method", "dataset"]
+    both = ours.merge(printed, on=keys, suffixes=("", "_printed"), how="inner")
+    if both.empty:
+        raise ValueError("table2_vs_paper: no cell of ours matches the printed Table 2 by (model, "
+                         f"method, dataset); ours has models {sorted(set(ours['model']))} and datasets "
+                         f"{sorted(set(ours['dataset']))} – map them with report.paper_names")
+    rows = []
+    for metric, (col, _) in METRIC_COLUMNS.items():
+        part = both[keys].copy()
+        part["metric"] = metric
+        part["ours"] = both[col].astype(float)
+        part["printed"] = both[f"{col}_printed"].astype(float)
+        part["diff"] = part["ours"] - part["printed"]
+        rows.append(part)
+    out = pd.concat(rows, ignore_index=True)
+    order = {m: i for i, m in enumerate(METHOD_ORDER)}
+    dorder = {d: i for i, d in enumerate(_ordered(printed["dataset"]))}
+    morder = {m: i for i, m in enumerate(_ordered(printed["model"]))}
+    out = out.assign(_m=out["model"].map(morder), _r=out["method"].map(order).fillna(99),
+                     _d=out["dataset"].map(dorder))
+    return out.sort_values(["_m", "_r", "_d"], kind="stable").drop(columns=["_m", "_r", "_d"]) \
+        .reset_index(drop=True)
+
+
+def table2_vs_paper_markdown(cmp: pd.DataFrame) -> str:
+    """One row per (model, method), one column per (dataset, metric): ``ours / printed / diff``."""
+    cols = list(dict.fromkeys(zip(cmp["dataset"], cmp["metric"])))
+    lines = ["| model | method | " + " | ".join(f"{d}/{m}" for d, m in cols) + " |",
+             "| --- | --- |" + " ---: |" * len(cols)]
+    cells = cmp.set_index(["model", "method", "dataset", "metric"])
+    for model, method in dict.fromkeys(zip(cmp["model"], cmp["method"])):
+        row = []
+        for d, m in cols:
+            key = (model, method, d, m)
+            if key not in cells.index:
+                row.append("")
+                continue
+            c = cells.loc[key]
+            f = METRIC_COLUMNS[m][1]
+            row.append(f"{f.format(c['ours'])} / {f.format(c['printed'])} / "
+                       f"{'+' if c['diff'] >= 0 else '−'}{f.format(abs(c['diff']))}")
+        lines.append(f"| {model} | {method} | " + " | ".join(row) + " |")
+    return ("\n".join(lines) + "\n\nEach cell: ours / printed in the paper (Table 2, arXiv "
+            "2501.12570) / ours − printed. Acc in %, Length in tokens.\n")
+
+
+def cli_table2_vs_paper(argv: list[str]) -> int:
+    """``o1pruner table2-vs-paper --aes table2_aes.csv --paper paper_table2.csv --output STEM
+    [--names JSON]``"""
+    import argparse
+    import json
+
+    from o1pruner.io import read_table, write_text
+
+    ap = argparse.ArgumentParser(prog="o1pruner table2-vs-paper")
+    ap.add_argument("--aes", required=True, type=Path, help="our Table 2 AES table (`o1pruner aes`)")
+    ap.add_argument("--paper", required=True, type=Path, help="the printed Table 2 (tests/data/paper_table2.csv)")
+    ap.add_argument("--output", required=True, type=Path, help="stem: .csv and .md")
+    ap.add_argument("--names", default="{}", help='JSON {"models": {ours: paper}, "datasets": {ours: paper}}')
+    args = ap.parse_args(argv)
+    names = json.loads(args.names)
+    cmp = table2_vs_paper(read_table(args.aes), read_table(args.paper), names.get("models"),
+                          names.get("datasets"))
+    write_text(cmp.to_csv(index=False), f"{args.output}.csv")
+    md = table2_vs_paper_markdown(cmp)
+    write_text(md, f"{args.output}.md")
+    write_text(markdown_to_html(md, "Table 2: ours / printed / difference"), f"{args.output}.html")
+    print(md)
     return 0

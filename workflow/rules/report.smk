@@ -1,5 +1,7 @@
-# Metrics -> AES -> Tables 2 and 3, the per-λ targets, and Figures 2-4.
+# Metrics -> AES (with paired-bootstrap intervals) -> Tables 2 and 3, the per-λ targets,
+# Figures 2-4, length against difficulty, training diagnostics and ours-vs-paper.
 
+include: "report_common.smk"
 
 
 rule metrics_table2:
@@ -13,7 +15,7 @@ rule metrics_table2:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "o1pruner collect-metrics --inputs {input} --output {output.metrics} "
+        "o1pruner collect-metrics --check-samples --inputs {input} --output {output.metrics} "
         "--aes-input {output.aes_input} > {log} 2>&1"
 
 
@@ -28,7 +30,7 @@ rule metrics_table3:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "o1pruner collect-metrics --inputs {input} --output {output.metrics} --with-lambda "
+        "o1pruner collect-metrics --check-samples --inputs {input} --output {output.metrics} --with-lambda "
         "--aes-input {output.aes_input} > {log} 2>&1"
 
 
@@ -44,42 +46,46 @@ rule metrics_lambda:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "o1pruner collect-metrics --inputs {input} --output {output.metrics} --with-lambda "
+        "o1pruner collect-metrics --check-samples --inputs {input} --output {output.metrics} --with-lambda "
         "--aes-input {output.aes_input} > {log} 2>&1"
 
 
 rule aes:
     input:
-        "{prefix}aes_input.csv",
+        aes_input="{prefix}aes_input.csv",
+        index="{prefix}metrics.csv",
+        samples=lambda wc: _samples_of(_aes_metrics_jsons(wc)),
     output:
         "{prefix}aes.csv",
     wildcard_constraints:
         prefix=rf"{RESULTS}/(lambda_[0-9.]+/|metrics/table[23]_)",
     params:
         args="--variant {variant} --alpha {alpha} --beta {beta} --gamma {gamma}".format(**config["aes"]),
+        boot="--bootstrap-samples {samples} --bootstrap-seed {seed} --confidence {confidence}".format(**BOOT),
     log:
         "{prefix}aes.log",
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "o1pruner aes --input {input} --output {output} {params.args} > {log} 2>&1"
+        "o1pruner aes --input {input.aes_input} --output {output} {params.args} "
+        "--samples-index {input.index} {params.boot} > {log} 2>&1"
 
 
 rule table2:
     input:
         f"{RESULTS}/metrics/table2_aes.csv",
     output:
-        report(multiext(f"{RESULTS}/tables/table2", ".csv", ".md"),
+        report(multiext(f"{RESULTS}/tables/table2", ".csv", ".md", ".html"),
                caption="../report/table2.rst", category="Tables"),
     params:
         datasets=" ".join(config["eval_datasets"]),
-        stem=lambda wc, output: output[-1].rsplit(".", 1)[0],
+        stem=lambda wc, output: output[0].rsplit(".", 1)[0],
     log:
         f"{RESULTS}/logs/table2.log",
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "o1pruner tables --aes {input} --table2 {params.stem} "
+        "o1pruner tables --aes {input} --table2 {params.stem} --html "
         "--datasets {params.datasets} > {log} 2>&1"
 
 
@@ -87,16 +93,16 @@ rule table3:
     input:
         f"{RESULTS}/metrics/table3_aes.csv",
     output:
-        report(multiext(f"{RESULTS}/tables/table3", ".csv", ".md"),
+        report(multiext(f"{RESULTS}/tables/table3", ".csv", ".md", ".html"),
                caption="../report/table3.rst", category="Tables"),
     params:
-        stem=lambda wc, output: output[-1].rsplit(".", 1)[0],
+        stem=lambda wc, output: output[0].rsplit(".", 1)[0],
     log:
         f"{RESULTS}/logs/table3.log",
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "o1pruner tables --aes {input} --table3 {params.stem} > {log} 2>&1"
+        "o1pruner tables --aes {input} --table3 {params.stem} --html > {log} 2>&1"
 
 
 rule figure2_rulegraph:
@@ -120,18 +126,20 @@ rule figure2_rulegraph:
 
 rule figure3:
     input:
-        f"{RESULTS}/metrics/table2_metrics.csv",
+        metrics=f"{RESULTS}/metrics/table2_metrics.csv",
+        samples=_samples_of(_table2_metrics()),
     output:
         report(multiext(f"{RESULTS}/figures/figure3", ".png", ".pdf"),
                caption="../report/figure3.rst", category="Figures"),
     params:
+        boot="--bootstrap-samples {samples} --bootstrap-seed {seed} --confidence {confidence}".format(**BOOT),
         stem=lambda wc, output: output[-1].rsplit(".", 1)[0],
     log:
         f"{RESULTS}/logs/figure3.log",
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "o1pruner figure3 --metrics {input} --output {params.stem} > {log} 2>&1"
+        "o1pruner figure3 --metrics {input.metrics} --output {params.stem} {params.boot} > {log} 2>&1"
 
 
 rule metrics_figure4:
@@ -144,16 +152,18 @@ rule metrics_figure4:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "o1pruner collect-metrics --inputs {input} --output {output} > {log} 2>&1"
+        "o1pruner collect-metrics --check-samples --inputs {input} --output {output} > {log} 2>&1"
 
 
 rule figure4:
     input:
-        f"{RESULTS}/metrics/figure4_metrics.csv",
+        metrics=f"{RESULTS}/metrics/figure4_metrics.csv",
+        samples=_samples_of(_figure4_metrics()),
     output:
         report(multiext(f"{RESULTS}/figures/figure4", ".png", ".pdf"),
                caption="../report/figure4.rst", category="Figures"),
     params:
+        boot="--bootstrap-samples {samples} --bootstrap-seed {seed} --confidence {confidence}".format(**BOOT),
         splits=shlex.quote(json.dumps(config.get("difficulty_splits", {}))),
         stem=lambda wc, output: output[-1].rsplit(".", 1)[0],
     log:
@@ -161,5 +171,72 @@ rule figure4:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "o1pruner figure4 --metrics {input} --splits {params.splits} "
+        "o1pruner figure4 --metrics {input.metrics} --splits {params.splits} "
+        "--output {params.stem} {params.boot} > {log} 2>&1"
+
+
+rule length_by_difficulty:
+    input:
+        index=f"{RESULTS}/metrics/table2_metrics.csv",
+        samples=_samples_of(_table2_metrics()),
+        presamples=[f"{RESULTS}/{m}/presample/graded.parquet" for m in MODELS],
+    output:
+        table=report(multiext(f"{RESULTS}/tables/length_by_difficulty", ".csv", ".md", ".html"),
+                     caption="../report/length_by_difficulty.rst", category="Length vs difficulty"),
+        figure=report(multiext(f"{RESULTS}/figures/length_by_difficulty", ".png", ".pdf"),
+                      caption="../report/length_by_difficulty_figure.rst", category="Length vs difficulty"),
+        presample=report(multiext(f"{RESULTS}/tables/presample_by_difficulty", ".csv", ".md", ".html"),
+                         caption="../report/presample_by_difficulty.rst", category="Length vs difficulty"),
+    params:
+        presamples=lambda wc, input: " ".join(f"{m}={p}" for m, p in zip(MODELS, input.presamples)),
+        table=lambda wc, output: output.table[0].rsplit(".", 1)[0],
+        figure=lambda wc, output: output.figure[0].rsplit(".", 1)[0],
+        presample=lambda wc, output: output.presample[0].rsplit(".", 1)[0],
+        boot="--bootstrap-samples {samples} --bootstrap-seed {seed} --confidence {confidence}".format(**BOOT),
+    log:
+        f"{RESULTS}/logs/length_by_difficulty.log",
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "o1pruner length-by-difficulty --samples-index {input.index} --presamples {params.presamples} "
+        "--table {params.table} --figure {params.figure} --presample-table {params.presample} "
+        "{params.boot} > {log} 2>&1"
+
+
+rule training_figure:
+    input:
+        f"{RESULTS}/{{model}}/runs/{{run}}/model",
+    output:
+        report(multiext(f"{RESULTS}/figures/training_{{model}}_{{run}}", ".png", ".pdf"),
+               caption="../report/training.rst", category="Training diagnostics",
+               subcategory="{model}", labels={"model": "{model}", "run": "{run}"}),
+    wildcard_constraints:
+        run=r"sft|dpo|lh_lambda_[0-9]+(\.[0-9]+)?(_[A-Za-z][A-Za-z0-9]*)?",
+    params:
+        stem=lambda wc, output: output[0].rsplit(".", 1)[0],
+    log:
+        f"{RESULTS}/logs/training_figure_{{model}}_{{run}}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "o1pruner training-figure --model-dir {input} --output {params.stem} "
+        "--title '{wildcards.model} {wildcards.run}' > {log} 2>&1"
+
+
+rule table2_vs_paper:
+    input:
+        aes=f"{RESULTS}/metrics/table2_aes.csv",
+        paper=REPORT["paper_table2"],
+    output:
+        report(multiext(f"{RESULTS}/tables/table2_vs_paper", ".md", ".csv", ".html"),
+               caption="../report/table2_vs_paper.rst", category="Tables"),
+    params:
+        names=shlex.quote(json.dumps(REPORT["paper_names"])),
+        stem=lambda wc, output: output[0].rsplit(".", 1)[0],
+    log:
+        f"{RESULTS}/logs/table2_vs_paper.log",
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "o1pruner table2-vs-paper --aes {input.aes} --paper {input.paper} --names {params.names} "
         "--output {params.stem} > {log} 2>&1"

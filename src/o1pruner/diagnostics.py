@@ -1,0 +1,157 @@
+"""Training diagnostics: one figure per training run from its JSONL log, and plain warnings.
+
+    o1pruner training-figure --model-dir results/toy/runs/lh_lambda_2/model \\
+        --output results/figures/training_toy_lh_lambda_2 --title "toy lh_lambda_2"
+
+The log is the run's ``train_<method>.jsonl`` (one Trainer log entry per line: loss,
+learning_rate, grad_norm; LH adds lh_ratio and lh_clip_frac; DPO rewards/margins and
+rewards/accuracies). It is found through ``train_summary.json`` in the model folder (its ``log``
+field), else next to the weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from o1pruner.io import read_records
+
+CLIP_FRAC_LIMIT = 0.5
+RATIO_RANGE = (0.5, 2.0)
+
+# (log key, axis label) per panel; a panel is drawn only when the log has the key
+COMMON_PANELS = [("loss", "loss"), ("learning_rate", "learning rate"), ("grad_norm", "gradient norm")]
+METHOD_PANELS = {
+    "lh": [("lh_ratio", "mean ratio π/π_ref (lh_ratio)"), ("lh_clip_frac", "clip fraction (lh_clip_frac)")],
+    "dpo": [("rewards/margins", "reward margin"), ("rewards/accuracies", "reward accuracy")],
+    "sft": [],
+}
+
+
+def _series(entries: list[dict], key: str) -> tuple[list[float], list[float]]:
+    """(steps, values) of the training entries that log ``key`` (the final summary entry, with
+    ``train_loss`` instead of ``loss``, is skipped by construction)."""
+    steps, values = [], []
+    for i, e in enumerate(entries):
+        if key in e and e[key] is not None:
+            try:
+                v = float(e[key])
+            except (TypeError, ValueError):
+                continue
+            steps.append(float(e.get("step", i)))
+            values.append(v)
+    return steps, values
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def training_warnings(entries: list[dict], method: str) -> list[str]:
+    """Plain warnings about a run from its log entries (empty list: nothing to report).
+
+    * the loss is NaN or infinite at some step;
+    * LH: the clip fraction stays above 0.5 – above it in every entry of the second half of
+      training (most of the weighted ratios are clipped, so the loss barely moves the model);
+    * LH: the mean ratio π/π_ref leaves [0.5, 2] (the policy drifted far from the reference).
+    """
+    out = []
+    steps, loss = _series(entries, "loss")
+    bad = [s for s, v in zip(steps, loss) if not math.isfinite(v)]
+    if bad:
+        out.append(f"loss is NaN/inf at {len(bad)} logged step(s), first at step {bad[0]:g}")
+    if method == "lh":
+        steps, clip = _series(entries, "lh_clip_frac")
+        late = clip[len(clip) // 2:]
+        if late and min(late) > CLIP_FRAC_LIMIT:
+            out.append(f"LH clip fraction stays above {CLIP_FRAC_LIMIT:g} (min {_fmt(min(late))} over the "
+                       f"last {len(late)} logged steps): most ratios are clipped")
+        steps, ratio = _series(entries, "lh_ratio")
+        lo, hi = RATIO_RANGE
+        outside = [(s, v) for s, v in zip(steps, ratio) if not (lo <= v <= hi)]
+        if outside:
+            s, v = outside[0]
+            out.append(f"LH mean ratio leaves [{lo:g}, {hi:g}] at {len(outside)} logged step(s), "
+                       f"first at step {s:g} ({_fmt(v)})")
+    return out
+
+
+def find_log(model_dir: Path, method: str) -> Path:
+    """The run's JSONL log: ``train_summary.json``'s ``log`` field, else next to the weights."""
+    summary = model_dir / "train_summary.json"
+    candidates = []
+    if summary.exists():
+        log = json.loads(summary.read_text()).get("log")
+        if log:
+            candidates.append(Path(log))
+    candidates.append(model_dir / f"train_{method}.jsonl")
+    for c in candidates:
+        if c.exists():
+            return c
+    raise FileNotFoundError(f"{model_dir}: no training log (looked for {[str(c) for c in candidates]})")
+
+
+def run_method(model_dir: Path) -> str:
+    summary = model_dir / "train_summary.json"
+    if summary.exists():
+        return str(json.loads(summary.read_text())["method"])
+    raise FileNotFoundError(f"{summary}: no such file (is {model_dir} a trained run?)")
+
+
+def figure(entries: list[dict], method: str, stem: Path, title: str) -> list[str]:
+    """Draw the panels the log has; warnings go in the figure and are returned."""
+    from o1pruner.report import _pyplot, _save
+
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    panels = [(k, label) for k, label in COMMON_PANELS + METHOD_PANELS.get(method, [])
+              if _series(entries, k)[0]]
+    if not panels:
+        raise ValueError(f"{title}: the training log has none of {[k for k, _ in COMMON_PANELS]}")
+    warnings = training_warnings(entries, method)
+    cols = 2 if len(panels) > 1 else 1
+    rows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.6 * rows + 0.4 * len(warnings)),
+                             squeeze=False)
+    for ax, (key, label) in zip(axes.ravel(), panels):
+        steps, values = _series(entries, key)
+        ax.plot(steps, values, marker="." if len(steps) < 50 else None, lw=1)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if key == "lh_clip_frac":
+            ax.axhline(CLIP_FRAC_LIMIT, color="red", ls=":", lw=1)
+        if key == "lh_ratio":
+            for bound in RATIO_RANGE:
+                ax.axhline(bound, color="red", ls=":", lw=1)
+    for ax in axes.ravel()[len(panels):]:
+        ax.set_axis_off()
+    head = f"Training: {title}"
+    if warnings:
+        head += "\n" + "\n".join("WARNING: " + w for w in warnings)
+    fig.suptitle(head, fontsize=9, color="darkred" if warnings else "black")
+    _save(fig, stem)
+    return warnings
+
+
+def cli_training_figure(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="o1pruner training-figure", description=__doc__.split("\n")[0])
+    ap.add_argument("--model-dir", required=True, type=Path, help="the trained run's model folder")
+    ap.add_argument("--log", type=Path, default=None, help="train_<method>.jsonl (default: from train_summary.json)")
+    ap.add_argument("--method", default=None, help="sft, dpo or lh (default: from train_summary.json)")
+    ap.add_argument("--output", required=True, type=Path, help="stem: .png and .pdf")
+    ap.add_argument("--title", default=None)
+    args = ap.parse_args(argv)
+    method = args.method or run_method(args.model_dir)
+    log = args.log or find_log(args.model_dir, method)
+    entries = read_records(log)
+    warnings = figure(entries, method, args.output, args.title or str(args.model_dir))
+    print(f"{log}: {len(entries)} log entries, method {method}")
+    for w in warnings:
+        print(f"WARNING: {w}")
+    if not warnings:
+        print("no training warnings")
+    return 0
