@@ -30,6 +30,8 @@ from o1pruner.plan import check_or_raise as _check_plan  # noqa: E402
 _check_plan(config)
 
 RESULTS = config["results"]
+BOOT = config["bootstrap"]
+REPORT = config["report"]
 MODELS = list(config["models"])
 os.environ.setdefault("O1PRUNER_ROOT", workflow.basedir)  # envs/*.post-deploy.sh install the package from here
 workflow.localrules(*config["slurm"]["local_rules"])  # light rules on the submit node (SLURM)
@@ -94,7 +96,7 @@ def all_targets():
         targets.append(f"{RESULTS}/tables/table3.csv")
     if config.get("difficulty_splits"):
         targets.append(f"{RESULTS}/figures/figure4.png")
-    return targets
+    return targets + report_targets()
 
 
 # ---- methods, runs and λ ---------------------------------------------------------------
@@ -242,3 +244,44 @@ def train_launcher(wc, resources):
     if gpus > 1:
         return f"torchrun --standalone --nproc_per_node {gpus} -m o1pruner.cli"
     return "o1pruner"
+
+
+# ---- report.smk: intervals, difficulty, diagnostics ---------------------------------------
+
+
+def _samples_of(metrics_jsons):
+    """The per-problem graded rows the evaluate job writes next to each metrics JSON."""
+    return [p[: -len(".json")] + ".parquet" for p in metrics_jsons]
+
+
+def _aes_metrics_jsons(wc):
+    """Metrics JSONs behind <results>/{where}aes_input.csv (the same list as its collect-metrics rule)."""
+    if wc.where.endswith("table2_"):
+        return _table2_metrics()
+    if wc.where.endswith("table3_"):
+        return _table3_metrics()
+    lam = re.search(r"lambda_([0-9.]+)/$", wc.where).group(1)
+    return [p for m in MODELS for run in ("baseline", lh_run(m, lam)) for p in eval_metrics(m, run)]
+
+
+def trained_runs(model):
+    """Every run of the DAG that trains a model (Table 2, the λ grid, the difficulty splits)."""
+    runs = [r for r in table2_runs(model) if r not in ("baseline", "fast_prompt")]
+    runs += [lh_run(model, l) for l in lambda_grid()]
+    runs += [lh_run(model, split=s) for s in config.get("difficulty_splits", {})]
+    return [r for r in dict.fromkeys(runs) if r in ("sft", "dpo") or r.startswith("lh_")]
+
+
+def report_targets():
+    """The evidence beside the paper's outputs: length by difficulty, training diagnostics,
+    ours-vs-paper."""
+    targets = [f"{RESULTS}/tables/length_by_difficulty.csv", f"{RESULTS}/figures/length_by_difficulty.png"]
+    targets += [f"{RESULTS}/figures/training_{m}_{r}.png" for m in MODELS for r in trained_runs(m)]
+    if REPORT["compare_to_paper"]:
+        targets.append(f"{RESULTS}/tables/table2_vs_paper.md")
+    return targets
+
+
+def bootstrap_args():
+    """The paired bootstrap's flags (intervals of every Acc/Length/AES cell and figure bar)."""
+    return "--bootstrap-samples {samples} --bootstrap-seed {seed} --confidence {confidence}".format(**BOOT)

@@ -1,8 +1,6 @@
 # Metrics -> AES (with paired-bootstrap intervals) -> Tables 2 and 3, the per-λ targets,
 # Figures 2-4, length against difficulty, training diagnostics and ours-vs-paper.
 
-include: "report_common.smk"
-
 
 rule metrics_table2:
     input:
@@ -52,18 +50,18 @@ rule metrics_lambda:
 
 rule aes:
     input:
-        aes_input="{prefix}aes_input.csv",
-        index="{prefix}metrics.csv",
+        aes_input=f"{RESULTS}/{{where}}aes_input.csv",
+        index=f"{RESULTS}/{{where}}metrics.csv",
         samples=lambda wc: _samples_of(_aes_metrics_jsons(wc)),
     output:
-        "{prefix}aes.csv",
+        f"{RESULTS}/{{where}}aes.csv",
     wildcard_constraints:
-        prefix=rf"{RESULTS}/(lambda_[0-9.]+/|metrics/table[23]_)",
+        where=r"lambda_[0-9.]+/|metrics/table[23]_",
     params:
         args="--variant {variant} --alpha {alpha} --beta {beta} --gamma {gamma}".format(**config["aes"]),
-        boot="--bootstrap-samples {samples} --bootstrap-seed {seed} --confidence {confidence}".format(**BOOT),
+        boot=bootstrap_args(),
     log:
-        "{prefix}aes.log",
+        f"{RESULTS}/logs/{{where}}aes.log",
     conda:
         "../../envs/analysis.yaml"
     shell:
@@ -132,7 +130,7 @@ rule figure3:
         report(multiext(f"{RESULTS}/figures/figure3", ".png", ".pdf"),
                caption="../report/figure3.rst", category="Figures"),
     params:
-        boot="--bootstrap-samples {samples} --bootstrap-seed {seed} --confidence {confidence}".format(**BOOT),
+        boot=bootstrap_args(),
         stem=lambda wc, output: output[-1].rsplit(".", 1)[0],
     log:
         f"{RESULTS}/logs/figure3.log",
@@ -163,7 +161,7 @@ rule figure4:
         report(multiext(f"{RESULTS}/figures/figure4", ".png", ".pdf"),
                caption="../report/figure4.rst", category="Figures"),
     params:
-        boot="--bootstrap-samples {samples} --bootstrap-seed {seed} --confidence {confidence}".format(**BOOT),
+        boot=bootstrap_args(),
         splits=shlex.quote(json.dumps(config.get("difficulty_splits", {}))),
         stem=lambda wc, output: output[-1].rsplit(".", 1)[0],
     log:
@@ -192,7 +190,7 @@ rule length_by_difficulty:
         table=lambda wc, output: output.table[0].rsplit(".", 1)[0],
         figure=lambda wc, output: output.figure[0].rsplit(".", 1)[0],
         presample=lambda wc, output: output.presample[0].rsplit(".", 1)[0],
-        boot="--bootstrap-samples {samples} --bootstrap-seed {seed} --confidence {confidence}".format(**BOOT),
+        boot=bootstrap_args(),
     log:
         f"{RESULTS}/logs/length_by_difficulty.log",
     conda:
