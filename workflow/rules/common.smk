@@ -179,7 +179,8 @@ def sampled_eval_args(outputs):
     args = f"--sampled-n {e['samples']} --sampled-seed {config['seed']}"
     for key, value in e["sampling"].items():
         args += f" --sampled-{key.replace('_', '-')} {value}"
-    return args + " --sampled-output " + " ".join(outputs)
+    outs = " ".join(outputs)
+    return f"{args} --sampled-output {outs}"
 
 
 def prompt_speed(run):
