@@ -88,6 +88,7 @@ def _add_spec_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--k", type=int, required=True, help="samples per problem")
     ap.add_argument("--temperature", type=float, default=schema_default("sampling.temperature"))
     ap.add_argument("--top-p", type=float, default=schema_default("sampling.top_p"))
+    ap.add_argument("--top-k", type=int, default=schema_default("sampling.top_k"), help="-1: off")
     ap.add_argument("--max-tokens", type=int, default=schema_default("sampling.max_tokens"))
     ap.add_argument("--seed", type=int, default=schema_default("sampling.seed"))
     ap.add_argument("--batch-size", type=int, default=schema_default("sampling.batch_size"))
@@ -98,7 +99,7 @@ def spec_from_args(args, seed: int) -> SamplingSpec:
         raise SystemExit(f"--k must be >= 1, got {args.k}")
     if args.temperature < 0:
         raise SystemExit(f"--temperature must be >= 0, got {args.temperature}")
-    return SamplingSpec(n=args.k, temperature=args.temperature, top_p=args.top_p,
+    return SamplingSpec(n=args.k, temperature=args.temperature, top_p=args.top_p, top_k=args.top_k,
                         max_tokens=args.max_tokens, seed=seed, batch_size=args.batch_size)
 
 

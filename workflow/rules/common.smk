@@ -195,6 +195,8 @@ def sampling_args(wc):
     args = (f"{engine_args(wc, 'sample')} --k {k} --temperature {s['temperature']} "
             f"--top-p {s['top_p']} --max-tokens {s['max_tokens']} --seed {s['seed']} "
             f"--batch-size {s['batch_size']}")
+    if s["top_k"] != -1:  # off by default: the default run's command (and its params) unchanged
+        args += f" --top-k {s['top_k']}"
     if ss["limit"]:
         args += f" --limit {ss['limit']}"
     return args
