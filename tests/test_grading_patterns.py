@@ -46,6 +46,12 @@ def test_false_positives_are_rejected(grader, pred, gold):
     assert grader.grade(rf"so the answer is $\boxed{{{pred}}}$.", gold)[1] is False
 
 
+def test_alternatives_count_only_when_all_are_right(grader):
+    assert grader.grade(r"\boxed{1.5 or 3/2}", r"\frac{3}{2}")[1]  # one value written twice
+    assert grader.grade(r"\boxed{1.5 \text{ or } \frac32}", "1.5")[1]
+    assert not grader.grade(r"\boxed{1.5 or 2}", r"\frac{3}{2}")[1]
+
+
 def test_constant_is_not_a_unit(grader):
     assert grader.grade(r"\boxed{18 pi}", "18") == ("18 pi", False)  # math-verify decides: 18*pi
     assert grader.grade(r"\boxed{18 pi}", r"18\pi") == ("18 pi", True)
@@ -53,6 +59,7 @@ def test_constant_is_not_a_unit(grader):
 
 def test_thousands_separator_without_space_still_counts(grader):
     assert grader.grade(r"\boxed{32,349}", "32349")[1]
+    assert grader.grade(r"is $\boxed{32,\! 349}$", "32349")[1]  # MATH's own separator ",\!"
     assert grader.grade(r"\boxed{1\,450\,000}", "1,450,000")[1]
     assert as_number("32, 349") is None and as_number("32,349")[0] == 32349
 
@@ -100,6 +107,9 @@ def test_units_percent_constants_still_compare_the_value(grader, pred, gold):
     (r"$x = \boxed{1}$, $\boxed{2}$ and $\boxed{3}$.", "1, 2, 3"),
     (r"Wrong: \boxed{7}. Then the solutions are \boxed{1} and \boxed{2}", "1, 2"),  # prose breaks a run
     (r"\boxed{5}" + "\n\n" + r"\boxed{5}", "5"),  # a repeated answer is not a list
+    (r"$\boxed{1}\boxed{2}$", "1, 2"),
+    (r"\(\boxed{1}\) and \(\boxed{-2}\).", "1, -2"),
+    (r"\boxed{1} papers and \boxed{2} bins", "2"),  # words end the run
     (r"\boxed{18} or \boxed{21}", "21"),  # an alternative is not a part
 ])
 def test_box_runs_are_one_answer(text, expected):

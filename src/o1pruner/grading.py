@@ -88,13 +88,13 @@ BOXES = ("last", "first")
 SCOPES = ("answer", "whole")
 _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
 # what may stand between the boxes of one answer split over several boxes
-# ("\boxed{(2, 2)} \quad\text{and}\quad \boxed{(6, 2)}", "\boxed{1},\boxed{2}"): spacing,
-# dollars and at least one separator (a comma, a semicolon or "and"); "or" is an
-# alternative, not a part, and plain whitespace alone is a repeated answer, not a list
+# ("\boxed{(2, 2)} \quad\text{and}\quad \boxed{(6, 2)}", "\boxed{1},\boxed{2}", "$\boxed{1}\boxed{2}$"):
+# spacing, math delimiters and separators (a comma, a semicolon, "and"); "or" is an
+# alternative, not a part, and any other word ends the run
 _JOIN_GAP_MAX = 60
-_JOIN_FILLER = r"(?:\s|\$|\\[,;:! ]|\\q?quad(?![A-Za-z])|~)*"
+_JOIN_FILLER = r"(?:\s|\$|\\[()\[\]]|\\[,;:! ]|\\q?quad(?![A-Za-z])|~)*"
 _JOIN_SEP = r"(?:[,;&]|\band\b|\\(?:text|mathrm|textrm|mbox)\s*\{\s*(?:and|,|;)\s*\})"
-_JOIN_GAP = re.compile(_JOIN_FILLER + "(?:" + _JOIN_SEP + _JOIN_FILLER + ")+")
+_JOIN_GAP = re.compile(_JOIN_FILLER + "(?:" + _JOIN_SEP + _JOIN_FILLER + ")*")
 
 
 def answer_part(text: str | None, scope: str = "answer") -> str | None:
@@ -152,16 +152,17 @@ def _joined(text: str, a: tuple[int, int, str], b: tuple[int, int, str]) -> bool
 
 
 def extract_answer(text: str | None, box: str = "last") -> str | None:
-    """The answer in ``text``: the content of its last (or first) ``\boxed{...}``.
+    """The answer in ``text``: the content of its last (or first) ``\\boxed{...}``.
 
-    ``\fbox{...}`` and ``\boxed 5`` count too; a box nested inside an earlier box
+    ``\\fbox{...}`` and ``\\boxed 5`` count too; a box nested inside an earlier box
     belongs to it (the outer box is the answer).  When the chosen box is one of a run
-    of boxes joined only by separators (``\boxed{1}, \boxed{2} and \boxed{3}``), the
-    run is one answer, its parts joined by ", ": with ``box="last"`` the run ending
-    with the last box, with ``box="first"`` the run starting with the first.  An
-    unclosed box (a truncated response) swallows the rest of the text: with
-    ``box="last"`` that means no answer; with ``box="first"`` only when it is the first
-    box.  No box, or an empty one, is no answer (None).
+    of boxes joined only by spacing and separators (``\\boxed{1}, \\boxed{2} and
+    \\boxed{3}``), the run is one answer, its parts joined by ", " (one part when all
+    are the same): with ``box="last"`` the run ending with the last box, with
+    ``box="first"`` the run starting with the first.  An unclosed box (a truncated
+    response) swallows the rest of the text: with ``box="last"`` that means no answer;
+    with ``box="first"`` only when it is the first box (a closed first box ends its run).
+    No box, or an empty one, is no answer (None).
     """
     if box not in BOXES:
         raise ValueError(f"box must be one of {BOXES}, got {box!r}")
@@ -179,6 +180,8 @@ def extract_answer(text: str | None, box: str = "last") -> str | None:
         while j + 1 < len(boxes) and _joined(text, boxes[j], boxes[j + 1]):
             j += 1
     parts = [c for _, _, c in boxes[i : j + 1] if c]
+    if len(set(parts)) == 1:  # "\boxed{5}\n\n\boxed{5}": the answer repeated, not a list
+        return parts[0]
     return ", ".join(parts) or None
 
 
@@ -195,6 +198,8 @@ _NEG_SPACE = re.compile(r"(?<!\\)\\!")
 _SPACING = re.compile(r"(?<!\\)\\[,;: ]|\\q?quad(?![A-Za-z])|~")
 # "1\,000": a thin space between digit groups is LaTeX's thousands separator
 _THIN_THOUSANDS = re.compile(r"(?<=\d)\\,(?=\d{3}(?!\d))")
+# "11,\! 111": MATH's own thousands separator (a negative space cancels the comma's)
+_MATH_THOUSANDS = re.compile(r"(?<=\d),\\!\s*(?=\d{3}(?!\d))")
 # "32, 349" is two numbers: a thousands separator has no space after it.  The comma
 # is marked so that neither the string match nor the number parser can join them.
 _SPACED_COMMA = re.compile(r"(?<=\d),\s+(?=\d{3}(?!\d))")
@@ -231,6 +236,7 @@ _NOT_UNITS = frozenset(
     "approximately about nearly roughly exactly only greater smaller larger equal either".split())
 _MATH_WORDS = frozenset("pi sqrt sin cos tan cot sec csc log ln exp mod inf infty arcsin arccos arctan".split())
 _LATEX_CMD = re.compile(r"\\[A-Za-z]+")
+_OR = re.compile(_TEXT_CMD + r"\s*\{\s*or\s*\}|\bor\b")
 _WORD = re.compile(r"[A-Za-z]{2,}")
 _SPACED_LIST = re.compile(r"[+-]?\d+(?:\.\d+)?(?:\s*,[\s" + _LIST_MARK + r"]+[+-]?\d+(?:\.\d+)?)+")
 
@@ -265,6 +271,7 @@ def _canonical(s: str) -> str:
     s = latexify(s)
     s = _LEFT_RIGHT.sub("", s)
     s = _THIN_THOUSANDS.sub("", s)
+    s = _MATH_THOUSANDS.sub(",", s)
     s = _NEG_SPACE.sub("", s)
     s = _SPACING.sub(" ", s)
     s = _DFRAC.sub(r"\\frac", s)
@@ -397,6 +404,10 @@ def fast_equivalent(pred: str, gold: str, rel_tol: float = 0.0) -> bool | None:
     # with words that are not a unit ("5 \text{ or more}") is wrong, whatever
     # math-verify's text stripping would make of it
     c = _canonical(pred)
+    alternatives = _OR.split(c)
+    if len(alternatives) > 1:  # "1.5 or 3/2": right when every alternative is the gold
+        values = [as_number(a) for a in alternatives]
+        return all(v is not None and _numbers_equal(v, gn, rel_tol) for v in values)
     if _SPACED_LIST.fullmatch(c) or _has_prose(c):
         return False
     return None
