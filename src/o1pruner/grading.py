@@ -92,6 +92,7 @@ _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
 # spacing, math delimiters and separators (a comma, a semicolon, "and"); "or" is an
 # alternative, not a part, and any other word ends the run
 _JOIN_GAP_MAX = 60
+_MAX_RUN = 20
 _JOIN_FILLER = r"(?:\s|\$|\\[()\[\]]|\\[,;:! ]|\\q?quad(?![A-Za-z])|~)*"
 _JOIN_SEP = r"(?:[,;&]|\band\b|\\(?:text|mathrm|textrm|mbox)\s*\{\s*(?:and|,|;)\s*\})"
 _JOIN_GAP = re.compile(_JOIN_FILLER + "(?:" + _JOIN_SEP + _JOIN_FILLER + ")*")
@@ -179,6 +180,8 @@ def extract_answer(text: str | None, box: str = "last") -> str | None:
         i = j = 0
         while j + 1 < len(boxes) and _joined(text, boxes[j], boxes[j + 1]):
             j += 1
+    if j - i + 1 > _MAX_RUN:  # thousands of boxes in a row are not one answer's parts
+        i, j = (j, j) if box == "last" else (i, i)
     parts = [c for _, _, c in boxes[i : j + 1] if c]
     if len(set(parts)) == 1:  # "\boxed{5}\n\n\boxed{5}": the answer repeated, not a list
         return parts[0]
@@ -205,6 +208,7 @@ _MATH_THOUSANDS = re.compile(r"(?<=\d),\\!\s*(?=\d{3}(?!\d))")
 _SPACED_COMMA = re.compile(r"(?<=\d),\s+(?=\d{3}(?!\d))")
 _LIST_MARK = "\u2063"  # INVISIBLE SEPARATOR: not whitespace, never in an answer
 _DFRAC = re.compile(r"\\[dtc]frac(?![A-Za-z])")
+_STYLE = re.compile(r"\\(?:displaystyle|textstyle|scriptstyle)(?![A-Za-z])")
 _DOLLAR = re.compile(r"\\?\$")
 _WHOLE_BOX = re.compile(r"\\(?:boxed|fbox)\{")
 # constants written as text or Unicode: "12 pi", "11√2", "√(x+1)"
@@ -270,6 +274,7 @@ def _canonical(s: str) -> str:
     s = _DOLLAR.sub("", s.strip())
     s = latexify(s)
     s = _LEFT_RIGHT.sub("", s)
+    s = _STYLE.sub("", s)
     s = _THIN_THOUSANDS.sub("", s)
     s = _MATH_THOUSANDS.sub(",", s)
     s = _NEG_SPACE.sub("", s)
@@ -389,13 +394,55 @@ def _has_prose(s: str) -> bool:
     return _WORD.search(_LATEX_CMD.sub(" ", s)) is not None
 
 
+_RELATION = re.compile(r"[=<>]|\\(?:le|ge|leq|geq|neq|ne|in|approx|to)(?![A-Za-z])")
+_IRRATIONAL = re.compile(r"\\pi(?![A-Za-z])|\\infty(?![A-Za-z])|\\sqrt\{(\d+)\}")
+_CHOICE_OR_WORD = re.compile(r"\(?[A-Za-z]+\)?(?: [A-Za-z]+)*")
+
+
+_CHOICE = re.compile(r"\(?[A-E]\)?")
+_TEXT_ANSWER = re.compile(r"[A-Za-z]{3,}")
+
+
+def _letters(normalized: str) -> str:
+    """A choice or word answer without parentheses and case: ``\\text{(C)}`` -> ``c``."""
+    return normalized.strip("()").lower()
+
+
+def _never_a_rational(gold_canonical: str) -> bool:
+    r"""Can no integer or fraction equal this gold?  Regex only, and only the sure cases:
+
+    a tuple, interval, list or matrix (``(-\infty,-3)``, ``-2,1``), a choice or word
+    (``A``, ``\text{(C)}``, ``None``), or an expression with ``\pi``, ``\infty`` or the
+    root of a non-square (``2\sqrt{5}``), with no relation (``x = 5`` may be 5).
+    """
+    g = _TEXT_WRAPPER.sub(r"\1", gold_canonical).strip()
+    if _RELATION.search(g):
+        return False
+    if "," in g.replace(_LIST_MARK, "") or _LIST_MARK in g or "\\cup" in g or "\\begin{" in g:
+        return True  # a tuple, interval, list, union or matrix
+    if _CHOICE_OR_WORD.fullmatch(g):
+        return True
+    for m in _IRRATIONAL.finditer(g):
+        if m.group(1) is None or math.isqrt(int(m.group(1)[:9])) ** 2 != int(m.group(1)[:9]):
+            return True
+    return False
+
+
 def fast_equivalent(pred: str, gold: str, rel_tol: float = 0.0) -> bool | None:
     """True/False when regexes can decide, None when math-verify must."""
     p, g = normalize_answer(pred), normalize_answer(gold)
     if p == g:
         return bool(p)
+    if _CHOICE.fullmatch(g) or _TEXT_ANSWER.fullmatch(g):
+        # a choice ("C", "(C)") or a word ("Monday", "None", "odd"): the same letters or wrong
+        return _letters(p) == _letters(g) and _CHOICE_OR_WORD.fullmatch(_letters(p)) is not None
     gn = as_number(gold)
     if gn is None:
+        # an integer or fraction (not a decimal: math-verify rounds those) against a
+        # gold that no rational can equal: the usual wrong answer, decided here
+        pn = as_number(pred)
+        if pn is not None and not pn[1] and _never_a_rational(_canonical(gold)):
+            return False
         return None
     pn = as_number(pred)
     if pn is not None:
