@@ -8,6 +8,8 @@ What is compared, on the same N (response, gold) rows:
 * A, pipeline: ``Grader(timeout=5).grade(response, gold)`` per row: linear-time extraction of
   the last ``\\boxed{}``, regex fast path, cache of (answer, gold) pairs, math-verify only for
   the pairs the fast path cannot decide (in a killable worker process).
+* A', the same Grader as ``o1pruner grade --workers 2`` runs it: one ``grade_many`` call over all
+  rows, the undecided pairs spread over 2 math-verify workers (verdicts checked identical to A's).
 * B, plain loop: ``verify(parse(gold), parse(response))`` per row with math-verify's defaults
   (``parse`` reads the WHOLE response, as a user of math-verify would write it; its own 5 s
   signal timeouts). The gold is parsed as ``$gold$``. Runs in a child process; the timed part
@@ -206,6 +208,20 @@ def run_grader(rows: list[dict]) -> dict:
             "row_s": times, "stats": dict(grader.stats), "worker_starts": grader._worker.starts}
 
 
+def run_grader_batch(rows: list[dict], workers: int) -> dict:
+    """The way ``o1pruner grade`` runs: one ``grade_many`` over the shard, ``workers`` processes."""
+    from o1pruner.grading import Grader
+
+    t0 = time.perf_counter()
+    grader = Grader(timeout=TIMEOUT, workers=workers)
+    try:
+        results = grader.grade_many([r["response"] for r in rows], [r["gold"] for r in rows])
+    finally:
+        grader.close()
+    return {"wall_s": time.perf_counter() - t0, "verdicts": [ok for _, ok in results],
+            "stats": dict(grader.stats), "workers": workers}
+
+
 def worker_start_s() -> float:
     """Seconds one math-verify worker (re)start costs the pipeline: first call minus a warm call."""
     from o1pruner.grading import MathVerifyWorker
@@ -290,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pathological", type=int, default=6,
                     help="rows with a pathological answer (some cost a full 5 s timeout in both)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=2,
+                    help="math-verify workers of the grade_many variant (o1pruner grade --workers)")
     ap.add_argument("--data", type=Path, default=C.SHARED_DATA, help="folder of problem *.json files")
     ap.add_argument("--_baseline-child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -317,13 +335,16 @@ def main(argv: list[str] | None = None) -> int:
           + (" (all pathological + a random sample; per-row cost extrapolated to all rows)"
              if extrapolated else ""), flush=True)
 
-    a_runs, b_runs = [], []
+    a_runs, b_runs, m_runs = [], [], []
     C.OUT_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=C.OUT_DIR) as tmp:
         for r in range(args.rounds):
             a = run_grader(rows)
             a_runs.append(a)
             print(f"round {r + 1}: pipeline Grader {a['wall_s']:.2f} s on {len(rows)} rows", flush=True)
+            m = run_grader_batch(rows, args.workers)
+            m_runs.append(m)
+            print(f"round {r + 1}: pipeline grade_many, {args.workers} workers {m['wall_s']:.2f} s", flush=True)
             b = run_baseline(sub_rows, Path(tmp))
             b_runs.append(b)
             print(f"round {r + 1}: plain math-verify loop {b['wall_s']:.2f} s on {bn} rows", flush=True)
@@ -340,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
                                                   if rows[i]["kind"] == "pathological")
 
     a_wall = C.median([r["wall_s"] for r in a_runs])
+    m_wall = C.median([r["wall_s"] for r in m_runs])
+    batch_same = all(m["verdicts"] == a_runs[-1]["verdicts"] for m in m_runs)
     b_wall = C.median([b_estimate(r) for r in b_runs])
     a_reg = C.median([a_regular(r) for r in a_runs])
     b_reg = C.median([b_estimate(r, regular_only=True) for r in b_runs])
@@ -375,12 +398,16 @@ def main(argv: list[str] | None = None) -> int:
     print()
     C.print_table([
         ["all rows", len(rows), a_wall, f"{b_wall:.2f}{ext}", f"{C.ratio(b_wall, a_wall):.1f}x"],
+        [f"all rows, one grade_many call, {args.workers} workers", len(rows), m_wall, f"{b_wall:.2f}{ext}",
+         f"{C.ratio(b_wall, m_wall):.1f}x"],
         ["without the pathological rows", len(regular), a_reg, f"{b_reg:.2f}{ext}",
          f"{C.ratio(b_reg, a_reg):.1f}x"],
     ], ["rows graded", "rows", "pipeline Grader s", "plain math-verify loop s", "speed-up"])
     print()
     C.print_table(per_kind, ["answer kind", "rows", "pipeline s", "plain loop s", "ratio"])
-    print(f"\nverdicts: {agree}/{bn} identical ({100 * agree / bn:.2f}%), {len(disagreements)} differ; "
+    print(f"\ngrade_many with {args.workers} workers: verdicts {'identical to' if batch_same else 'DIFFERENT from'} "
+          f"the per-row Grader's on all {len(rows)} rows")
+    print(f"verdicts: {agree}/{bn} identical ({100 * agree / bn:.2f}%), {len(disagreements)} differ; "
           f"pipeline stats (last round): {a['stats']}, worker starts {a['worker_starts']}")
     print(f"pipeline fixed cost: {a['worker_starts']} math-verify worker start(s) (1 + one after each "
           f"timeout) x ~{start_s:.2f} s = ~{a['worker_starts'] * start_s:.1f} s; "
@@ -407,6 +434,9 @@ def main(argv: list[str] | None = None) -> int:
         "speedup": C.ratio(b_wall, a_wall),
         "pipeline_wall_s_without_pathological": a_reg, "baseline_wall_s_without_pathological": b_reg,
         "speedup_without_pathological": C.ratio(b_reg, a_reg), "target_speedup": 10,
+        "batch_workers": args.workers, "batch_wall_s": m_wall, "batch_wall_s_all": [r["wall_s"] for r in m_runs],
+        "batch_speedup": C.ratio(b_wall, m_wall), "batch_verdicts_identical": batch_same,
+        "batch_stats": m_runs[-1]["stats"],
         "per_kind": [dict(zip(["kind", "rows", "pipeline_s", "baseline_s", "ratio"], r)) for r in per_kind],
         "verdicts_compared": bn, "verdicts_identical": agree, "disagreements": disagreements,
         "disagreement_reasons": dict(reasons), "pipeline_stats": a["stats"],

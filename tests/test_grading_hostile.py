@@ -121,7 +121,7 @@ def test_pathological_rejected_before_any_parser(grader):
 
 def test_worker_recovers_after_timeouts(grader):
     # not pathological by the guard's rules, but sympy's simplification takes > 5 s
-    grader.grade(r"\boxed{(x+y+z)^{40}}", "7")
+    grader.grade(r"\boxed{(x+y+z)^{40}}", "x^2")
     assert grader.stats["timeouts"] >= 1
     starts = grader._worker.starts
     assert grader.equivalent(r"(0,1)\cup(-\infty,0)", r"(-\infty,0)\cup(0,1)")
@@ -133,7 +133,7 @@ def _grade_pathological() -> tuple[bool, bool, float]:
     with Grader(timeout=TIMEOUT) as g:
         warm = g.grade(r"\boxed{\frac{\sqrt3}{3}}", r"\frac{1}{\sqrt{3}}")[1]
         t0 = time.monotonic()
-        _, correct = g.grade(r"\boxed{(x+y+z)^{40}}", "5")  # a real timeout (the guard passes it)
+        _, correct = g.grade(r"\boxed{(x+y+z)^{40}}", "x^2")  # a real timeout (the guard passes it)
         return warm, correct, time.monotonic() - t0
 
 

@@ -60,6 +60,7 @@ def test_constant_is_not_a_unit(grader):
 def test_thousands_separator_without_space_still_counts(grader):
     assert grader.grade(r"\boxed{32,349}", "32349")[1]
     assert grader.grade(r"is $\boxed{32,\! 349}$", "32349")[1]  # MATH's own separator ",\!"
+    assert grader.grade(r"is $\boxed{14{,}916}$", "14916")[1]
     assert grader.grade(r"\boxed{1\,450\,000}", "1,450,000")[1]
     assert as_number("32, 349") is None and as_number("32,349")[0] == 32349
 

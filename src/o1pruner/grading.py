@@ -47,6 +47,8 @@ MAX_FALLBACK_CHARS = 2000
 # address-space cap for the worker: 10^{10^{10}} must die of MemoryError, not eat the box
 WORKER_MEMORY_MB = 4096
 WORKER_STARTUP_TIMEOUT = 120.0
+# grade_many on at least this many rows starts its workers before extracting answers
+PRESTART_ROWS = 256
 
 # ---------------------------------------------------------------------------
 # extraction
@@ -202,7 +204,7 @@ _SPACING = re.compile(r"(?<!\\)\\[,;: ]|\\q?quad(?![A-Za-z])|~")
 # "1\,000": a thin space between digit groups is LaTeX's thousands separator
 _THIN_THOUSANDS = re.compile(r"(?<=\d)\\,(?=\d{3}(?!\d))")
 # "11,\! 111": MATH's own thousands separator (a negative space cancels the comma's)
-_MATH_THOUSANDS = re.compile(r"(?<=\d),\\!\s*(?=\d{3}(?!\d))")
+_MATH_THOUSANDS = re.compile(r"(?<=\d)(?:,\\!\s*|\{,\})(?=\d{3}(?!\d))")  # and "14{,}916"
 # "32, 349" is two numbers: a thousands separator has no space after it.  The comma
 # is marked so that neither the string match nor the number parser can join them.
 _SPACED_COMMA = re.compile(r"(?<=\d),\s+(?=\d{3}(?!\d))")
@@ -400,6 +402,7 @@ _CHOICE_OR_WORD = re.compile(r"\(?[A-Za-z]+\)?(?: [A-Za-z]+)*")
 
 
 _CHOICE = re.compile(r"\(?[A-E]\)?")
+_FREE_LETTER = re.compile(r"[A-Za-z]")
 _TEXT_ANSWER = re.compile(r"[A-Za-z]{3,}")
 
 
@@ -408,12 +411,13 @@ def _letters(normalized: str) -> str:
     return normalized.strip("()").lower()
 
 
-def _never_a_rational(gold_canonical: str) -> bool:
+def _never_a_rational(gold_canonical: str, irrational: bool = True) -> bool:
     r"""Can no integer or fraction equal this gold?  Regex only, and only the sure cases:
 
     a tuple, interval, list or matrix (``(-\infty,-3)``, ``-2,1``), a choice or word
-    (``A``, ``\text{(C)}``, ``None``), or an expression with ``\pi``, ``\infty`` or the
-    root of a non-square (``2\sqrt{5}``), with no relation (``x = 5`` may be 5).
+    (``A``, ``\text{(C)}``, ``None``), an expression in a variable (``15x - 80``, ``6+9i``),
+    or (``irrational``) one with ``\pi``, ``\infty`` or the root of a non-square
+    (``2\sqrt{5}``); never when there is a relation (``x = 5`` may be 5).
     """
     g = _TEXT_WRAPPER.sub(r"\1", gold_canonical).strip()
     if _RELATION.search(g):
@@ -422,10 +426,59 @@ def _never_a_rational(gold_canonical: str) -> bool:
         return True  # a tuple, interval, list, union or matrix
     if _CHOICE_OR_WORD.fullmatch(g):
         return True
+    if "_" not in g and _FREE_LETTER.search(_LATEX_CMD.sub(" ", g)):
+        return True  # a free variable ("15x - 80", "6+9i", "3R^2"); "C_{n}^{k}", "1011_2" excepted
+    if not irrational:
+        return False
     for m in _IRRATIONAL.finditer(g):
         if m.group(1) is None or math.isqrt(int(m.group(1)[:9])) ** 2 != int(m.group(1)[:9]):
             return True
     return False
+
+
+_MATRIX = re.compile(r"\\begin\{[pbB]?matrix\}")
+_NOT_ONE_KIND = re.compile(r"\\(?:pm|mp|\{|vmatrix|begin)(?![A-Za-z])")
+_SET_OPS = re.compile(r"\\(?:cup|cap)(?![A-Za-z])")
+
+
+def _has_comma_outside_braces(s: str) -> bool:
+    """A comma (or semicolon) not inside a command's argument (``\\frac{1,2}``, ``x^{1,2}``).
+
+    A brace group that follows a command, ``^``, ``_`` or another argument is an
+    argument; a bare one (``{1,2,3}``) is grouping, as math-verify reads it: a set.
+    """
+    stack: list[bool] = []  # per open brace: is it a command's argument?
+    prev = ""
+    for c in s:
+        if c == "{":
+            stack.append(bool(prev) and (prev.isalpha() or prev in "^_}"))
+        elif c == "}":
+            if stack:
+                stack.pop()
+        elif c in ",;" and not any(stack):
+            return True
+        if not c.isspace():
+            prev = c
+    return False
+
+
+def _kind(canonical: str) -> str | None:
+    r"""``"matrix"``, ``"list"`` (tuple, interval, set of solutions) or ``"scalar"``; None when unsure.
+
+    Unsure: relations (``x = 5``), ``\pm`` (two values), words, set braces, ``vmatrix``.
+    """
+    c = canonical
+    if len(c) > _MAX_UNIT_CHARS:  # bounded work per pair; long answers go to math-verify
+        return None
+    if _MATRIX.search(c):
+        return "matrix"
+    if _RELATION.search(c) or _NOT_ONE_KIND.search(c) or _has_prose(c):
+        return None
+    if as_number(c) is not None:
+        return "scalar"
+    if _LIST_MARK in c or _SET_OPS.search(c) or _has_comma_outside_braces(c):
+        return "list"
+    return "scalar"
 
 
 def fast_equivalent(pred: str, gold: str, rel_tol: float = 0.0) -> bool | None:
@@ -433,6 +486,9 @@ def fast_equivalent(pred: str, gold: str, rel_tol: float = 0.0) -> bool | None:
     p, g = normalize_answer(pred), normalize_answer(gold)
     if p == g:
         return bool(p)
+    kinds = {_kind(_canonical(pred)), _kind(_canonical(gold))}
+    if len(kinds) == 2 and None not in kinds and kinds != {"list", "matrix"}:
+        return False  # a number is never an interval or a matrix (a vector may be a tuple)
     if _CHOICE.fullmatch(g) or _TEXT_ANSWER.fullmatch(g):
         # a choice ("C", "(C)") or a word ("Monday", "None", "odd"): the same letters or wrong
         return _letters(p) == _letters(g) and _CHOICE_OR_WORD.fullmatch(_letters(p)) is not None
@@ -451,6 +507,8 @@ def fast_equivalent(pred: str, gold: str, rel_tol: float = 0.0) -> bool | None:
     # with words that are not a unit ("5 \text{ or more}") is wrong, whatever
     # math-verify's text stripping would make of it
     c = _canonical(pred)
+    if not _has_prose(c) and _never_a_rational(c, irrational=False):
+        return False  # "(3,4]", "15x - 80", "K" against a number
     alternatives = _OR.split(c)
     if len(alternatives) > 1:  # "1.5 or 3/2": right when every alternative is the gold
         values = [as_number(a) for a in alternatives]
@@ -646,9 +704,16 @@ class MathVerifyWorker:
         self.startup_timeout = float(startup_timeout)
         self.starts = 0
         self._proc: subprocess.Popen | None = None
+        self._ready = False
         self._buf = b""
         self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _terminate, [None])
+
+    def prestart(self) -> None:
+        """Start the process now without waiting for it: its imports overlap other work."""
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                self._start()
 
     def _start(self) -> None:
         env = dict(os.environ)
@@ -661,11 +726,20 @@ class MathVerifyWorker:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True,
         )
         self._buf = b""
+        self._ready = False
         self._finalizer.detach()
         self._finalizer = weakref.finalize(self, _terminate, [self._proc])
         self.starts += 1
+
+    def _ensure_ready(self) -> None:
+        """Start the worker if it is not running, and wait for its "ready"."""
+        if self._proc is None or self._proc.poll() is not None:
+            self._start()
+        if self._ready:
+            return
         try:
             self._read_reply(time.monotonic() + self.startup_timeout)
+            self._ready = True
         except (WorkerTimeout, EOFError) as e:
             self._kill()
             raise RuntimeError(f"math-verify worker failed to start ({type(e).__name__}); "
@@ -702,8 +776,7 @@ class MathVerifyWorker:
         """One request's verdict, within the deadline (else WorkerTimeout, worker killed)."""
         request = json.dumps(payload).encode() + b"\n"
         with self._lock:
-            if self._proc is None or self._proc.poll() is not None:
-                self._start()
+            self._ensure_ready()
             deadline = time.monotonic() + self.timeout
             try:
                 self._proc.stdin.write(request)
@@ -1269,6 +1342,9 @@ class Grader:
         responses, golds = list(responses), list(golds)
         if len(responses) != len(golds):
             raise ValueError(f"grade_many: {len(responses)} responses but {len(golds)} gold answers")
+        if len(responses) >= PRESTART_ROWS:  # a shard: some pairs will need math-verify
+            for w in self._workers:
+                w.prestart()
         extracted = [self.extract(r) for r in responses]
         gold_texts = [self._gold_text(g) for g in golds]
         gradable = [i for i, (e, g) in enumerate(zip(extracted, gold_texts)) if e is not None and g]
