@@ -22,6 +22,11 @@ removed) ending in ``\\boxed{answer}``. Answers: correct as written, equivalent 
 problem, so they repeat), truncated responses (unclosed last box / no box) and a few
 pathological ones (``10^{10^{10^{10}}}``, ``(10^{10})!``, huge or deeply nested answers).
 
+``--agreement --math-verify-tests DIR`` times nothing: it prints the verdicts of the pipeline's
+grader, a plain math-verify call and the official O1-Pruner rules (``Grader(grader="official")``)
+on math-verify's own test cases that a box-based grader can take, and on the 458 real MATH
+answers of ``math500_subset_test.json``, with every row where they differ.
+
 Rounds alternate A, B, A, B, ...; the table gives medians. ``--baseline-n`` times B on a random
 subset and extrapolates its per-row cost to N (said so in the output). Verdicts are compared
 row by row on the rows both graded; disagreements are listed with the likely reason.
@@ -275,6 +280,147 @@ def run_baseline(rows: list[dict], tmpdir: Path) -> dict:
     return json.loads(path_out.read_text())
 
 
+# ---- agreement: math-verify's own test suite and real MATH answers ----------------------------
+
+_DELIMITERS = (("$$", "$$"), ("$", "$"), ("\\[", "\\]"), ("\\(", "\\)"))
+
+
+def _single_math(s: str) -> str | None:
+    """The inside of a string that is one math span (``$x$``, ``\\[x\\]``), else None."""
+    s = s.strip()
+    for a, b in _DELIMITERS:
+        if s.startswith(a) and s.endswith(b) and len(s) >= len(a) + len(b):
+            inner = s[len(a):len(s) - len(b)]
+            if a not in inner and b not in inner and "$" not in inner:
+                return inner.strip()
+    return None
+
+
+def math_verify_suite_cases(tests_dir: Path) -> tuple[list[tuple[dict, str, str]], Counter]:
+    """(case, response, gold) for the cases of math-verify's tests a box-based grader can take.
+
+    Cases are the ``(gold, pred, expected)`` parametrisations of its test modules. Left out:
+    ``test_number_extraction`` (numbers read from prose, ``expr`` extraction only), cases with
+    non-default verify options (``strict=False``, ``allow_set_relation_comp``, a precision other
+    than 6), a prediction that is prose without a box, a gold that is prose without a box. A
+    prediction that is one math span becomes ``\\boxed{span}``; a gold span is unwrapped.
+    """
+    import importlib
+
+    sys.path.insert(0, str(tests_dir.parent))
+    cases = []
+    for mod in ("test_all", "test_boxed", "test_numina_cases", "test_open_thoughts", "test_strict"):
+        m = importlib.import_module(f"{tests_dir.name}.{mod}")
+        for name in dir(m):
+            f = getattr(m, name)
+            if not name.startswith("test_") or not callable(f):
+                continue
+            for mark in getattr(f, "pytestmark", []):
+                if mark.name != "parametrize":
+                    continue
+                names = [x.strip() for x in mark.args[0].split(",")]
+                for vals in mark.args[1]:
+                    d = dict(zip(names, getattr(vals, "values", vals)))
+                    d["test"] = f"{mod}::{name}"
+                    cases.append(d)
+    rows, skipped = [], Counter()
+    for c in cases:
+        options = {k: v for k, v in c.items() if k not in ("gold", "pred", "expected", "test")}
+        if c["test"].endswith("test_number_extraction"):
+            skipped["numbers read from prose (expr extraction only)"] += 1
+            continue
+        if (options.get("strict") is False or options.get("allow_set_relation_comp") is True
+                or options.get("precision", 6) != 6
+                or c["test"].endswith(("test_float_precision", "test_sqrt_precision", "test_symbols"))):
+            skipped["non-default verify options"] += 1
+            continue
+        pred, gold = str(c["pred"]), str(c["gold"])
+        span = _single_math(pred)
+        if "boxed" in pred:
+            response = pred
+        elif span is not None:
+            response = "\\boxed{" + span + "}"
+        else:
+            skipped["prediction is prose without a box"] += 1
+            continue
+        span = _single_math(gold)
+        if "boxed" not in gold:
+            if span is not None:
+                gold = span
+            elif "$" in gold or "\\" in gold or len(gold) >= 30:
+                skipped["gold is prose without a box"] += 1
+                continue
+        rows.append((c, response, gold))
+    return rows, skipped
+
+
+def agreement(args: argparse.Namespace) -> int:
+    """Ours vs plain math-verify vs the official rules, on math-verify's suite and 458 MATH answers."""
+    import logging
+
+    logging.disable(logging.WARNING)
+    from math_verify import parse, verify
+
+    from o1pruner.grading import Grader
+
+    result: dict = {}
+    if args.math_verify_tests:
+        rows, skipped = math_verify_suite_cases(args.math_verify_tests)
+        from importlib import import_module
+
+        compare = import_module(f"{args.math_verify_tests.name}.test_all").compare_strings
+        expected = [bool(c["expected"]) for c, _, _ in rows]
+        with Grader(timeout=TIMEOUT) as g:
+            ours = [ok for _, ok in g.grade_many([r for _, r, _ in rows], [gd for _, _, gd in rows])]
+        plain = []
+        for c, _, _ in rows:
+            try:
+                plain.append(bool(compare(c["gold"], c["pred"])))
+            except Exception:
+                plain.append(False)
+        n = len(rows)
+        print(f"math-verify's own tests, {n} cases a box grader can take (left out: {dict(skipped)}):")
+        print(f"  ours {sum(o == e for o, e in zip(ours, expected))}/{n}, "
+              f"plain math-verify {sum(p == e for p, e in zip(plain, expected))}/{n}")
+        misses = [(c["test"], r[-80:], gd[:60], e) for (c, r, gd), o, e in zip(rows, ours, expected) if o != e]
+        for m in misses:
+            print(f"  ours differs from the expected verdict: {m}")
+        result["math_verify_suite"] = {"cases": n, "skipped": dict(skipped), "expected_true": sum(expected),
+                                       "ours": sum(o == e for o, e in zip(ours, expected)),
+                                       "plain_math_verify": sum(p == e for p, e in zip(plain, expected)),
+                                       "ours_misses": misses}
+    path = args.data / "math500_subset_test.json"
+    if path.exists():
+        recs = json.loads(path.read_text())
+        responses = [f"... so the answer is $\\boxed{{{r['pre_generated_answer']}}}$." for r in recs]
+        golds = [r["ground_truth_answer"] for r in recs]
+        verdicts = {}
+        for name, kw in (("ours", {}), ("official", {"grader": "official"})):
+            with Grader(timeout=TIMEOUT, **kw) as g:
+                verdicts[name] = [ok for _, ok in g.grade_many(responses, golds)]
+        plain = []
+        for r, gd in zip(responses, golds):
+            try:
+                plain.append(bool(verify(parse(f"${gd}$"), parse(r))))
+            except Exception:
+                plain.append(False)
+        verdicts["plain math-verify"] = plain
+        print(f"\n{len(recs)} real MATH answers (pre_generated_answer, boxed) vs ground_truth_answer: correct "
+              + ", ".join(f"{k} {sum(v)}" for k, v in verdicts.items()))
+        result["math500"] = {"rows": len(recs), "correct": {k: sum(v) for k, v in verdicts.items()}}
+        for other in ("official", "plain math-verify"):
+            diff = [i for i in range(len(recs)) if verdicts["ours"][i] != verdicts[other][i]]
+            print(f"  ours vs {other}: {len(diff)} rows differ")
+            for i in diff:
+                print(f"    row {i}: answer {recs[i]['pre_generated_answer']!r}, gold {golds[i]!r}: "
+                      f"ours {verdicts['ours'][i]}, {other} {verdicts[other][i]}")
+            result["math500"][f"differ_{other}"] = [
+                {"row": i, "answer": recs[i]["pre_generated_answer"], "gold": golds[i],
+                 "ours": verdicts["ours"][i], other: verdicts[other][i]} for i in diff]
+    C.write_result("bench_grading_agreement", result, time.time(), C.machine())
+    return 0
+
+
 # ---- comparison ---------------------------------------------------------------------------
 
 def disagreement_reason(row: dict, a_ok: bool, a_ext: str | None, a_s: float, b_ok: bool,
@@ -309,11 +455,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2,
                     help="math-verify workers of the grade_many variant (o1pruner grade --workers)")
     ap.add_argument("--data", type=Path, default=C.SHARED_DATA, help="folder of problem *.json files")
+    ap.add_argument("--agreement", action="store_true",
+                    help="instead of timing: verdicts of ours, plain math-verify and the official rules on "
+                         "math-verify's own tests (--math-verify-tests) and the 458 real MATH answers")
+    ap.add_argument("--math-verify-tests", type=Path, default=None,
+                    help="the tests/ folder of a huggingface/Math-Verify checkout (for --agreement)")
     ap.add_argument("--_baseline-child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._baseline_child:
         baseline_child(*args._baseline_child)
         return 0
+    if args.agreement:
+        return agreement(args)
 
     started, info = time.time(), C.machine()
     if not args.data.is_dir():

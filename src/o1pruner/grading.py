@@ -1245,7 +1245,10 @@ class Grader:
 
     def _quick(self, pred: str, gold: str) -> bool | None:
         """The verdict without math-verify, or None when it must ask (counts stats)."""
-        if self.grader == "official":
+        if self.grader == "official":  # its own rules decide; the code guard still applies
+            if len(pred) > self.max_fallback_chars or looks_like_code(pred):
+                self.stats["rejected"] += 1
+                return False
             return None
         fast = fast_equivalent(pred, gold, self.rel_tol)
         if fast is not None:
