@@ -279,3 +279,54 @@ def test_cli_grade_options(tmp_path):
                    "official": ["4", True]}
     with pytest.raises(SystemExit):
         cli_grade(["--input", str(src), "--output", str(tmp_path / "x.parquet"), "--box", "middle"])
+
+
+# --------------------------------------------------------------------------- kinds (speed without new verdicts)
+
+
+@pytest.mark.parametrize("pred, gold, expected", [
+    ("153", "15x - 80", False),  # a number is never an expression in a variable
+    ("140", "6+9i", False),
+    ("1", r"$(-\infty,-3)$", False),  # ... nor an interval, tuple or matrix
+    (r"(3,4]", r"\frac65", False),
+    ("18", r"\begin{pmatrix} -7 \\ 16 \end{pmatrix}", False),
+    ("9", r"2\sqrt{5}", False),  # a rational is never irrational
+    ("3", r"\pi", False),
+    ("K", "864", False),
+    (r"\text{(C)}", "C", True),  # a choice is its letter
+    ("c", "(C)", True),
+    (r"\text{Even}", "even", True),
+    ("F", "None", False),
+    (r"x \in [-2,7]", "D", False),
+])
+def test_kinds_decided_without_math_verify(pred, gold, expected):
+    assert fast_equivalent(pred, gold) is expected
+
+
+@pytest.mark.parametrize("pred, gold", [
+    ("5", "x=5"),  # relations, roots of squares, +-, set braces, tuples vs vectors: math-verify
+    ("2", r"\sqrt{4}"),
+    ("1.5", r"\sqrt2"),
+    (r"1 \pm \sqrt{2}", r"1+\sqrt2, 1-\sqrt2"),
+    ("1, 2, 3", "{1,2,3}"),
+    ("(1,2)", r"\begin{pmatrix}1\\2\end{pmatrix}"),
+    ("2", r"$2\frac58$"),
+])
+def test_kinds_leave_the_unsure_to_math_verify(pred, gold):
+    assert fast_equivalent(pred, gold) is None
+
+
+def test_gsm8k_golds_with_units_lists_and_alternatives(grader, shared_data):
+    import json
+
+    golds = [r["ground_truth_answer"] for r in json.loads((shared_data / "gsm8k_test.json").read_text())]
+    golds = [g for g in golds if g.replace(",", "").isdigit()][:150]
+    assert len(golds) == 150
+    right = [rf"\boxed{{{g} dollars}}" for g in golds] + [rf"\boxed{{\text{{{g} eggs}}}}" for g in golds]
+    wrong = ([rf"\boxed{{{int(g.replace(',', '')) + 1} dollars}}" for g in golds]
+             + [rf"\boxed{{{g} \text{{ or more}}}}" for g in golds]
+             + [rf"\boxed{{{g.replace(',', '')[:-3]}, {g.replace(',', '')[-3:]}}}" for g in golds
+                if len(g.replace(",", "")) > 3])  # "1450, 000": two numbers, not 1,450,000
+    assert all(ok for _, ok in grader.grade_many(right, golds * 2))
+    wrong_golds = golds * 2 + [g for g in golds if len(g.replace(",", "")) > 3]
+    assert not any(ok for _, ok in grader.grade_many(wrong, wrong_golds))
