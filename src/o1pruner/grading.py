@@ -234,13 +234,16 @@ _MAX_DIGITS = 400  # beyond this a "number" is not an answer; let the bounded pa
 # square/cubic units.  Words that make the answer something else are not units:
 # "5 \text{ or more}", "18 \text{ or } 21", "12 pi".
 _POWER = r"(?:\^\s*\{?\s*[23]\s*\}?)?"
-_TEXT_UNIT = re.compile(r"(?P<num>.*?)\s*" + _TEXT_CMD + r"\s*\{\s*(?P<unit>[A-Za-z][A-Za-z .]*?)\s*\}\s*" + _POWER + r"\.?")
+_TEXT_UNIT = re.compile(r"(?P<num>.*?)\s*" + _TEXT_CMD + r"\s*\{\s*(?P<unit>[A-Za-z][A-Za-z .]*?)\s*\}\s*"
+                        + _POWER + r"\.?")
 _WORD_UNIT = re.compile(r"(?P<num>.*?)\s+(?P<unit>[A-Za-z]{2,})\s*" + _POWER + r"\.?")
-_PERCENT = re.compile(r"(?P<num>.*?)\s*(?:\\%|%|" + _TEXT_CMD + r"\s*\{\s*(?:percent|pct)\s*\}|percent|pct)\.?")
+_PERCENT = re.compile(r"(?P<num>.*?)\s*(?:\\%|%|" + _TEXT_CMD
+                      + r"\s*\{\s*(?:percent|pct)\s*\}|percent|pct)\.?")
 _NOT_UNITS = frozenset(
     "or and more less fewer than least most at not no none to plus minus over of is are "
     "approximately about nearly roughly exactly only greater smaller larger equal either".split())
-_MATH_WORDS = frozenset("pi sqrt sin cos tan cot sec csc log ln exp mod inf infty arcsin arccos arctan".split())
+_MATH_WORDS = frozenset(
+    "pi sqrt sin cos tan cot sec csc log ln exp mod inf infty arcsin arccos arctan".split())
 _LATEX_CMD = re.compile(r"\\[A-Za-z]+")
 _OR = re.compile(_TEXT_CMD + r"\s*\{\s*or\s*\}|\bor\b")
 _WORD = re.compile(r"[A-Za-z]{2,}")
@@ -256,7 +259,7 @@ def last_number(text: str | None) -> str | None:
 
 
 def latexify(s: str) -> str:
-    """Constants written as text or Unicode, as LaTeX: ``12 pi`` -> ``12 \\pi``, ``11√2`` -> ``11\\sqrt{2}``.
+    """Constants written as text or Unicode, as LaTeX (``12 pi`` -> ``12 \\pi``, ``11√2`` -> ``11\\sqrt{2}``).
 
     Used for the fast path and for what math-verify sees (it reads neither form).
     """
@@ -978,7 +981,9 @@ def _split_tuple(expr: str) -> list[str]:
     expr = _strip_proper_commas(expr)
     if not expr:
         return []
-    if len(expr) > 2 and expr[0] in "()[]" and expr[-1] in "()[]" and not any(c in expr[1:-1] for c in "()[]"):
+    brackets = "()[]"
+    inner = expr[1:-1]
+    if len(expr) > 2 and expr[0] in brackets and expr[-1] in brackets and not any(c in inner for c in brackets):
         return [e.strip() for e in expr[1:-1].split(",")]
     return [expr]
 
@@ -1306,6 +1311,7 @@ class Grader:
 
         idle: queue.Queue = queue.Queue()
         for w in self._workers:
+            w.prestart()  # all start at once, not one after another as jobs reach them
             idle.put(w)
 
         def job(key: tuple[str, str]) -> tuple[bool, str | None]:
@@ -1396,8 +1402,8 @@ def grade_file(input_path: str | Path, output_path: str | Path, response_col: st
     """Grade every row of a table file and write it with ``extracted``/``correct`` added.
 
     ``options`` are further :class:`Grader` keyword arguments (``box``, ``scope``,
-    ``rel_tol``, ``workers``; pass a ``grader`` object for the official rules).  Returns the grader's stats plus ``rows``,
-    ``accuracy`` and ``output``.
+    ``rel_tol``, ``workers``; pass a ``grader`` object for the official rules).  Returns the
+    grader's stats plus ``rows``, ``accuracy`` and ``output``.
     """
     from o1pruner.io import read_table, write_table
 
@@ -1433,7 +1439,8 @@ def cli_grade(argv: list[str]) -> int:
     ap.add_argument("--box", choices=BOXES, default="last",
                     help="which \\boxed{} is the answer: the last (default) or the first (the official code)")
     ap.add_argument("--scope", choices=SCOPES, default="answer",
-                    help="answer: read the answer after a thinking model's last </think> (default); whole: the full text")
+                    help="answer: read the answer after a thinking model's last </think> (default); "
+                         "whole: the full text")
     ap.add_argument("--grader", choices=GRADERS, default="default",
                     help="default: fast path + math-verify; official: the official O1-Pruner grader's rules")
     ap.add_argument("--rel-tol", type=float, default=0.0,
