@@ -8,6 +8,8 @@ What is compared, on the same N (response, gold) rows:
 * A, pipeline: ``Grader(timeout=5).grade(response, gold)`` per row: linear-time extraction of
   the last ``\\boxed{}``, regex fast path, cache of (answer, gold) pairs, math-verify only for
   the pairs the fast path cannot decide (in a killable worker process).
+* A', the same Grader as ``o1pruner grade --workers 2`` runs it: one ``grade_many`` call over all
+  rows, the undecided pairs spread over 2 math-verify workers (verdicts checked identical to A's).
 * B, plain loop: ``verify(parse(gold), parse(response))`` per row with math-verify's defaults
   (``parse`` reads the WHOLE response, as a user of math-verify would write it; its own 5 s
   signal timeouts). The gold is parsed as ``$gold$``. Runs in a child process; the timed part
@@ -19,6 +21,11 @@ removed) ending in ``\\boxed{answer}``. Answers: correct as written, equivalent 
 (``\\frac{1}{2}`` vs ``0.5``, ``28,800``, ``\\dfrac``, ``\\displaystyle``), wrong answers (two per
 problem, so they repeat), truncated responses (unclosed last box / no box) and a few
 pathological ones (``10^{10^{10^{10}}}``, ``(10^{10})!``, huge or deeply nested answers).
+
+``--agreement --math-verify-tests DIR`` times nothing: it prints the verdicts of the pipeline's
+grader, a plain math-verify call and the official O1-Pruner rules (``Grader(grader="official")``)
+on math-verify's own test cases that a box-based grader can take, and on the 458 real MATH
+answers of ``math500_subset_test.json``, with every row where they differ.
 
 Rounds alternate A, B, A, B, ...; the table gives medians. ``--baseline-n`` times B on a random
 subset and extrapolates its per-row cost to N (said so in the output). Verdicts are compared
@@ -206,6 +213,20 @@ def run_grader(rows: list[dict]) -> dict:
             "row_s": times, "stats": dict(grader.stats), "worker_starts": grader._worker.starts}
 
 
+def run_grader_batch(rows: list[dict], workers: int) -> dict:
+    """The way ``o1pruner grade`` runs: one ``grade_many`` over the shard, ``workers`` processes."""
+    from o1pruner.grading import Grader
+
+    t0 = time.perf_counter()
+    grader = Grader(timeout=TIMEOUT, workers=workers)
+    try:
+        results = grader.grade_many([r["response"] for r in rows], [r["gold"] for r in rows])
+    finally:
+        grader.close()
+    return {"wall_s": time.perf_counter() - t0, "verdicts": [ok for _, ok in results],
+            "stats": dict(grader.stats), "workers": workers}
+
+
 def worker_start_s() -> float:
     """Seconds one math-verify worker (re)start costs the pipeline: first call minus a warm call."""
     from o1pruner.grading import MathVerifyWorker
@@ -259,6 +280,147 @@ def run_baseline(rows: list[dict], tmpdir: Path) -> dict:
     return json.loads(path_out.read_text())
 
 
+# ---- agreement: math-verify's own test suite and real MATH answers ----------------------------
+
+_DELIMITERS = (("$$", "$$"), ("$", "$"), ("\\[", "\\]"), ("\\(", "\\)"))
+
+
+def _single_math(s: str) -> str | None:
+    """The inside of a string that is one math span (``$x$``, ``\\[x\\]``), else None."""
+    s = s.strip()
+    for a, b in _DELIMITERS:
+        if s.startswith(a) and s.endswith(b) and len(s) >= len(a) + len(b):
+            inner = s[len(a):len(s) - len(b)]
+            if a not in inner and b not in inner and "$" not in inner:
+                return inner.strip()
+    return None
+
+
+def math_verify_suite_cases(tests_dir: Path) -> tuple[list[tuple[dict, str, str]], Counter]:
+    """(case, response, gold) for the cases of math-verify's tests a box-based grader can take.
+
+    Cases are the ``(gold, pred, expected)`` parametrisations of its test modules. Left out:
+    ``test_number_extraction`` (numbers read from prose, ``expr`` extraction only), cases with
+    non-default verify options (``strict=False``, ``allow_set_relation_comp``, a precision other
+    than 6), a prediction that is prose without a box, a gold that is prose without a box. A
+    prediction that is one math span becomes ``\\boxed{span}``; a gold span is unwrapped.
+    """
+    import importlib
+
+    sys.path.insert(0, str(tests_dir.parent))
+    cases = []
+    for mod in ("test_all", "test_boxed", "test_numina_cases", "test_open_thoughts", "test_strict"):
+        m = importlib.import_module(f"{tests_dir.name}.{mod}")
+        for name in dir(m):
+            f = getattr(m, name)
+            if not name.startswith("test_") or not callable(f):
+                continue
+            for mark in getattr(f, "pytestmark", []):
+                if mark.name != "parametrize":
+                    continue
+                names = [x.strip() for x in mark.args[0].split(",")]
+                for vals in mark.args[1]:
+                    d = dict(zip(names, getattr(vals, "values", vals)))
+                    d["test"] = f"{mod}::{name}"
+                    cases.append(d)
+    rows, skipped = [], Counter()
+    for c in cases:
+        options = {k: v for k, v in c.items() if k not in ("gold", "pred", "expected", "test")}
+        if c["test"].endswith("test_number_extraction"):
+            skipped["numbers read from prose (expr extraction only)"] += 1
+            continue
+        if (options.get("strict") is False or options.get("allow_set_relation_comp") is True
+                or options.get("precision", 6) != 6
+                or c["test"].endswith(("test_float_precision", "test_sqrt_precision", "test_symbols"))):
+            skipped["non-default verify options"] += 1
+            continue
+        pred, gold = str(c["pred"]), str(c["gold"])
+        span = _single_math(pred)
+        if "boxed" in pred:
+            response = pred
+        elif span is not None:
+            response = "\\boxed{" + span + "}"
+        else:
+            skipped["prediction is prose without a box"] += 1
+            continue
+        span = _single_math(gold)
+        if "boxed" not in gold:
+            if span is not None:
+                gold = span
+            elif "$" in gold or "\\" in gold or len(gold) >= 30:
+                skipped["gold is prose without a box"] += 1
+                continue
+        rows.append((c, response, gold))
+    return rows, skipped
+
+
+def agreement(args: argparse.Namespace) -> int:
+    """Ours vs plain math-verify vs the official rules, on math-verify's suite and 458 MATH answers."""
+    import logging
+
+    logging.disable(logging.WARNING)
+    from math_verify import parse, verify
+
+    from o1pruner.grading import Grader
+
+    result: dict = {}
+    if args.math_verify_tests:
+        rows, skipped = math_verify_suite_cases(args.math_verify_tests)
+        from importlib import import_module
+
+        compare = import_module(f"{args.math_verify_tests.name}.test_all").compare_strings
+        expected = [bool(c["expected"]) for c, _, _ in rows]
+        with Grader(timeout=TIMEOUT) as g:
+            ours = [ok for _, ok in g.grade_many([r for _, r, _ in rows], [gd for _, _, gd in rows])]
+        plain = []
+        for c, _, _ in rows:
+            try:
+                plain.append(bool(compare(c["gold"], c["pred"])))
+            except Exception:
+                plain.append(False)
+        n = len(rows)
+        print(f"math-verify's own tests, {n} cases a box grader can take (left out: {dict(skipped)}):")
+        print(f"  ours {sum(o == e for o, e in zip(ours, expected))}/{n}, "
+              f"plain math-verify {sum(p == e for p, e in zip(plain, expected))}/{n}")
+        misses = [(c["test"], r[-80:], gd[:60], e) for (c, r, gd), o, e in zip(rows, ours, expected) if o != e]
+        for m in misses:
+            print(f"  ours differs from the expected verdict: {m}")
+        result["math_verify_suite"] = {"cases": n, "skipped": dict(skipped), "expected_true": sum(expected),
+                                       "ours": sum(o == e for o, e in zip(ours, expected)),
+                                       "plain_math_verify": sum(p == e for p, e in zip(plain, expected)),
+                                       "ours_misses": misses}
+    path = args.data / "math500_subset_test.json"
+    if path.exists():
+        recs = json.loads(path.read_text())
+        responses = [f"... so the answer is $\\boxed{{{r['pre_generated_answer']}}}$." for r in recs]
+        golds = [r["ground_truth_answer"] for r in recs]
+        verdicts = {}
+        for name, kw in (("ours", {}), ("official", {"grader": "official"})):
+            with Grader(timeout=TIMEOUT, **kw) as g:
+                verdicts[name] = [ok for _, ok in g.grade_many(responses, golds)]
+        plain = []
+        for r, gd in zip(responses, golds):
+            try:
+                plain.append(bool(verify(parse(f"${gd}$"), parse(r))))
+            except Exception:
+                plain.append(False)
+        verdicts["plain math-verify"] = plain
+        print(f"\n{len(recs)} real MATH answers (pre_generated_answer, boxed) vs ground_truth_answer: correct "
+              + ", ".join(f"{k} {sum(v)}" for k, v in verdicts.items()))
+        result["math500"] = {"rows": len(recs), "correct": {k: sum(v) for k, v in verdicts.items()}}
+        for other in ("official", "plain math-verify"):
+            diff = [i for i in range(len(recs)) if verdicts["ours"][i] != verdicts[other][i]]
+            print(f"  ours vs {other}: {len(diff)} rows differ")
+            for i in diff:
+                print(f"    row {i}: answer {recs[i]['pre_generated_answer']!r}, gold {golds[i]!r}: "
+                      f"ours {verdicts['ours'][i]}, {other} {verdicts[other][i]}")
+            result["math500"][f"differ_{other}"] = [
+                {"row": i, "answer": recs[i]["pre_generated_answer"], "gold": golds[i],
+                 "ours": verdicts["ours"][i], other: verdicts[other][i]} for i in diff]
+    C.write_result("bench_grading_agreement", result, time.time(), C.machine())
+    return 0
+
+
 # ---- comparison ---------------------------------------------------------------------------
 
 def disagreement_reason(row: dict, a_ok: bool, a_ext: str | None, a_s: float, b_ok: bool,
@@ -290,12 +452,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pathological", type=int, default=6,
                     help="rows with a pathological answer (some cost a full 5 s timeout in both)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=2,
+                    help="math-verify workers of the grade_many variant (o1pruner grade --workers)")
     ap.add_argument("--data", type=Path, default=C.SHARED_DATA, help="folder of problem *.json files")
+    ap.add_argument("--agreement", action="store_true",
+                    help="instead of timing: verdicts of ours, plain math-verify and the official rules on "
+                         "math-verify's own tests (--math-verify-tests) and the 458 real MATH answers")
+    ap.add_argument("--math-verify-tests", type=Path, default=None,
+                    help="the tests/ folder of a huggingface/Math-Verify checkout (for --agreement)")
     ap.add_argument("--_baseline-child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._baseline_child:
         baseline_child(*args._baseline_child)
         return 0
+    if args.agreement:
+        return agreement(args)
 
     started, info = time.time(), C.machine()
     if not args.data.is_dir():
@@ -317,13 +488,16 @@ def main(argv: list[str] | None = None) -> int:
           + (" (all pathological + a random sample; per-row cost extrapolated to all rows)"
              if extrapolated else ""), flush=True)
 
-    a_runs, b_runs = [], []
+    a_runs, b_runs, m_runs = [], [], []
     C.OUT_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=C.OUT_DIR) as tmp:
         for r in range(args.rounds):
             a = run_grader(rows)
             a_runs.append(a)
             print(f"round {r + 1}: pipeline Grader {a['wall_s']:.2f} s on {len(rows)} rows", flush=True)
+            m = run_grader_batch(rows, args.workers)
+            m_runs.append(m)
+            print(f"round {r + 1}: pipeline grade_many, {args.workers} workers {m['wall_s']:.2f} s", flush=True)
             b = run_baseline(sub_rows, Path(tmp))
             b_runs.append(b)
             print(f"round {r + 1}: plain math-verify loop {b['wall_s']:.2f} s on {bn} rows", flush=True)
@@ -340,6 +514,8 @@ def main(argv: list[str] | None = None) -> int:
                                                   if rows[i]["kind"] == "pathological")
 
     a_wall = C.median([r["wall_s"] for r in a_runs])
+    m_wall = C.median([r["wall_s"] for r in m_runs])
+    batch_same = all(m["verdicts"] == a_runs[-1]["verdicts"] for m in m_runs)
     b_wall = C.median([b_estimate(r) for r in b_runs])
     a_reg = C.median([a_regular(r) for r in a_runs])
     b_reg = C.median([b_estimate(r, regular_only=True) for r in b_runs])
@@ -375,12 +551,16 @@ def main(argv: list[str] | None = None) -> int:
     print()
     C.print_table([
         ["all rows", len(rows), a_wall, f"{b_wall:.2f}{ext}", f"{C.ratio(b_wall, a_wall):.1f}x"],
+        [f"all rows, one grade_many call, {args.workers} workers", len(rows), m_wall, f"{b_wall:.2f}{ext}",
+         f"{C.ratio(b_wall, m_wall):.1f}x"],
         ["without the pathological rows", len(regular), a_reg, f"{b_reg:.2f}{ext}",
          f"{C.ratio(b_reg, a_reg):.1f}x"],
     ], ["rows graded", "rows", "pipeline Grader s", "plain math-verify loop s", "speed-up"])
     print()
     C.print_table(per_kind, ["answer kind", "rows", "pipeline s", "plain loop s", "ratio"])
-    print(f"\nverdicts: {agree}/{bn} identical ({100 * agree / bn:.2f}%), {len(disagreements)} differ; "
+    print(f"\ngrade_many with {args.workers} workers: verdicts {'identical to' if batch_same else 'DIFFERENT from'} "
+          f"the per-row Grader's on all {len(rows)} rows")
+    print(f"verdicts: {agree}/{bn} identical ({100 * agree / bn:.2f}%), {len(disagreements)} differ; "
           f"pipeline stats (last round): {a['stats']}, worker starts {a['worker_starts']}")
     print(f"pipeline fixed cost: {a['worker_starts']} math-verify worker start(s) (1 + one after each "
           f"timeout) x ~{start_s:.2f} s = ~{a['worker_starts'] * start_s:.1f} s; "
@@ -407,6 +587,9 @@ def main(argv: list[str] | None = None) -> int:
         "speedup": C.ratio(b_wall, a_wall),
         "pipeline_wall_s_without_pathological": a_reg, "baseline_wall_s_without_pathological": b_reg,
         "speedup_without_pathological": C.ratio(b_reg, a_reg), "target_speedup": 10,
+        "batch_workers": args.workers, "batch_wall_s": m_wall, "batch_wall_s_all": [r["wall_s"] for r in m_runs],
+        "batch_speedup": C.ratio(b_wall, m_wall), "batch_verdicts_identical": batch_same,
+        "batch_stats": m_runs[-1]["stats"],
         "per_kind": [dict(zip(["kind", "rows", "pipeline_s", "baseline_s", "ratio"], r)) for r in per_kind],
         "verdicts_compared": bn, "verdicts_identical": agree, "disagreements": disagreements,
         "disagreement_reasons": dict(reasons), "pipeline_stats": a["stats"],

@@ -96,7 +96,6 @@ def test_extract_is_linear_on_100k_characters():
         ("-0.25", r"-\frac{1}{4}"),
         ("28,800", "28800"),
         ("1,450,000", "1450000"),
-        ("0.333333", r"\frac{1}{3}"),  # decimal within relative 1e-6
         ("40", r"40^\circ"),
         (r"40^{\circ}", r"40^\circ"),
         (r"5\text{ cm}", "5"),
@@ -121,7 +120,8 @@ def test_fast_path_equal(pred, gold):
         ("-3", "3"),
         ("0.33", r"\frac{1}{3}"),
         ("28,801", "28800"),
-        ("0.0000673", ".0000672"),  # relative, not absolute, tolerance
+        ("0.0000673", ".0000672"),
+        ("0.333333", r"\frac{1}{3}"),  # exact answers are compared exactly (rel_tol=0)
         (r"\frac{3}{5}", "0.6001"),
         ("2", "20"),
     ],
@@ -201,10 +201,12 @@ def test_ground_truth_solutions_grade_correct(grader, name):
     rows = [r for r in _load(name) if r["ground_truth_answer"] is not None]
     results = grader.grade_many([r["ground_truth_solution"] for r in rows],
                                 [r["ground_truth_answer"] for r in rows])
-    mismatches = [(i, e, r["ground_truth_answer"]) for i, ((e, ok), r) in enumerate(zip(results, rows))
-                  if not ok]
-    assert mismatches == []  # every MATH solution's last box equals its stated answer
-    assert len(rows) > 400
+    mismatches = [(e, r["ground_truth_answer"]) for (e, ok), r in zip(results, rows) if not ok]
+    # every MATH solution's final answer equals its stated answer, except where the
+    # solution ends in several boxes ("$\boxed{\frac{\pi}{4}}$ and $\boxed{\frac{5\pi}{4}}$"):
+    # the answer is the whole run, while the dataset's stated answer kept the last box only
+    assert all(e.endswith(", " + gold) for e, gold in mismatches), mismatches
+    assert len(mismatches) <= 2 and len(rows) > 400
 
 
 def test_gold_of_another_problem_is_incorrect(grader):
@@ -247,7 +249,7 @@ def test_pre_generated_answers_plausible_accuracy(grader):
     with Grader() as fresh:  # deterministic across graders (a slice keeps the test quick)
         assert fresh.grade_many(responses[:100], golds[:100]) == first[:100]
     acc = sum(ok for _, ok in first) / len(first)
-    # measured 0.238 (109/458): these are a weak PRM800K generator's answers, mostly wrong
+    # measured 0.242 (111/458): these are a weak PRM800K generator's answers, mostly wrong
     assert 0.20 < acc < 0.30
     exact = sum(normalize_answer(r["pre_generated_answer"]) == normalize_answer(r["ground_truth_answer"])
                 for r in rows)
