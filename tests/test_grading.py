@@ -19,7 +19,6 @@ from o1pruner.grading import (
     extract_answer,
     fast_equivalent,
     grade_file,
-    is_equivalent,
     normalize_answer,
     parse_number,
 )
@@ -109,9 +108,9 @@ def test_extract_is_linear_on_100k_characters():
         ("18.0", "18"),
     ],
 )
-def test_fast_path_equal(pred, gold):
+def test_fast_path_equal(grader, pred, gold):
     assert fast_equivalent(pred, gold) is True
-    assert is_equivalent(pred, gold)
+    assert grader.equivalent(pred, gold)
 
 
 @pytest.mark.parametrize(
@@ -126,9 +125,9 @@ def test_fast_path_equal(pred, gold):
         ("2", "20"),
     ],
 )
-def test_fast_path_unequal(pred, gold):
+def test_fast_path_unequal(grader, pred, gold):
     assert fast_equivalent(pred, gold) is False
-    assert not is_equivalent(pred, gold)
+    assert not grader.equivalent(pred, gold)
 
 
 @pytest.mark.parametrize(

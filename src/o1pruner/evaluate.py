@@ -33,7 +33,7 @@ import pandas as pd
 
 from o1pruner.config import schema_default
 from o1pruner.generation import SamplingSpec, load_engine, timed_generate
-from o1pruner.grading import ANSWER_FALLBACKS, Grader
+from o1pruner.grading import ANSWER_FALLBACKS, BOXES, GRADERS, SCOPES, Grader
 from o1pruner.io import read_table, write_parquet, write_text
 from o1pruner.prompts import family as prompt_family
 from o1pruner.sampling import add_engine_args, render_prompts, samples_frame
@@ -79,13 +79,15 @@ def sampled_metrics(graded: pd.DataFrame, n: int, spec: SamplingSpec) -> dict:
 def evaluate(model: str, problem_sets: list[pd.DataFrame], backend: str, max_tokens: int,
              family: str = "default", speed: str = "normal", grading_timeout: float = 5.0,
              answer_fallback: str = "none", sampled: SamplingSpec | None = None,
+             grading: dict | None = None,
              **engine_kwargs) -> list[tuple[pd.DataFrame, dict, pd.DataFrame | None]]:
     """Graded greedy samples, metrics and (with ``sampled``) graded sampled responses for each
-    problem table, from one engine."""
+    problem table, from one engine. ``grading``: further :class:`Grader` options (box, scope,
+    grader, rel_tol, workers), the same as the pre-samples'."""
     spec = SamplingSpec(n=1, temperature=0.0, top_p=1.0, max_tokens=max_tokens, seed=0)
     engine, startup_s = load_engine(backend, model, seed=0, **engine_kwargs)
     out = []
-    with Grader(timeout=grading_timeout, answer_fallback=answer_fallback) as grader:
+    with Grader(timeout=grading_timeout, answer_fallback=answer_fallback, **(grading or {})) as grader:
         for problems in problem_sets:
             require_columns(problems, PROBLEMS, "problems table")
             prompts = render_prompts(problems, model, family, speed)
@@ -115,6 +117,11 @@ def cli_evaluate(argv: list[str]) -> int:
     ap.add_argument("--timeout", type=float, default=schema_default("grading.timeout"),
                     help="seconds per math-verify comparison")
     ap.add_argument("--answer-fallback", choices=ANSWER_FALLBACKS, default=schema_default("grading.answer_fallback"))
+    ap.add_argument("--box", choices=BOXES, default=schema_default("grading.box"))
+    ap.add_argument("--scope", choices=SCOPES, default=schema_default("grading.scope"))
+    ap.add_argument("--grader", choices=GRADERS, default=schema_default("grading.grader"))
+    ap.add_argument("--rel-tol", type=float, default=schema_default("grading.rel_tol"))
+    ap.add_argument("--workers", type=int, default=schema_default("grading.workers"))
     ap.add_argument("--sampled-n", type=int, default=schema_default("evaluation.samples"),
                     help="samples per problem for sampled evaluation (avg@n, pass@k); 0: greedy only")
     ap.add_argument("--sampled-temperature", type=float, default=None, help="default: the prompt family's")
@@ -137,7 +144,9 @@ def cli_evaluate(argv: list[str]) -> int:
                                max_tokens=args.max_tokens, seed=args.sampled_seed)
     sets = [read_table(p) for p in args.problems]
     results = evaluate(args.model, sets, args.backend, args.max_tokens, args.prompt_family, args.speed,
-                       args.timeout, args.answer_fallback, sampled, dtype=args.dtype,
+                       args.timeout, args.answer_fallback, sampled,
+                       dict(box=args.box, scope=args.scope, grader=args.grader, rel_tol=args.rel_tol,
+                            workers=args.workers), dtype=args.dtype,
                        max_model_len=args.max_model_len, gpus=args.gpus)
     sampled_out = args.sampled_output or [None] * len(sets)
     for path, problems, samples_out, metrics_out, sampled_path, (graded, metrics, graded_sampled) in zip(

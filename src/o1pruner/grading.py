@@ -37,6 +37,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from o1pruner import thinking
+
 if TYPE_CHECKING:  # pandas is imported lazily so the worker process starts light
     import pandas as pd
 
@@ -88,7 +90,6 @@ def _match_brace(text: str, open_pos: int) -> int:
 # O1-Pruner code grades answers[0]); "answer" scope drops a thinking model's <think> part
 BOXES = ("last", "first")
 SCOPES = ("answer", "whole")
-_THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
 # what may stand between the boxes of one answer split over several boxes
 # ("\boxed{(2, 2)} \quad\text{and}\quad \boxed{(6, 2)}", "\boxed{1},\boxed{2}", "$\boxed{1}\boxed{2}$"):
 # spacing, math delimiters and separators (a comma, a semicolon, "and"); "or" is an
@@ -100,24 +101,20 @@ _JOIN_SEP = r"(?:[,;&]|\band\b|\\(?:text|mathrm|textrm|mbox)\s*\{\s*(?:and|,|;)\
 _JOIN_GAP = re.compile(_JOIN_FILLER + "(?:" + _JOIN_SEP + _JOIN_FILLER + ")*")
 
 
-def answer_part(text: str | None, scope: str = "answer") -> str | None:
+def answer_part(text: str | None, scope: str = "answer", prompt: str | None = None) -> str | None:
     """The part of a response its answer is read from.
 
     ``scope="answer"``: a thinking model (DeepSeek-R1-Distill, Qwen3) writes
     ``<think>...</think>`` and then its answer: only the text after the last ``</think>``
-    counts (a box inside the thinking is a draft); a response that opened ``<think>``
-    and never closed it was cut off while thinking and has no answer (None).  Text
-    without think tags is returned unchanged, so models that do not think are graded
-    as before.  ``scope="whole"``: the full text.
+    counts (a box inside the thinking is a draft); a response that opened ``<think>`` (or whose
+    ``prompt`` opened it, as R1's chat template does) and never closed it was cut off while
+    thinking and has no answer (None).  Text without think tags is returned unchanged, so models
+    that do not think are graded as before (rules: :mod:`o1pruner.thinking`).
+    ``scope="whole"``: the full text.
     """
     if text is None or scope == "whole":
         return text
-    end = text.rfind(_THINK_CLOSE)
-    if end >= 0:
-        return text[end + len(_THINK_CLOSE):]
-    if _THINK_OPEN in text:
-        return None
-    return text
+    return thinking.split(text, prompt).answer
 
 
 def _top_level_boxes(text: str) -> tuple[list[tuple[int, int, str]], bool]:
@@ -1326,9 +1323,10 @@ class Grader:
 
     # -- responses ---------------------------------------------------------------
 
-    def extract(self, response: Any) -> str | None:
-        """The answer of one response under this grader's scope, box and fallback."""
-        text = answer_part(response, self.scope) if isinstance(response, str) else None
+    def extract(self, response: Any, prompt: str | None = None) -> str | None:
+        """The answer of one response under this grader's scope, box and fallback (``prompt``:
+        what the response was generated after, to know whether it began inside ``<think>``)."""
+        text = answer_part(response, self.scope, prompt) if isinstance(response, str) else None
         extracted = extract_answer(text, self.box)
         if extracted is None and self.answer_fallback == "last_number":
             extracted = last_number(text)  # the answer part only: not a number from the thinking
@@ -1347,14 +1345,15 @@ class Grader:
         """``(extracted answer or None, correct)`` for one response."""
         return self.grade_many([response], [gold])[0]
 
-    def grade_many(self, responses: list, golds: list) -> list[tuple[str | None, bool]]:
+    def grade_many(self, responses: list, golds: list, prompts: list | None = None) -> list[tuple[str | None, bool]]:
         responses, golds = list(responses), list(golds)
+        prompts = list(prompts) if prompts is not None else [None] * len(responses)
         if len(responses) != len(golds):
             raise ValueError(f"grade_many: {len(responses)} responses but {len(golds)} gold answers")
         if len(responses) >= PRESTART_ROWS:  # a shard: some pairs will need math-verify
             for w in self._workers:
                 w.prestart()
-        extracted = [self.extract(r) for r in responses]
+        extracted = [self.extract(r, p if isinstance(p, str) else None) for r, p in zip(responses, prompts)]
         gold_texts = [self._gold_text(g) for g in golds]
         gradable = [i for i, (e, g) in enumerate(zip(extracted, gold_texts)) if e is not None and g]
         verdicts = dict(zip(gradable, self._decide_all([(extracted[i], gold_texts[i]) for i in gradable])))
@@ -1371,24 +1370,12 @@ class Grader:
         from o1pruner.schemas import require_columns
 
         require_columns(df, [response_col, gold_col], where)
-        results = self.grade_many(df[response_col].tolist(), df[gold_col].tolist())
+        prompts = df["prompt"].tolist() if "prompt" in df.columns else None
+        results = self.grade_many(df[response_col].tolist(), df[gold_col].tolist(), prompts)
         out = df.copy()
         out["extracted"] = pd.Series([e for e, _ in results], index=df.index, dtype=object)
         out["correct"] = pd.Series([c for _, c in results], index=df.index, dtype=bool)
         return out
-
-
-_default: Grader | None = None
-
-
-def is_equivalent(pred: str, gold: str, timeout: float = DEFAULT_TIMEOUT) -> bool:
-    """Is answer ``pred`` equal to ``gold``?  Fast path, then bounded math-verify."""
-    global _default
-    if _default is None or _default.timeout != timeout:
-        if _default is not None:
-            _default.close()
-        _default = Grader(timeout=timeout)
-    return _default.equivalent(pred, gold)
 
 
 # ---------------------------------------------------------------------------
@@ -1427,25 +1414,27 @@ def grade_file(input_path: str | Path, output_path: str | Path, response_col: st
 def cli_grade(argv: list[str]) -> int:
     """``o1pruner grade --input X --output Y [--timeout 5] [--box last|first] [--scope answer|whole]
     [--grader default|official] [--rel-tol 0] [--workers 1] [--answer-fallback none|last_number]``"""
+    from o1pruner.config import schema_default as default  # the one home of the grading defaults
+
     ap = argparse.ArgumentParser(prog="o1pruner grade", description="grade responses against gold answers")
     ap.add_argument("--input", required=True, help=".jsonl, .parquet, .json or .csv with responses")
     ap.add_argument("--output", required=True, help=".parquet, .jsonl, .json or .csv to write")
     ap.add_argument("--response-col", default="response")
     ap.add_argument("--gold-col", default="gold")
-    ap.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+    ap.add_argument("--timeout", type=float, default=default("grading.timeout"),
                     help="seconds per math-verify comparison before it is graded incorrect")
-    ap.add_argument("--answer-fallback", choices=ANSWER_FALLBACKS, default="none",
+    ap.add_argument("--answer-fallback", choices=ANSWER_FALLBACKS, default=default("grading.answer_fallback"),
                     help="what to grade when a response has no \\boxed{}: nothing (the paper) or its last number")
-    ap.add_argument("--box", choices=BOXES, default="last",
+    ap.add_argument("--box", choices=BOXES, default=default("grading.box"),
                     help="which \\boxed{} is the answer: the last (default) or the first (the official code)")
-    ap.add_argument("--scope", choices=SCOPES, default="answer",
+    ap.add_argument("--scope", choices=SCOPES, default=default("grading.scope"),
                     help="answer: read the answer after a thinking model's last </think> (default); "
                          "whole: the full text")
-    ap.add_argument("--grader", choices=GRADERS, default="default",
+    ap.add_argument("--grader", choices=GRADERS, default=default("grading.grader"),
                     help="default: fast path + math-verify; official: the official O1-Pruner grader's rules")
-    ap.add_argument("--rel-tol", type=float, default=0.0,
+    ap.add_argument("--rel-tol", type=float, default=default("grading.rel_tol"),
                     help="relative tolerance between plain numbers when one is a decimal (default 0: exact)")
-    ap.add_argument("--workers", type=int, default=1, help="math-verify worker processes (default 1)")
+    ap.add_argument("--workers", type=int, default=default("grading.workers"), help="math-verify worker processes (default 1)")
     args = ap.parse_args(argv)
     try:
         grader = Grader(timeout=args.timeout, answer_fallback=args.answer_fallback, box=args.box,

@@ -166,9 +166,11 @@ def engine_args(wc, stage):
 
 
 def grading_args():
-    """Grader flags shared by `o1pruner grade` (pre-samples) and `o1pruner evaluate`."""
+    """Grader flags shared by `o1pruner grade` (pre-samples) and `o1pruner evaluate`: one grader
+    for Ā_ref(x) of the LH reward and for every accuracy in the tables."""
     g = config["grading"]
-    return f"--timeout {g['timeout']} --answer-fallback {g['answer_fallback']}"
+    return (f"--timeout {g['timeout']} --answer-fallback {g['answer_fallback']} --box {g['box']} "
+            f"--scope {g['scope']} --grader {g['grader']} --rel-tol {g['rel_tol']} --workers {g['workers']}")
 
 
 def sampled_eval_args(outputs):
