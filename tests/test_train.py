@@ -15,7 +15,12 @@ tokenizers = pytest.importorskip("tokenizers")
 pytest.importorskip("trl")
 pytest.importorskip("peft")
 
+from o1pruner import run_folder  # noqa: E402
 from o1pruner import train as T  # noqa: E402
+from o1pruner.config import ConfigError, load  # noqa: E402
+from o1pruner.training_config import training_defaults  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CHATML = (
     "{% for message in messages %}"
@@ -89,7 +94,7 @@ def tables(base_model, tmp_path_factory) -> dict[str, Path]:
 
 
 def _tcfg(**overrides) -> dict:
-    cfg = dict(T.DEFAULT_TRAINING, learning_rate=1e-2, max_steps=3, per_device_batch_size=2,
+    cfg = dict(training_defaults(), learning_rate=1e-2, max_steps=3, per_device_batch_size=2,
                gradient_accumulation_steps=1, warmup_ratio=0.0, lr_scheduler="constant",
                cutoff_len=64, threads=2, logging_steps=1)
     cfg.update(overrides)
@@ -136,15 +141,13 @@ def test_effective_training_config_merge_order():
 
 
 def test_effective_training_config_of_the_shipped_config():
-    from o1pruner.config import load
-
-    cfg = load(Path(__file__).resolve().parents[1] / "config" / "config.yaml")
+    cfg = load(ROOT / "config" / "config.yaml")
     model = next(iter(cfg["models"]))
     t = T.effective_training_config(cfg, model, "lh")
     assert t["learning_rate"] == cfg["methods"]["lh"]["training"]["learning_rate"]  # method wins
     assert t["epochs"] == cfg["training"]["epochs"]                                  # shared value
     assert T.effective_training_config(cfg, model, "sft")["learning_rate"] == cfg["training"]["learning_rate"]
-    assert set(t) == set(T.DEFAULT_TRAINING)
+    assert set(t) == set(training_defaults())
 
 
 def test_apply_cutoff_counts_truncated_and_dropped(base_model):
@@ -276,7 +279,7 @@ def test_rerun_resumes_from_the_last_checkpoint_of_the_same_run(base_model, tabl
     with pytest.raises(RuntimeError):
         T.train("lh", str(base_model), str(tables["lh"]), str(out), tcfg, {})
     # no checkpoint at the last step (the final save follows it)
-    assert [p.name for p in T._complete_checkpoints(tmp)] == ["checkpoint-2"]
+    assert [p.name for p in run_folder.complete_checkpoints(tmp)] == ["checkpoint-2"]
 
     monkeypatch.setattr(T, "save_final_model", real_save)
     summary = T.train("lh", str(base_model), str(tables["lh"]), str(out), tcfg, {})
