@@ -239,6 +239,40 @@ def test_create_adam_mini_passes_zero3_when_deepspeed_zero3_is_on(base_model, tm
     assert "model.layers.0.self_attn.q_proj.weight" in seen["names"]  # Adam-mini partitions by these names
 
 
+def test_adam_mini_under_zero3_needs_whole_heads_per_rank():
+    from o1pruner.optimizers import check_zero3_partitions
+
+    marco = {"n_heads": 28, "n_kv_heads": 4}   # Qwen2-7B
+    for world in (1, 2, 4):
+        check_zero3_partitions(marco, world)
+    with pytest.raises(ValueError, match="n_heads = 28 is not divisible by 8.*dividing 4"):
+        check_zero3_partitions(marco, 8)
+    with pytest.raises(ValueError, match="n_kv_heads = 4 is not divisible by 7"):
+        check_zero3_partitions(marco, 7)                # 7 divides the 28 query heads, not the 4 kv heads
+
+
+def test_pinned_adam_mini_steps_on_zero3_flat_partitions(base_model, tmp_path, monkeypatch):
+    """ZeRO-3 gives the optimizer one flat (1-D) fp32 partition per parameter group; adam-mini >= 1.0.5
+    fails on them (IndexError, LLaMA-Factory issue 6680). Emulated here with world size 1."""
+    import transformers.integrations.deepspeed as hf_ds
+
+    from o1pruner.lh_trainer import LHConfig
+    from o1pruner.optimizers import create_adam_mini
+
+    monkeypatch.setattr(hf_ds, "is_deepspeed_zero3_enabled", lambda: True)
+    model = transformers.AutoModelForCausalLM.from_pretrained(base_model)
+    opt = create_adam_mini(model, LHConfig(output_dir=str(tmp_path), use_cpu=True, report_to="none"))
+    torch.manual_seed(0)
+    for group in opt.param_groups:
+        (p,) = group["params"]
+        flat = torch.nn.Parameter(p.detach().reshape(-1).clone())
+        flat.grad = torch.randn_like(flat)
+        group["params"] = [flat]
+    before = [g["params"][0].detach().clone() for g in opt.param_groups]
+    opt.step()
+    assert all(not torch.equal(b, g["params"][0]) for b, g in zip(before, opt.param_groups))
+
+
 # ---- training -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("method", ["sft", "dpo", "lh"])

@@ -11,9 +11,17 @@
 
 Under DeepSpeed the Trainer asks ``create_optimizer`` for the optimizer when the DeepSpeed JSON
 has no ``optimizer`` section (``config/deepspeed/zero3.json`` has none and sets
-``zero_allow_untested_optimizer``), so the same hook serves both. Adam-mini does not work with
-LoRA (see :mod:`o1pruner.training_config`); that combination is refused when the settings are
-checked, before any model is loaded.
+``zero_allow_untested_optimizer``), so the same hook serves both. ZeRO-3 then hands the optimizer
+one FLAT (1-D) fp32 partition per parameter group. adam-mini 1.0.5 and later give MLP/o_proj
+blocks one learning rate per neuron and index their state as a matrix, which fails on those
+partitions ("IndexError: too many indices for tensor of dimension 1", LLaMA-Factory issue 6680,
+on A800s); 1.0.4 (one rate per head for q/k, per block for the rest, Adam for embedding/output)
+steps on them, so it is the version pinned (requirements.txt, envs/train.yaml) and
+tests/test_train.py steps it on flat partitions on CPU. Adam-mini also reads
+``torch.cuda.device_count()`` as the world size: one node, all its visible GPUs in the job.
+
+Adam-mini is not offered with LoRA (refused when the settings are checked, before any model is
+loaded, :mod:`o1pruner.training_config`).
 
 Trainers opt in with :class:`OptimizerMixin` and a config carrying ``optimizer``
 (:class:`OptimizerArguments`).
@@ -21,6 +29,7 @@ Trainers opt in with :class:`OptimizerMixin` and a config carrying ``optimizer``
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +63,18 @@ def adam_mini_kwargs(model_config: Any, args: Any, zero3: bool) -> dict[str, Any
     }
 
 
+def check_zero3_partitions(kwargs: dict[str, Any], world_size: int) -> None:
+    """Adam-mini views each rank's flat q_proj / k_proj partition as whole attention heads, so under
+    ZeRO-3 every rank must hold whole heads: ``world_size`` must divide n_heads and n_kv_heads
+    (Marco-o1 = Qwen2-7B: 28 and 4 heads, so at most 4 GPUs, as the official run used)."""
+    for key in ("n_heads", "n_kv_heads"):
+        if kwargs[key] % world_size:
+            raise ValueError(f"optimizer adam_mini under ZeRO-3 on {world_size} GPUs: the model's {key} = "
+                             f"{kwargs[key]} is not divisible by {world_size}, so a rank's q/k partition is "
+                             "not whole attention heads; use a number of GPUs dividing "
+                             f"{math.gcd(kwargs['n_heads'], kwargs['n_kv_heads'])}, or optimizer adamw")
+
+
 def create_adam_mini(model: Any, args: Any) -> Any:
     try:
         from adam_mini import Adam_mini
@@ -62,8 +83,11 @@ def create_adam_mini(model: Any, args: Any) -> Any:
                           "(pip install adam-mini; pinned in requirements.txt and envs/train.yaml)") from None
     from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
 
-    return Adam_mini(named_parameters=model.named_parameters(),
-                     **adam_mini_kwargs(model.config, args, is_deepspeed_zero3_enabled()))
+    zero3 = is_deepspeed_zero3_enabled()
+    kwargs = adam_mini_kwargs(model.config, args, zero3)
+    if zero3:
+        check_zero3_partitions(kwargs, args.world_size)
+    return Adam_mini(named_parameters=model.named_parameters(), **kwargs)
 
 
 class OptimizerMixin:

@@ -18,9 +18,10 @@ Precedence (later wins; mappings such as ``lora`` merge key by key, other values
 Only layer 1 carries defaults: the layers 3-5 refer to a defaults-free part of the schema, so no
 default can hide a value set on a less specific layer.
 
-Beyond the schema (types, ranges, enums), one rule spans keys: ``optimizer: adam_mini`` does not
-work with ``mode: lora`` (Adam-mini partitions q/k/v by attention head from the parameter NAME, and
-LoRA's ``q_proj.lora_A`` has the name but not the shape: it fails on its first step).
+Beyond the schema (types, ranges, enums), one rule spans keys: ``optimizer: adam_mini`` is refused
+with ``mode: lora``. Adam-mini picks its learning-rate blocks from parameter NAMES of full weight
+matrices (q/k: one rate per attention head); LoRA's ``q_proj.lora_A`` factors are no such blocks
+(adam-mini 1.1 crashes on them, 1.0.4 gives each factor one rate): that is not Adam-mini.
 """
 
 from __future__ import annotations
@@ -77,9 +78,10 @@ def check_training(tcfg: dict, where: str = "training") -> dict:
     errors = [f"{where}.{'.'.join(map(str, e.path))}: {e.message}" if e.path else f"{where}: {e.message}"
               for e in sorted(validator.iter_errors(tcfg), key=lambda e: list(map(str, e.path)))]
     if tcfg["optimizer"] == "adam_mini" and tcfg["mode"] == "lora":
-        errors.append(f"{where}.optimizer: adam_mini does not work with mode lora (Adam-mini splits "
-                      "q_proj/k_proj by attention head, which LoRA's lora_A/lora_B matrices do not have); "
-                      "use optimizer adamw, or mode full/freeze")
+        errors.append(f"{where}.optimizer: adam_mini does not work with mode lora (Adam-mini's "
+                      "learning-rate blocks are parts of full weight matrices, e.g. attention heads of "
+                      "q_proj; LoRA's lora_A/lora_B factors have no such parts); use optimizer adamw, "
+                      "or mode full/freeze")
     if errors:
         raise ConfigError("invalid training settings:\n  " + "\n  ".join(errors))
     return tcfg
