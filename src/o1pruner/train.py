@@ -161,6 +161,7 @@ class Method:
     columns: tuple[str, ...]   # columns of its training table (o1pruner build-<method>)
     config: str                # "module:Class" of its TrainingArguments dataclass
     trainer: str               # "module:Class" of its Trainer
+    reads: tuple[str, ...]     # the keys of methods.<method> its trainer reads (the rest builds data)
     fields: Callable[[dict, dict], dict]  # (training, method config) -> its config's own fields
     data: Callable[..., tuple[Any, dict]]  # (tokenizer, table, training, folder, args) -> (train_dataset, counts)
 
@@ -168,13 +169,13 @@ class Method:
 METHODS: dict[str, Method] = {
     "sft": Method(
         columns=("prompt", "response"),
-        config="o1pruner.trl_trainers:SFTConfig", trainer="o1pruner.trl_trainers:SFTTrainer",
+        config="o1pruner.trl_trainers:SFTConfig", trainer="o1pruner.trl_trainers:SFTTrainer", reads=(),
         fields=lambda t, m: dict(max_length=t["cutoff_len"], truncation_mode="keep_start",
                                  completion_only_loss=True, packing=False),
         data=_sft_data),
     "dpo": Method(
         columns=("prompt", "chosen", "rejected"),
-        config="o1pruner.trl_trainers:DPOConfig", trainer="o1pruner.trl_trainers:DPOTrainer",
+        config="o1pruner.trl_trainers:DPOConfig", trainer="o1pruner.trl_trainers:DPOTrainer", reads=("beta",),
         # ref_model=None + precompute_ref_log_probs: the initial policy scores the data once
         fields=lambda t, m: dict(beta=float(m["beta"]), max_length=t["cutoff_len"], truncation_mode="keep_start",
                                  precompute_ref_log_probs=True,
@@ -182,7 +183,7 @@ METHODS: dict[str, Method] = {
         data=_dpo_data),
     "lh": Method(
         columns=("prompt", "response", "weight"),
-        config="o1pruner.lh_trainer:LHConfig", trainer="o1pruner.lh_trainer:LHTrainer",
+        config="o1pruner.lh_trainer:LHConfig", trainer="o1pruner.lh_trainer:LHTrainer", reads=("epsilon",),
         fields=lambda t, m: dict(epsilon=float(m["epsilon"]), precompute_ref_log_probs=True),
         data=_lh_data),
 }
