@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from o1pruner.lh_trainer import (
+    LHConfig,
     IGNORE_INDEX,
     LHDataCollator,
     LHTrainer,
@@ -304,3 +305,25 @@ def test_trainer_refuses_remove_unused_columns(tokenizer, tmp_path):
     args = transformers.TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")
     with pytest.raises(ValueError, match="remove_unused_columns"):
         LHTrainer(model=tiny_llama(), args=args, train_dataset=[])
+
+
+def test_lh_config_carries_epsilon_and_the_trainer_scores_pi_ref_once(tokenizer, tmp_path, monkeypatch):
+    model = tiny_llama()
+    feats = make_features(tokenizer, n=4)
+    assert "ref_logp" not in feats[0]
+    expected = [f["ref_logp"] for f in precompute_reference_logprobs(model, feats, 4, 0)]
+    args = LHConfig(output_dir=str(tmp_path), epsilon=0.1, per_device_train_batch_size=2, max_steps=1,
+                    learning_rate=0.5, optim="sgd", lr_scheduler_type="constant", use_cpu=True,
+                    report_to="none", save_strategy="no", disable_tqdm=True)
+    assert args.remove_unused_columns is False and args.precompute_ref_log_probs and args.optimizer == "adamw"
+    trainer = LHTrainer(model=model, args=args, train_dataset=feats)
+    assert trainer.epsilon == 0.1
+    calls = []
+    real = trainer.reference_pass
+    monkeypatch.setattr(trainer, "reference_pass", lambda f: calls.append(1) or real(f))
+    trainer.train()
+    # scored with the initial weights, before the step
+    assert [f["ref_logp"] for f in trainer.train_dataset] == pytest.approx(expected, abs=1e-5)
+    trainer.train()  # a second call must not rescore with the trained weights
+    assert calls == [1]
+    assert [f["ref_logp"] for f in trainer.train_dataset] == pytest.approx(expected, abs=1e-5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -15,7 +16,12 @@ tokenizers = pytest.importorskip("tokenizers")
 pytest.importorskip("trl")
 pytest.importorskip("peft")
 
+from o1pruner import run_folder  # noqa: E402
 from o1pruner import train as T  # noqa: E402
+from o1pruner.config import ConfigError, load  # noqa: E402
+from o1pruner.training_config import training_defaults  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CHATML = (
     "{% for message in messages %}"
@@ -89,7 +95,7 @@ def tables(base_model, tmp_path_factory) -> dict[str, Path]:
 
 
 def _tcfg(**overrides) -> dict:
-    cfg = dict(T.DEFAULT_TRAINING, learning_rate=1e-2, max_steps=3, per_device_batch_size=2,
+    cfg = dict(training_defaults(), learning_rate=1e-2, max_steps=3, per_device_batch_size=2,
                gradient_accumulation_steps=1, warmup_ratio=0.0, lr_scheduler="constant",
                cutoff_len=64, threads=2, logging_steps=1)
     cfg.update(overrides)
@@ -136,15 +142,13 @@ def test_effective_training_config_merge_order():
 
 
 def test_effective_training_config_of_the_shipped_config():
-    from o1pruner.config import load
-
-    cfg = load(Path(__file__).resolve().parents[1] / "config" / "config.yaml")
+    cfg = load(ROOT / "config" / "config.yaml")
     model = next(iter(cfg["models"]))
     t = T.effective_training_config(cfg, model, "lh")
     assert t["learning_rate"] == cfg["methods"]["lh"]["training"]["learning_rate"]  # method wins
     assert t["epochs"] == cfg["training"]["epochs"]                                  # shared value
     assert T.effective_training_config(cfg, model, "sft")["learning_rate"] == cfg["training"]["learning_rate"]
-    assert set(t) == set(T.DEFAULT_TRAINING)
+    assert set(t) == set(training_defaults())
 
 
 def test_apply_cutoff_counts_truncated_and_dropped(base_model):
@@ -175,10 +179,117 @@ def test_zero3_config_is_valid_json_with_auto_values():
     assert ds["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"] is True
     assert ds["bf16"]["enabled"] == "auto"
     assert ds["train_batch_size"] == ds["gradient_accumulation_steps"] == "auto"
+    assert ds["gradient_clipping"] == "auto"    # = TrainingArguments.max_grad_norm (training.max_grad_norm)
+    assert "optimizer" not in ds                # the Trainer's create_optimizer builds it (adam_mini too)
     assert "offload_optimizer" not in ds["zero_optimization"]
 
 
+@pytest.mark.parametrize("method, config_class, own", [
+    ("sft", "o1pruner.trl_trainers.SFTConfig", {"max_length": 64, "completion_only_loss": True}),
+    ("dpo", "o1pruner.trl_trainers.DPOConfig", {"beta": 0.3, "max_length": 64, "precompute_ref_log_probs": True}),
+    ("lh", "o1pruner.lh_trainer.LHConfig", {"epsilon": 0.15, "remove_unused_columns": False,
+                                            "precompute_ref_log_probs": True}),
+])
+def test_training_arguments_carry_the_settings_of_the_method_table(method, config_class, own, tmp_path):
+    tcfg = T.check_training(_tcfg(max_grad_norm=10, optimizer="adam_mini", learning_rate=2e-7))
+    mcfg = T.method_config({"methods": {"dpo": {"beta": 0.3}, "lh": {"epsilon": 0.15}}}, method)
+    # the trainer reads only METHODS[method].reads of the method config (the rest builds the data)
+    mcfg = {k: mcfg[k] for k in T.METHODS[method].reads}
+    args = T.training_arguments(method, tmp_path, tcfg, mcfg, "fp32", on_gpu=False)
+    assert f"{type(args).__module__}.{type(args).__name__}" == config_class
+    assert (args.max_grad_norm, args.optimizer, args.learning_rate) == (10.0, "adam_mini", 2e-7)
+    assert {k: getattr(args, k) for k in own} == own
+    assert args.lr_scheduler_type == "constant" and args.per_device_train_batch_size == 2
+
+
+def test_adam_mini_kwargs_come_from_the_model_config_and_the_zero3_flag(tmp_path):
+    from o1pruner.lh_trainer import LHConfig
+    from o1pruner.optimizers import adam_mini_kwargs
+
+    args = LHConfig(output_dir=str(tmp_path), learning_rate=2e-7, weight_decay=0.0, use_cpu=True, report_to="none")
+    gqa = transformers.LlamaConfig(hidden_size=64, num_attention_heads=8, num_key_value_heads=2)
+    kw = adam_mini_kwargs(gqa, args, zero3=True)
+    assert kw == {"lr": 2e-7, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "model_sharding": True,
+                  "dim": 64, "n_heads": 8, "n_kv_heads": 2, "verbose": True}
+    assert adam_mini_kwargs(gqa, args, zero3=False)["model_sharding"] is False
+    # no grouped-query attention: as many kv heads as query heads (GPT-2 maps n_head/n_embd)
+    assert adam_mini_kwargs(transformers.GPT2Config(n_embd=48, n_head=6), args, False)[
+        "n_kv_heads"] == 6
+    with pytest.raises(ValueError, match="hidden_size and num_attention_heads"):
+        adam_mini_kwargs(transformers.PretrainedConfig(), args, False)
+
+
+def test_create_adam_mini_passes_zero3_when_deepspeed_zero3_is_on(base_model, tmp_path, monkeypatch):
+    import adam_mini
+    import transformers.integrations.deepspeed as hf_ds
+
+    from o1pruner.lh_trainer import LHConfig
+    from o1pruner.optimizers import create_adam_mini
+
+    seen = {}
+
+    class Recorder(torch.optim.SGD):
+        def __init__(self, named_parameters, **kwargs):
+            seen.update(kwargs, names=[n for n, _ in named_parameters])
+            super().__init__([torch.nn.Parameter(torch.zeros(1))], lr=kwargs["lr"])
+
+    monkeypatch.setattr(adam_mini, "Adam_mini", Recorder)
+    monkeypatch.setattr(hf_ds, "is_deepspeed_zero3_enabled", lambda: True)
+    model = transformers.AutoModelForCausalLM.from_pretrained(base_model)
+    create_adam_mini(model, LHConfig(output_dir=str(tmp_path), use_cpu=True, report_to="none"))
+    assert seen["model_sharding"] is True and (seen["dim"], seen["n_heads"], seen["n_kv_heads"]) == (32, 4, 2)
+    assert "model.layers.0.self_attn.q_proj.weight" in seen["names"]  # Adam-mini partitions by these names
+
+
+def test_adam_mini_under_zero3_needs_whole_heads_per_rank():
+    from o1pruner.optimizers import check_zero3_partitions
+
+    marco = {"n_heads": 28, "n_kv_heads": 4}   # Qwen2-7B
+    for world in (1, 2, 4):
+        check_zero3_partitions(marco, world)
+    with pytest.raises(ValueError, match="n_heads = 28 is not divisible by 8.*dividing 4"):
+        check_zero3_partitions(marco, 8)
+    with pytest.raises(ValueError, match="n_kv_heads = 4 is not divisible by 7"):
+        check_zero3_partitions(marco, 7)                # 7 divides the 28 query heads, not the 4 kv heads
+
+
+def test_pinned_adam_mini_steps_on_zero3_flat_partitions(base_model, tmp_path, monkeypatch):
+    """ZeRO-3 gives the optimizer one flat (1-D) fp32 partition per parameter group; adam-mini >= 1.0.5
+    fails on them (IndexError, LLaMA-Factory issue 6680). Emulated here with world size 1."""
+    import transformers.integrations.deepspeed as hf_ds
+
+    from o1pruner.lh_trainer import LHConfig
+    from o1pruner.optimizers import create_adam_mini
+
+    monkeypatch.setattr(hf_ds, "is_deepspeed_zero3_enabled", lambda: True)
+    model = transformers.AutoModelForCausalLM.from_pretrained(base_model)
+    opt = create_adam_mini(model, LHConfig(output_dir=str(tmp_path), use_cpu=True, report_to="none"))
+    torch.manual_seed(0)
+    for group in opt.param_groups:
+        (p,) = group["params"]
+        flat = torch.nn.Parameter(p.detach().reshape(-1).clone())
+        flat.grad = torch.randn_like(flat)
+        group["params"] = [flat]
+    before = [g["params"][0].detach().clone() for g in opt.param_groups]
+    opt.step()
+    assert all(not torch.equal(b, g["params"][0]) for b, g in zip(before, opt.param_groups))
+
+
 # ---- training -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method", ["sft", "dpo", "lh"])
+def test_adam_mini_trains_every_method(method, base_model, tables, tmp_path):
+    out = tmp_path / "model"
+    mcfg = {"beta": 0.1} if method == "dpo" else {}
+    summary = T.train(method, str(base_model), str(tables[method]), str(out),
+                      _tcfg(optimizer="adam_mini", learning_rate=1e-2, max_grad_norm=10), mcfg)
+    assert summary["optimizer"] == "Adam_mini" and summary["training"]["max_grad_norm"] == 10
+    assert summary["steps"] == 3 and np.isfinite(summary["final_loss"])
+    changed = _changed(_state(base_model), _state(out))
+    assert {"model.embed_tokens.weight", "model.layers.0.self_attn.k_proj.weight", "lm_head.weight",
+            "model.layers.1.mlp.down_proj.weight"} <= changed
+
+
 
 @pytest.mark.parametrize("method", ["sft", "dpo", "lh"])
 def test_each_method_trains_and_writes_a_plain_hf_folder(method, base_model, tables, tmp_path):
@@ -199,6 +310,7 @@ def test_each_method_trains_and_writes_a_plain_hf_folder(method, base_model, tab
     assert on_disk["steps"] == 3 and on_disk["examples"] == 12
     assert on_disk["trainable_params"] == on_disk["total_params"] > 0
     assert on_disk["peak_rss_mb"] > 0 and on_disk["wall_time_s"] > 0
+    assert on_disk["optimizer"] == "AdamW"     # the default optimizer, as before the switch
     assert isinstance(on_disk["final_loss"], float)
 
     log = _read_jsonl(logs / f"train_{method}.jsonl")
@@ -276,7 +388,7 @@ def test_rerun_resumes_from_the_last_checkpoint_of_the_same_run(base_model, tabl
     with pytest.raises(RuntimeError):
         T.train("lh", str(base_model), str(tables["lh"]), str(out), tcfg, {})
     # no checkpoint at the last step (the final save follows it)
-    assert [p.name for p in T._complete_checkpoints(tmp)] == ["checkpoint-2"]
+    assert [p.name for p in run_folder.complete_checkpoints(tmp)] == ["checkpoint-2"]
 
     monkeypatch.setattr(T, "save_final_model", real_save)
     summary = T.train("lh", str(base_model), str(tables["lh"]), str(out), tcfg, {})
@@ -337,3 +449,27 @@ def test_bf16_precision_trains_under_autocast_and_saves_bf16(base_model, tables,
     frozen = [k for k in before if not k.startswith("model.layers.1.")]
     # frozen weights only went through a bf16 round trip
     assert all(torch.equal(before[k].bfloat16().float(), after[k]) for k in frozen)
+
+
+def test_cli_train_takes_only_the_run_settings(base_model, tables, tmp_path, capsys):
+    from o1pruner.cli import main
+
+    training = T.check_training(_tcfg(max_steps=2, max_grad_norm=10))
+    out = tmp_path / "lh" / "model"
+    rc = main(["train", "--method", "lh", "--training-json", json.dumps(training),
+               "--method-json", json.dumps({"epsilon": 0.1, "lambda": 2}),
+               "--model-path", str(base_model), "--data", str(tables["lh"]), "--output", str(out)])
+    assert rc == 0
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["training"] == training and summary["steps"] == 2
+    assert summary["method_config"]["epsilon"] == 0.1
+    assert summary["method_config"]["clip"] == [-2, 4]          # schema defaults of methods.lh
+    assert json.loads(capsys.readouterr().err.strip().splitlines()[-1])["optimizer"] == "AdamW"
+    base = ["train", "--method", "lh", "--model-path", str(base_model), "--data", str(tables["lh"]),
+            "--output", str(tmp_path / "x")]
+    for wrong in (["--training-json", "{}", "--model-name", "tiny"], ["--config", "c.yaml"],
+                  ["--config", "c.yaml", "--model-name", "tiny", "--method-json", "{}"]):
+        with pytest.raises(SystemExit):
+            main(base + wrong)
+    with pytest.raises(ConfigError, match="training.optimizer"):
+        main(base + ["--training-json", json.dumps({"optimizer": "adam"})])

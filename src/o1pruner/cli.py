@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "build-sft": ("o1pruner.training_sets", "cli_build_sft", "SFT dataset: shortest correct solutions"),
     "build-dpo": ("o1pruner.training_sets", "cli_build_dpo", "DPO dataset: shortest correct vs longest"),
     "build-lh": ("o1pruner.training_sets", "cli_build_lh", "Length-Harmonizing dataset with weights"),
+    "training-config": ("o1pruner.training_config", "cli_training_config",
+                        "effective training settings of one run (model, method) as JSON"),
     "train": ("o1pruner.train", "cli_train", "train one method (sft, dpo, lh)"),
     "evaluate": ("o1pruner.evaluate", "cli_evaluate", "greedy evaluation of a model on a dataset"),
     "aes": ("o1pruner.aes", "cli_aes", "Accuracy-Efficiency Score from a metrics table"),

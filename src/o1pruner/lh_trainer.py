@@ -8,13 +8,15 @@ The LH objective is an off-policy PPO-clip loss on pre-sampled reference solutio
 
 with w the standardised LH weight of ``o1pruner build-lh``.
 
-API (the training entry point ``o1pruner.train`` wires these together):
+API (the training entry point ``o1pruner.train`` wires these together, as TRL's trainers are):
 
     features, counts = tokenize_lh_dataset(tokenizer, lh_df, cutoff_len, overlong="truncate")
-    features = precompute_reference_logprobs(ref_model, features, batch_size, pad_token_id)
-    trainer = LHTrainer(model=policy, args=TrainingArguments(..., remove_unused_columns=False),
-                        train_dataset=features, processing_class=tokenizer, epsilon=0.2)
-    trainer.train()
+    trainer = LHTrainer(model=policy, args=LHConfig(output_dir=..., epsilon=0.2),
+                        train_dataset=features, processing_class=tokenizer)
+    trainer.train()   # first scores every example with the initial policy = π_ref
+
+- :class:`LHConfig`: ``TrainingArguments`` + ``epsilon`` (PPO clip), ``optimizer`` (adamw |
+  adam_mini, :mod:`o1pruner.optimizers`) and ``precompute_ref_log_probs`` (default True).
 
 - :func:`tokenize_lh_example` / :func:`tokenize_lh_dataset`: prompt ids + response ids + EOS,
   labels −100 on the prompt; over-long handling below.
@@ -27,7 +29,9 @@ API (the training entry point ``o1pruner.train`` wires these together):
   (−100) and stacks ``weight`` / ``ref_logp`` as float32 vectors.
 - :func:`sequence_mean_logprobs`, :func:`lh_sequence_losses`, :func:`lh_loss`: the math.
 - :class:`LHTrainer`: ``compute_loss`` = the LH loss; gradient accumulation gives the gradient of
-  the mean over all sequences of the accumulated micro-batches (see the class docstring).
+  the mean over all sequences of the accumulated micro-batches (see the class docstring). With a
+  plain ``TrainingArguments`` (no ``precompute_ref_log_probs``) the features must carry
+  ``ref_logp`` already and ε is the paper's 0.2.
 
 Over-long examples (``cutoff_len`` counts prompt + response + EOS tokens):
   ``overlong="truncate"`` keeps the whole prompt and cuts the response's tail (EOS included), so
@@ -41,12 +45,18 @@ Over-long examples (``cutoff_len`` counts prompt + response + EOS tokens):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import transformers
 
+from o1pruner.optimizers import OptimizerArguments, OptimizerMixin
+
 IGNORE_INDEX = -100
+# a function argument, not a config key (the config's value is checked by the schema): this
+# guards direct callers from a typo silently meaning "truncate"
 OVERLONG_MODES = ("truncate", "drop")
 
 
@@ -252,7 +262,38 @@ def precompute_reference_logprobs(
 
 # ---- trainer ------------------------------------------------------------------------------
 
-class LHTrainer(transformers.Trainer):
+@dataclass
+class LHConfig(OptimizerArguments, transformers.TrainingArguments):
+    """``TrainingArguments`` of the LH trainer.
+
+    ``epsilon``: PPO clip range (``methods.lh.epsilon``; 0.2 is the paper's and the default only for
+    direct use: ``o1pruner train`` always passes the config's value). ``precompute_ref_log_probs``:
+    score the training examples with the initial policy (= π_ref) when training starts.
+    ``remove_unused_columns`` is False: ``weight`` and ``ref_logp`` must reach ``compute_loss``.
+    """
+
+    epsilon: float = field(default=0.2, metadata={"help": "PPO clip range ε"})
+    precompute_ref_log_probs: bool = field(default=True, metadata={"help": "π_ref = the initial model, scored once"})
+    remove_unused_columns: bool = field(default=False, metadata={"help": "keep weight and ref_logp"})
+
+
+def _world() -> tuple[int, int]:
+    """(world size, rank) of the torch.distributed group, (1, 0) outside one."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size(), dist.get_rank()
+    return 1, 0
+
+
+def training_autocast(args: Any):
+    """bf16 autocast when training runs under it (bf16 without DeepSpeed), else nothing."""
+    if args.bf16 and not args.deepspeed:
+        return torch.autocast(device_type=args.device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+class LHTrainer(OptimizerMixin, transformers.Trainer):
     """``transformers.Trainer`` whose loss is the LH (off-policy PPO-clip) loss.
 
     Batches need ``input_ids, attention_mask, labels`` (−100 outside the response), ``weight``
@@ -270,11 +311,15 @@ class LHTrainer(transformers.Trainer):
     last micro-batch more.) Under DDP each rank normalises by its own N, and DDP's gradient
     averaging gives the global mean when ranks hold equally many sequences.
     Outside training (evaluation) the loss is the plain batch mean.
+
+    π_ref: with ``args.precompute_ref_log_probs`` (:class:`LHConfig`), :meth:`train` first scores
+    every example with the model as it is then (the initial weights, also when resuming: the
+    checkpoint is loaded later) in the training dtype; see :meth:`reference_pass`.
     """
 
     loss_is_scaled_for_ga = True
 
-    def __init__(self, *args: Any, epsilon: float = 0.2, **kwargs: Any):
+    def __init__(self, *args: Any, **kwargs: Any):
         if "loss_is_scaled_for_ga" not in vars(transformers.Trainer):
             raise RuntimeError(
                 f"transformers {transformers.__version__}: Trainer has no `loss_is_scaled_for_ga`; "
@@ -288,9 +333,53 @@ class LHTrainer(transformers.Trainer):
             model = kwargs.get("model", args[0] if args else None)
             kwargs["data_collator"] = LHDataCollator(_pad_id(kwargs.get("processing_class"), model))
         super().__init__(*args, **kwargs)
-        self.epsilon = float(epsilon)
+        self.epsilon = float(getattr(self.args, "epsilon", LHConfig.epsilon))
+        self._reference_scored = False
         self._lh_step_sequences: int | None = None
         self._lh_stats = torch.zeros(3, dtype=torch.float64)  # ratio sum, clipped count, sequences
+
+    def train(self, *args: Any, **kwargs: Any):
+        # once per trainer: a second train() call must not score with already-trained weights
+        if getattr(self.args, "precompute_ref_log_probs", False) and not self._reference_scored:
+            self.train_dataset = self.reference_pass(list(self.train_dataset))
+            self._reference_scored = True
+        return super().train(*args, **kwargs)
+
+    def reference_pass(self, features: list[dict]) -> list[dict]:
+        """π_ref log-probs of every example from the current (initial) weights, before any update.
+
+        Runs in the training dtype (bf16 autocast when training uses it) on the training device. Under
+        torchrun each rank scores a strided share and the results are all-gathered; every rank gets the
+        same number of examples (a few repeated) so that ZeRO-3's collective weight gathers line up.
+        """
+        from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
+
+        args, model = self.args, self.model
+        world, rank = _world()
+        n = len(features)
+        mine = list(range(rank, n, world))
+        per_rank = -(-n // world)
+        mine += [mine[-1] if mine else 0] * (per_rank - len(mine))
+        if is_deepspeed_zero3_enabled():
+            from trl.models.utils import prepare_deepspeed
+
+            runner = prepare_deepspeed(model, self.accelerator)  # gathers sharded weights layer by layer
+        else:
+            model.to(args.device)
+            runner = model
+        with training_autocast(args):
+            scored = precompute_reference_logprobs(runner, [features[i] for i in mine],
+                                                   batch_size=args.per_device_train_batch_size,
+                                                   pad_token_id=_pad_id(self.processing_class, model),
+                                                   device=args.device)
+        values = {i: ex["ref_logp"] for i, ex in zip(mine, scored)}
+        if world > 1:
+            import torch.distributed as dist
+
+            gathered: list[Any] = [None] * world
+            dist.all_gather_object(gathered, values)
+            values = {k: v for part in gathered for k, v in part.items()}
+        return [{**ex, "ref_logp": float(values[i])} for i, ex in enumerate(features)]
 
     def get_batch_samples(self, epoch_iterator, num_batches, device):
         batch_samples, num_items_in_batch = super().get_batch_samples(epoch_iterator, num_batches, device)

@@ -1,19 +1,31 @@
 """Train one method on the pre-sampled data: SFT, DPO or O1-Pruner's Length-Harmonizing (LH).
 
-    o1pruner train --method lh --config config/config.yaml --model-name toy \
-        --model-path results/toy/model --data results/toy/datasets/lh_lambda2.parquet \
-        --output results/toy/lh_lambda2/model [--log-dir results/logs/toy/lh_lambda2]
+What the workflow runs (only what the run depends on; both JSON objects from
+``o1pruner.train.effective_training_config`` / ``method_config``, or ``o1pruner training-config``):
 
-Multi-GPU: ``torchrun --nproc_per_node N -m o1pruner.cli train ...`` (same arguments).
+    o1pruner train --method lh --training-json "$(o1pruner training-config --config config/config.yaml \
+            --model toy --method lh)" --method-json '{"epsilon": 0.2}' \
+        --model-path results/toy/model --data results/toy/datasets/lh_lambda_2.parquet \
+        --output results/toy/runs/lh_lambda_2/model [--log-dir results/logs/toy/runs/lh_lambda_2]
 
-Methods (paper Section 5.1.3; data from ``o1pruner build-sft/-dpo/-lh``):
+or, from a config file: ``o1pruner train --method lh --config config/config.yaml --model-name toy
+--model-path ... --data ... --output ...``. Multi-GPU: ``torchrun --nproc_per_node N -m
+o1pruner.cli train ...`` (same arguments).
+
+Settings: :mod:`o1pruner.training_config` resolves them. Precedence, later wins: the schema's
+defaults < ``training`` < ``methods.<method>.training`` < ``models.<model>.training`` <
+``models.<model>.methods.<method>.training``.
+
+Methods (paper Section 5.1.3; data from ``o1pruner build-sft/-dpo/-lh``): one row each of
+:data:`METHODS` (table columns, config class, trainer class, data preparation):
 
 - ``sft``: TRL ``SFTTrainer`` on prompt-completion pairs (loss on the completion only).
 - ``dpo``: TRL ``DPOTrainer`` (sigmoid loss, β = ``methods.dpo.beta``). The reference model is
   the initial policy, so we set ``precompute_ref_log_probs=True``: one no-grad pass before
   training instead of a second model copy kept in memory for the whole run.
-- ``lh``: :class:`o1pruner.lh_trainer.LHTrainer` (PPO-clip, ε = ``methods.lh.epsilon``), with
-  π_ref's log-probs computed once from the initial model, in the training dtype, before training.
+- ``lh``: :class:`o1pruner.lh_trainer.LHTrainer` with :class:`~o1pruner.lh_trainer.LHConfig`
+  (PPO-clip, ε = ``methods.lh.epsilon``), π_ref's log-probs computed once from the initial model,
+  in the training dtype, when training starts.
 
 The prompt column is chat-templated text ending with the assistant header; every method appends
 the tokenizer's EOS to the response. ``cutoff_len`` bounds prompt + response + EOS tokens;
@@ -23,7 +35,9 @@ when either response does not fit).
 Training modes (``training.mode``): ``full``; ``freeze`` (only the last
 ``freeze_trainable_layers`` decoder layers train, nothing else; the paper trains QwQ's last 48);
 ``lora`` (peft adapters, merged into the base weights before saving, so every checkpoint is a
-plain HF folder).
+plain HF folder). Optimizer (``training.optimizer``): ``adamw`` or ``adam_mini``
+(:mod:`o1pruner.optimizers`); ``max_grad_norm`` clips gradients (DeepSpeed's ``gradient_clipping:
+auto`` takes it too).
 
 Precision: ``auto`` = bf16 on CUDA, fp32 on CPU. Under bf16 the weights are loaded in bf16 and,
 without DeepSpeed, the trainable ones are upcast to fp32 and trained under bf16 autocast (as
@@ -31,11 +45,9 @@ LLaMA-Factory, the official code's trainer, does: AdamW on bf16 weights drops sm
 DeepSpeed keeps its own fp32 master weights. The final checkpoint is saved in the load dtype.
 Gradient checkpointing is on for GPU runs (long reasoning traces) and off on CPU (small models).
 
-Checkpoint safety: everything is written under ``<output>.tmp``; the finished model is saved to
-``<output>.tmp/final`` and renamed to ``<output>`` at the very end, so a half-written model never
-sits under the final name. With ``save_steps > 0`` Trainer checkpoints go to ``<output>.tmp`` and
-a rerun of the same job (same model, data and hyperparameters, checked by a fingerprint) resumes
-from the last complete one; otherwise a leftover ``<output>.tmp`` is discarded.
+Checkpoint safety and resuming: :mod:`o1pruner.run_folder` (everything is written under
+``<output>.tmp``, renamed to ``<output>`` at the end; with ``save_steps > 0`` a rerun of the
+same run resumes from its last complete checkpoint).
 
 Outputs: the model folder (weights, config, tokenizer, ``train_summary.json``) and the loss log
 ``<log-dir>/train_<method>.jsonl`` (default: ``<output>/train_<method>.jsonl``), one JSON object
@@ -46,104 +58,33 @@ rewards). Only the main process writes.
 from __future__ import annotations
 
 import argparse
-import copy
-import hashlib
+import importlib
 import json
 import os
-import re
 import resource
 import shutil
 import sys
 import time
-from contextlib import nullcontext
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from o1pruner import run_folder
 from o1pruner.io import write_text
 from o1pruner.schemas import require_columns
+from o1pruner.training_config import (  # noqa: F401  (effective_training_config, method_config: API)
+    check_training,
+    effective_training_config,
+    method_config,
+)
 
 # TRL's trainers ping the Hub from rank 0; huggingface_hub reads this once, at its import
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-METHODS = ("sft", "dpo", "lh")
-
-# built-in defaults for every key of the schema's $defs/training
-DEFAULT_TRAINING: dict[str, Any] = {
-    "mode": "full",
-    "freeze_trainable_layers": 2,
-    "lora": {"r": 8, "alpha": 16, "dropout": 0.05,
-             "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]},
-    "learning_rate": 1e-5,
-    "epochs": 1,
-    "max_steps": -1,
-    "lr_scheduler": "cosine",
-    "warmup_ratio": 0.1,
-    "per_device_batch_size": 1,
-    "gradient_accumulation_steps": 8,
-    "cutoff_len": 4096,
-    "overlong": "truncate",
-    "precision": "auto",
-    "deepspeed": None,
-    "seed": 0,
-    "logging_steps": 1,
-    "save_steps": 0,
-    "threads": 2,
-}
-
-# columns each method reads from its training table
-DATA_COLUMNS = {
-    "sft": ["prompt", "response"],
-    "dpo": ["prompt", "chosen", "rejected"],
-    "lh": ["prompt", "response", "weight"],
-}
-
-FINAL_SUBDIR = "final"           # <output>.tmp/final -> <output>
-FINGERPRINT_NAME = "run_fingerprint.json"
 SUMMARY_NAME = "train_summary.json"
-_CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
-
-
-# ---- configuration ------------------------------------------------------------------------
-
-def _deep_merge(base: dict, override: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def effective_training_config(cfg: dict, model_name: str, method: str) -> dict:
-    """Training hyperparameters of one run: built-in defaults ⊕ ``training`` ⊕
-    ``methods.<method>.training`` ⊕ ``models.<model>.training`` (later keys win; ``lora`` merges
-    key by key)."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    models = cfg.get("models", {})
-    if model_name not in models:
-        raise KeyError(f"models.{model_name}: not in the config (models: {sorted(models)})")
-    layers = [
-        ("training", cfg.get("training") or {}),
-        (f"methods.{method}.training", ((cfg.get("methods") or {}).get(method) or {}).get("training") or {}),
-        (f"models.{model_name}.training", models[model_name].get("training") or {}),
-    ]
-    tcfg = copy.deepcopy(DEFAULT_TRAINING)
-    for where, layer in layers:
-        unknown = sorted(set(layer) - set(DEFAULT_TRAINING))
-        if unknown:
-            raise KeyError(f"{where}: unknown key(s) {unknown}")
-        tcfg = _deep_merge(tcfg, layer)
-    return tcfg
-
-
-def method_config(cfg: dict, method: str) -> dict:
-    """``methods.<method>`` without its ``training`` block: what the trainer itself reads
-    (``beta`` for DPO, ``epsilon`` for LH)."""
-    return {k: v for k, v in ((cfg.get("methods") or {}).get(method) or {}).items() if k != "training"}
 
 
 # ---- small helpers ------------------------------------------------------------------------
@@ -164,47 +105,94 @@ def _barrier() -> None:
         dist.barrier()
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def _import(path: str) -> Any:
+    """``"module:Name"`` -> the object (the trainer modules import TRL, which takes seconds)."""
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
 
 
-def _complete_checkpoints(folder: Path) -> list[Path]:
-    """Trainer checkpoints in ``folder``, oldest first; trainer_state.json is written last, so a
-    checkpoint without it was interrupted while being saved."""
-    found = []
-    for child in folder.iterdir() if folder.is_dir() else []:
-        m = _CHECKPOINT_RE.match(child.name)
-        if m and child.is_dir() and (child / "trainer_state.json").is_file():
-            found.append((int(m.group(1)), child))
-    return [p for _, p in sorted(found)]
-
-
-def _precision(tcfg: dict, on_gpu: bool) -> str:
-    precision = tcfg["precision"]
-    if precision == "auto":
-        precision = "bf16" if on_gpu else "fp32"
-    if precision not in ("fp32", "bf16"):
-        raise ValueError(f"training.precision must be auto, fp32 or bf16, got {precision!r}")
-    return precision
-
-
-def _check_training_config(tcfg: dict, on_gpu: bool) -> None:
-    if tcfg["mode"] not in ("full", "freeze", "lora"):
-        raise ValueError(f"training.mode must be full, freeze or lora, got {tcfg['mode']!r}")
-    if tcfg["overlong"] not in ("truncate", "drop"):
-        raise ValueError(f"training.overlong must be truncate or drop, got {tcfg['overlong']!r}")
-    if not 0 <= tcfg["warmup_ratio"] < 1:
-        # transformers reads warmup_steps < 1 as a ratio of the total steps and >= 1 as a count
-        raise ValueError(f"training.warmup_ratio must be in [0, 1), got {tcfg['warmup_ratio']}")
+def _check_run(tcfg: dict, on_gpu: bool) -> None:
+    """What only the machine can tell (the values themselves were checked against the schema)."""
     if tcfg["deepspeed"] and not on_gpu:
         raise ValueError(f"training.deepspeed is set ({tcfg['deepspeed']!r}) but no CUDA device is "
                          "available; DeepSpeed runs need GPUs (set training.deepspeed: null for CPU runs)")
     if tcfg["deepspeed"] and not Path(tcfg["deepspeed"]).is_file():
         raise FileNotFoundError(f"training.deepspeed: {tcfg['deepspeed']} does not exist")
+
+
+def _precision(tcfg: dict, on_gpu: bool) -> str:
+    if tcfg["precision"] == "auto":
+        return "bf16" if on_gpu else "fp32"
+    return tcfg["precision"]
+
+
+# ---- the methods --------------------------------------------------------------------------
+
+def _kept(method: str, counts: dict, cutoff: int) -> None:
+    if counts["kept"] == 0:
+        raise ValueError(f"{method}: no example fits cutoff_len={cutoff}")
+
+
+def _sft_data(tokenizer: Any, df: pd.DataFrame, tcfg: dict, folder: Path, args: Any):
+    kept, counts = apply_cutoff(tokenizer, df, ["response"], tcfg["cutoff_len"], tcfg["overlong"])
+    _kept("sft", counts, tcfg["cutoff_len"])
+    data = kept[["prompt", "response"]].rename(columns={"response": "completion"})
+    return _file_backed_dataset(data, folder, args), counts
+
+
+def _dpo_data(tokenizer: Any, df: pd.DataFrame, tcfg: dict, folder: Path, args: Any):
+    kept, counts = apply_cutoff(tokenizer, df, ["chosen", "rejected"], tcfg["cutoff_len"], tcfg["overlong"])
+    _kept("dpo", counts, tcfg["cutoff_len"])
+    return _file_backed_dataset(kept[["prompt", "chosen", "rejected"]], folder, args), counts
+
+
+def _lh_data(tokenizer: Any, df: pd.DataFrame, tcfg: dict, folder: Path, args: Any):
+    from o1pruner.lh_trainer import tokenize_lh_dataset
+
+    features, counts = tokenize_lh_dataset(tokenizer, df, tcfg["cutoff_len"], tcfg["overlong"])
+    _kept("lh", counts, tcfg["cutoff_len"])
+    return features, counts
+
+
+@dataclass(frozen=True)
+class Method:
+    """One training method: what it reads, how it is configured and trained."""
+
+    columns: tuple[str, ...]   # columns of its training table (o1pruner build-<method>)
+    config: str                # "module:Class" of its TrainingArguments dataclass
+    trainer: str               # "module:Class" of its Trainer
+    reads: tuple[str, ...]     # the keys of methods.<method> its trainer reads (the rest builds data)
+    fields: Callable[[dict, dict], dict]  # (training, method config) -> its config's own fields
+    data: Callable[..., tuple[Any, dict]]  # (tokenizer, table, training, folder, args) -> (train_dataset, counts)
+
+
+METHODS: dict[str, Method] = {
+    "sft": Method(
+        columns=("prompt", "response"),
+        config="o1pruner.trl_trainers:SFTConfig", trainer="o1pruner.trl_trainers:SFTTrainer", reads=(),
+        fields=lambda t, m: dict(max_length=t["cutoff_len"], truncation_mode="keep_start",
+                                 completion_only_loss=True, packing=False),
+        data=_sft_data),
+    "dpo": Method(
+        columns=("prompt", "chosen", "rejected"),
+        config="o1pruner.trl_trainers:DPOConfig", trainer="o1pruner.trl_trainers:DPOTrainer", reads=("beta",),
+        # ref_model=None + precompute_ref_log_probs: the initial policy scores the data once
+        fields=lambda t, m: dict(beta=float(m["beta"]), max_length=t["cutoff_len"], truncation_mode="keep_start",
+                                 precompute_ref_log_probs=True,
+                                 precompute_ref_batch_size=t["per_device_batch_size"]),
+        data=_dpo_data),
+    "lh": Method(
+        columns=("prompt", "response", "weight"),
+        config="o1pruner.lh_trainer:LHConfig", trainer="o1pruner.lh_trainer:LHTrainer", reads=("epsilon",),
+        fields=lambda t, m: dict(epsilon=float(m["epsilon"]), precompute_ref_log_probs=True),
+        data=_lh_data),
+}
+
+
+def _method(name: str) -> Method:
+    if name not in METHODS:
+        raise ValueError(f"method must be one of {tuple(METHODS)}, got {name!r}")
+    return METHODS[name]
 
 
 # ---- model modes --------------------------------------------------------------------------
@@ -284,11 +272,12 @@ def load_policy(model_path: str, tcfg: dict, precision: str):
 # ---- data ---------------------------------------------------------------------------------
 
 def read_training_table(method: str, data_path: str | Path) -> pd.DataFrame:
+    columns = list(_method(method).columns)
     df = pd.read_parquet(data_path)
-    require_columns(df, DATA_COLUMNS[method], str(data_path))
+    require_columns(df, columns, str(data_path))
     if df.empty:
         raise ValueError(f"{data_path}: the {method} training table has no rows")
-    for col in DATA_COLUMNS[method]:
+    for col in columns:
         if df[col].isna().any():
             row = int(df.index[df[col].isna()][0])
             raise ValueError(f"{data_path}: column {col!r} is missing in row {row}")
@@ -335,52 +324,15 @@ def _file_backed_dataset(df: pd.DataFrame, folder: Path, args: Any):
         return datasets.load_from_disk(str(folder))
 
 
-# ---- the run folder -----------------------------------------------------------------------
-
-def _run_fingerprint(method: str, model_path: str, data_path: str, tcfg: dict, mcfg: dict) -> dict:
-    """What a resumable checkpoint must match: method, data, hyperparameters and the base model
-    (its files' names, sizes and mtimes: hashing tens of GB of weights would take minutes)."""
-    folder = Path(model_path)
-    model_files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns)
-                         for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
-    fingerprint = {"method": method, "model_path": str(folder.resolve()), "model_files": model_files,
-                   "data_sha256": _file_sha256(Path(data_path)), "training": tcfg, "method_config": mcfg}
-    return json.loads(json.dumps(fingerprint, sort_keys=True, default=str))  # as it reads back
-
-
-def prepare_tmp_dir(tmp: Path, fingerprint: dict, save_steps: int, args: Any) -> Path | None:
-    """Make ``tmp`` ready for this run; return the checkpoint to resume from, if any.
-
-    A leftover folder is kept only when intermediate checkpoints are on and it belongs to the same
-    run (same fingerprint); the main process cleans up before the other ranks look.
-    """
-    with args.main_process_first(local=False, desc="preparing the run folder"):
-        if args.process_index == 0:
-            stale = True
-            if save_steps > 0 and (tmp / FINGERPRINT_NAME).is_file():
-                try:
-                    stale = json.loads((tmp / FINGERPRINT_NAME).read_text()) != fingerprint
-                except json.JSONDecodeError:
-                    stale = True
-            if stale and tmp.exists():
-                shutil.rmtree(tmp)
-            shutil.rmtree(tmp / FINAL_SUBDIR, ignore_errors=True)
-            tmp.mkdir(parents=True, exist_ok=True)
-            write_text(json.dumps(fingerprint, indent=1, sort_keys=True, default=str), tmp / FINGERPRINT_NAME)
-        checkpoints = _complete_checkpoints(tmp) if save_steps > 0 else []
-    return checkpoints[-1] if checkpoints else None
-
-
 # ---- trainer construction -----------------------------------------------------------------
 
 def training_arguments(method: str, tmp: Path, tcfg: dict, mcfg: dict, precision: str, on_gpu: bool):
-    """TrainingArguments (LH) or the TRL config (SFT, DPO) for this run.
+    """The method's config dataclass (TrainingArguments + its own fields) for this run.
 
     Built before the model is loaded: with DeepSpeed ZeRO-3 the arguments register the DeepSpeed
     config, which makes ``from_pretrained`` shard the weights while loading.
     """
-    import transformers
-
+    spec = _method(method)
     save_steps = int(tcfg["save_steps"])
     common = dict(
         output_dir=str(tmp),
@@ -391,6 +343,8 @@ def training_arguments(method: str, tmp: Path, tcfg: dict, mcfg: dict, precision
         warmup_steps=float(tcfg["warmup_ratio"]),  # < 1: a ratio of the total steps
         per_device_train_batch_size=int(tcfg["per_device_batch_size"]),
         gradient_accumulation_steps=int(tcfg["gradient_accumulation_steps"]),
+        max_grad_norm=float(tcfg["max_grad_norm"]),
+        optimizer=tcfg["optimizer"],
         seed=int(tcfg["seed"]),
         data_seed=int(tcfg["seed"]),
         logging_steps=int(tcfg["logging_steps"]),
@@ -409,18 +363,7 @@ def training_arguments(method: str, tmp: Path, tcfg: dict, mcfg: dict, precision
         # every trainable parameter is used in each forward (frozen ones are not tracked by DDP)
         ddp_find_unused_parameters=False,
     )
-    if method == "sft":
-        from trl import SFTConfig
-
-        return SFTConfig(**common, max_length=int(tcfg["cutoff_len"]), truncation_mode="keep_start",
-                         completion_only_loss=True, packing=False)
-    if method == "dpo":
-        from trl import DPOConfig
-
-        return DPOConfig(**common, beta=float(mcfg.get("beta", 0.1)), max_length=int(tcfg["cutoff_len"]),
-                         truncation_mode="keep_start", precompute_ref_log_probs=True,
-                         precompute_ref_batch_size=int(tcfg["per_device_batch_size"]))
-    return transformers.TrainingArguments(**common, remove_unused_columns=False)
+    return _import(spec.config)(**common, **spec.fields(tcfg, mcfg))
 
 
 def _log_callback(log_path: Path | None):
@@ -449,87 +392,13 @@ def _no_final_checkpoint_callback():
     return NoFinalCheckpoint()
 
 
-def _autocast(args: Any):
-    import torch
-
-    if args.bf16 and not args.deepspeed:
-        return torch.autocast(device_type=args.device.type, dtype=torch.bfloat16)
-    return nullcontext()
-
-
-def reference_pass(trainer: Any, model: Any, features: list[dict], batch_size: int, pad_id: int) -> list[dict]:
-    """π_ref log-probs of every LH example from the initial model, before any update.
-
-    Runs in the training dtype (bf16 autocast when training uses it) on the training device. Under
-    torchrun each rank scores a strided share and the results are all-gathered; every rank gets the
-    same number of examples (a few repeated) so that ZeRO-3's collective weight gathers line up.
-    """
-    from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
-
-    from o1pruner.lh_trainer import precompute_reference_logprobs
-
-    args = trainer.args
-    world, rank = _world()
-    n = len(features)
-    mine = list(range(rank, n, world))
-    per_rank = -(-n // world)
-    mine += [mine[-1] if mine else 0] * (per_rank - len(mine))
-    if is_deepspeed_zero3_enabled():
-        from trl.models.utils import prepare_deepspeed
-
-        runner = prepare_deepspeed(model, trainer.accelerator)  # gathers sharded weights layer by layer
-    else:
-        model.to(args.device)
-        runner = model
-    with _autocast(args):
-        scored = precompute_reference_logprobs(runner, [features[i] for i in mine], batch_size=batch_size,
-                                               pad_token_id=pad_id, device=args.device)
-    values = {i: ex["ref_logp"] for i, ex in zip(mine, scored)}
-    if world > 1:
-        import torch.distributed as dist
-
-        gathered: list[Any] = [None] * world
-        dist.all_gather_object(gathered, values)
-        values = {k: v for part in gathered for k, v in part.items()}
-    return [{**ex, "ref_logp": float(values[i])} for i, ex in enumerate(features)]
-
-
 def build_trainer(method: str, args: Any, model: Any, tokenizer: Any, df: pd.DataFrame, tmp: Path,
-                  tcfg: dict, mcfg: dict, callbacks: list) -> tuple[Any, dict[str, int]]:
+                  tcfg: dict, callbacks: list) -> tuple[Any, dict[str, int]]:
     """The trainer for ``method`` with its training data ready. Returns (trainer, data counts)."""
-    cutoff, overlong = int(tcfg["cutoff_len"]), tcfg["overlong"]
-    if method == "sft":
-        from trl import SFTTrainer
-
-        kept, counts = apply_cutoff(tokenizer, df, ["response"], cutoff, overlong)
-        if kept.empty:
-            raise ValueError(f"sft: no example fits cutoff_len={cutoff}")
-        data = kept[["prompt", "response"]].rename(columns={"response": "completion"})
-        dataset = _file_backed_dataset(data, tmp / "data", args)
-        trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                             callbacks=callbacks)
-        return trainer, counts
-    if method == "dpo":
-        from trl import DPOTrainer
-
-        kept, counts = apply_cutoff(tokenizer, df, ["chosen", "rejected"], cutoff, overlong)
-        if kept.empty:
-            raise ValueError(f"dpo: no example fits cutoff_len={cutoff}")
-        dataset = _file_backed_dataset(kept[["prompt", "chosen", "rejected"]], tmp / "data", args)
-        # ref_model=None + precompute_ref_log_probs: the initial policy scores the data once
-        trainer = DPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                             callbacks=callbacks)
-        return trainer, counts
-    from o1pruner.lh_trainer import LHTrainer, _pad_id, tokenize_lh_dataset
-
-    features, counts = tokenize_lh_dataset(tokenizer, df, cutoff, overlong)
-    if not features:
-        raise ValueError(f"lh: no example fits cutoff_len={cutoff}")
-    pad_id = _pad_id(tokenizer, model)
-    trainer = LHTrainer(model=model, args=args, train_dataset=features, processing_class=tokenizer,
-                        epsilon=float(mcfg.get("epsilon", 0.2)), callbacks=callbacks)
-    # before trainer.train(): the model still holds the initial (reference) weights
-    trainer.train_dataset = reference_pass(trainer, model, features, int(tcfg["per_device_batch_size"]), pad_id)
+    spec = _method(method)
+    dataset, counts = spec.data(tokenizer, df, tcfg, tmp / "data", args)
+    trainer = _import(spec.trainer)(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                                    callbacks=callbacks)
     return trainer, counts
 
 
@@ -586,33 +455,34 @@ def train(method: str, model_path: str, data_path: str, output_dir: str, tcfg: d
           log_dir: str | None = None) -> dict:
     """Train ``method`` from ``model_path`` on ``data_path`` and save the model to ``output_dir``.
 
-    ``tcfg``: effective training config (:func:`effective_training_config`); ``mcfg``: the method's
-    config (``beta`` for DPO, ``epsilon`` for LH). Returns the run summary (also written to
-    ``<output_dir>/train_summary.json``).
+    ``tcfg``: the run's training settings (:func:`effective_training_config`; missing keys take
+    the schema's defaults); ``mcfg``: the method's config (:func:`method_config`: ``beta`` for
+    DPO, ``epsilon`` for LH; missing keys take the schema's defaults). Returns the run summary
+    (also written to ``<output_dir>/train_summary.json``).
     """
     import torch
     import transformers
 
     start = time.time()
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    tcfg = _deep_merge(DEFAULT_TRAINING, tcfg)
+    _method(method)
+    tcfg = check_training(tcfg)
+    mcfg = method_config({"methods": {method: mcfg}}, method)
     on_gpu = torch.cuda.is_available()
-    _check_training_config(tcfg, on_gpu)
+    _check_run(tcfg, on_gpu)
     precision = _precision(tcfg, on_gpu)
     if not on_gpu:
         torch.set_num_threads(int(tcfg["threads"]))
 
     output = Path(output_dir)
-    tmp = output.with_name(output.name + ".tmp")
-    final = tmp / FINAL_SUBDIR
+    tmp = run_folder.tmp_dir(output)
+    final = tmp / run_folder.FINAL_SUBDIR
     log_path = Path(log_dir or output) / f"train_{method}.jsonl"
     live_log = tmp / f"train_{method}.jsonl" if log_dir is None else log_path
 
     df = read_training_table(method, data_path)
     args = training_arguments(method, tmp, tcfg, mcfg, precision, on_gpu)
-    resume = prepare_tmp_dir(tmp, _run_fingerprint(method, model_path, data_path, tcfg, mcfg),
-                             int(tcfg["save_steps"]), args)
+    resume = run_folder.prepare(tmp, run_folder.run_fingerprint(method, model_path, data_path, tcfg, mcfg),
+                                int(tcfg["save_steps"]), args)
     if args.should_save:
         live_log.parent.mkdir(parents=True, exist_ok=True)
         live_log.write_text("")
@@ -627,7 +497,7 @@ def train(method: str, model_path: str, data_path: str, output_dir: str, tcfg: d
     if trainable == 0:
         raise ValueError(f"mode {tcfg['mode']!r}: no trainable parameters")
 
-    trainer, counts = build_trainer(method, args, model, tokenizer, df, tmp, tcfg, mcfg,
+    trainer, counts = build_trainer(method, args, model, tokenizer, df, tmp, tcfg,
                                     [_log_callback(live_log if args.should_save else None),
                                      _no_final_checkpoint_callback()])
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
@@ -640,6 +510,7 @@ def train(method: str, model_path: str, data_path: str, output_dir: str, tcfg: d
         "method": method,
         "mode": tcfg["mode"],
         "precision": precision,
+        "optimizer": getattr(trainer, "optimizer_class", None),  # the class actually built
         "device": "cuda" if on_gpu else "cpu",
         "world_size": world,
         "model_path": str(model_path),
@@ -667,40 +538,47 @@ def train(method: str, model_path: str, data_path: str, output_dir: str, tcfg: d
             write_log(history, final / log_path.name)
         else:
             write_log(history, log_path)
-        # the finished model takes its final name only now; a previous result is replaced
-        if output.exists():
-            shutil.rmtree(output)
-        os.replace(final, output)
-        shutil.rmtree(tmp, ignore_errors=True)
+        run_folder.publish(tmp, output)  # the finished model takes its final name only now
     _barrier()
     return summary
 
 
 def cli_train(argv: list[str]) -> int:
-    from o1pruner.config import load
-
     ap = argparse.ArgumentParser(prog="o1pruner train", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--method", required=True, choices=METHODS)
+    ap.add_argument("--method", required=True, choices=tuple(METHODS))
     src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument("--config", type=Path, help="workflow config (YAML)")
-    src.add_argument("--config-json", help="the validated workflow config as JSON (what the workflow passes)")
-    ap.add_argument("--model-name", required=True, help="key under models: in the config")
+    src.add_argument("--training-json", help="the run's training settings as JSON (o1pruner training-config)")
+    src.add_argument("--config", type=Path, action="append",
+                     help="workflow config (YAML); repeat to layer files (needs --model-name)")
+    src.add_argument("--config-json", help="a workflow config as JSON (needs --model-name)")
+    ap.add_argument("--method-json", default=None,
+                    help="with --training-json: methods.<method> without its training block, as JSON")
+    ap.add_argument("--model-name", default=None, help="with --config/--config-json: key under models:")
     ap.add_argument("--model-path", required=True, help="HF folder of the model to fine-tune")
     ap.add_argument("--data", required=True, help="training table from build-sft / build-dpo / build-lh")
     ap.add_argument("--output", required=True, help="output model folder (written atomically)")
     ap.add_argument("--log-dir", default=None, help="folder for train_<method>.jsonl (default: the output folder)")
     args = ap.parse_args(argv)
 
-    if args.config_json:
-        from o1pruner.config import validate
-
-        cfg = validate(json.loads(args.config_json))
+    if args.training_json is not None:
+        if args.model_name is not None:
+            ap.error("--model-name goes with --config/--config-json, not --training-json")
+        tcfg = json.loads(args.training_json)
+        mcfg = json.loads(args.method_json) if args.method_json else {}
     else:
-        cfg = load(args.config)
-    tcfg = effective_training_config(cfg, args.model_name, args.method)
-    mcfg = method_config(cfg, args.method)
+        if args.model_name is None:
+            ap.error("--config/--config-json need --model-name")
+        if args.method_json is not None:
+            ap.error("--method-json goes with --training-json (a config file has methods: itself)")
+        from o1pruner.config import validate
+        from o1pruner.training_config import load_configs
+
+        cfg = validate(json.loads(args.config_json)) if args.config_json else load_configs(args.config)
+        tcfg = effective_training_config(cfg, args.model_name, args.method)
+        mcfg = method_config(cfg, args.method)
     summary = train(args.method, args.model_path, args.data, args.output, tcfg, mcfg, args.log_dir)
     if _world()[1] == 0:
-        keys = ("method", "mode", "examples", "steps", "final_loss", "trainable_params", "wall_time_s")
+        keys = ("method", "mode", "optimizer", "examples", "steps", "final_loss", "trainable_params",
+                "wall_time_s")
         print(json.dumps({k: summary[k] for k in keys}), file=sys.stderr)
     return 0
