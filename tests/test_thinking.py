@@ -157,3 +157,30 @@ def test_round_trip_of_smollm2_is_measured(tmp_path):
     prompts = [render(tok, q, "default") for q in ("What is 12 times 7?", "Solve x + 3 = 10.")]
     share, total = _round_trip_share(tok, model, prompts, n=8, max_new_tokens=48)
     print(f"round trip smollm2: {share:.1%} of {total} generations re-tokenise differently")
+
+
+# ---- the official training prompt (training.prompt: official) -------------------------------
+
+def test_official_training_prompt_is_marcos_system_prompt_and_the_raw_problem(tiny_toy_model, thinking_toy):
+    import pandas as pd
+    from transformers import AutoTokenizer
+
+    from o1pruner.prompts import MARCO_SYSTEM
+    from o1pruner.train import apply_training_prompt
+
+    q = "Start with 3. Then a) +2. What is the final number?"
+    for model, family in ((tiny_toy_model, "qwq"), (thinking_toy, "toy_think")):
+        tok = AutoTokenizer.from_pretrained(model)
+        sampled_with = render(tok, q, family, "fast")
+        df = pd.DataFrame({"prompt": [sampled_with], "problem": [q], "response": ["r"]})
+        out = apply_training_prompt(df, tok, "official", "t.parquet")
+        expected = tok.apply_chat_template([{"role": "system", "content": MARCO_SYSTEM},
+                                            {"role": "user", "content": q}],
+                                           tokenize=False, add_generation_prompt=True)
+        if family == "toy_think":  # the response began inside <think>: the prompt keeps that opening
+            assert out["prompt"][0] == expected and expected.endswith("<think>\n")
+        else:
+            assert out["prompt"][0] == expected and "Solve the problem" not in expected
+        assert apply_training_prompt(df, tok, "sampling", "t.parquet")["prompt"][0] == sampled_with
+    with pytest.raises(ValueError, match="t.parquet: training.prompt: official needs the problem text"):
+        apply_training_prompt(df.drop(columns=["problem"]), tok, "official", "t.parquet")

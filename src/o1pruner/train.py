@@ -284,6 +284,22 @@ def read_training_table(method: str, data_path: str | Path) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
+def apply_training_prompt(df: pd.DataFrame, tokenizer: Any, prompt: str, where: str) -> pd.DataFrame:
+    """``training.prompt``: ``sampling`` keeps each row's prompt (the one its response was sampled
+    with); ``official`` re-renders it as the official training set does (Marco-o1's system prompt
+    for every model, the raw problem as the user turn; o1pruner.prompts.render_official_training)."""
+    if prompt == "sampling":
+        return df
+    if "problem" not in df.columns:
+        raise ValueError(f"{where}: training.prompt: official needs the problem text (column 'problem'); "
+                         "rebuild the training table with this version (build-sft/-dpo/-lh keep it)")
+    from o1pruner.prompts import render_official_training
+
+    out = df.copy()
+    out["prompt"] = [render_official_training(tokenizer, q, p) for q, p in zip(df["problem"], df["prompt"])]
+    return out
+
+
 def _n_tokens(tokenizer: Any, texts: list[str]) -> list[int]:
     return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
@@ -492,6 +508,7 @@ def train(method: str, model_path: str, data_path: str, output_dir: str, tcfg: d
         raise ValueError(f"{model_path}: the tokenizer has no EOS token; responses must end with one")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    df = apply_training_prompt(df, tokenizer, tcfg["prompt"], str(data_path))
     model, load_dtype = load_policy(model_path, tcfg, precision)
     trainable, total = count_parameters(model)
     if trainable == 0:
@@ -505,6 +522,11 @@ def train(method: str, model_path: str, data_path: str, output_dir: str, tcfg: d
 
     history = trainer.state.log_history
     losses = [e["loss"] for e in history if "loss" in e]
+    if _world()[1] == 0:  # a plain warning in the run's log (clip fraction, ratio, NaN loss)
+        from o1pruner.diagnostics import training_warnings
+
+        for warning in training_warnings(history, method):
+            print(f"o1pruner train: warning: {warning}", file=sys.stderr)
     world, _ = _world()
     summary = {
         "method": method,

@@ -244,6 +244,24 @@ def train_method(wc):
     return "lh" if wc.run.startswith("lh_") else wc.run
 
 
+def run_training(wc):
+    """The run's effective training settings (precedence: o1pruner.training_config)."""
+    from o1pruner.training_config import effective_training_config
+
+    return effective_training_config(config, wc.model, train_method(wc))
+
+
+def run_method_config(wc):
+    """The keys of methods.<method> the run's trainer reads (DPO beta, LH epsilon); the rest of the
+    block builds its data set, which is the run's input."""
+    from o1pruner.train import METHODS
+    from o1pruner.training_config import method_config
+
+    method = train_method(wc)
+    mcfg = method_config(config, method)
+    return {k: mcfg[k] for k in METHODS[method].reads}
+
+
 def train_launcher(wc, resources):
     gpus = int(resources.gpu)
     if gpus > 1:

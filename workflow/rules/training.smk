@@ -11,10 +11,11 @@ rule train:
     params:
         model=model_path,
         method=train_method,
-        # only what the run depends on, so editing another method's settings reruns nothing
-        config=lambda wc: shlex.quote(json.dumps(
-            {k: config[k] for k in ("models", "datasets", "train_dataset", "eval_datasets",
-                                    "sampling", "training", "methods") if k in config})),
+        # only what the run's result depends on (its model and data are inputs): its effective
+        # training settings and the method keys its trainer reads. Editing another method's
+        # settings, a resource or the evaluation reruns nothing here.
+        training=lambda wc: shlex.quote(json.dumps(run_training(wc), sort_keys=True)),
+        method_cfg=lambda wc: shlex.quote(json.dumps(run_method_config(wc), sort_keys=True)),
         launcher=train_launcher,
         log_dir=f"{RESULTS}/logs/{{model}}/runs/{{run}}",
     log:
@@ -32,6 +33,6 @@ rule train:
     conda:
         "../../envs/train.yaml"
     shell:
-        "{params.launcher} train --method {params.method} --config-json {params.config} "
-        "--model-name {wildcards.model} --model-path {params.model} --data {input.data} "
+        "{params.launcher} train --method {params.method} --training-json {params.training} "
+        "--method-json {params.method_cfg} --model-path {params.model} --data {input.data} "
         "--output {output} --log-dir {params.log_dir} > {log} 2>&1"
