@@ -54,6 +54,15 @@ def feasible(paper: dict) -> dict:
     return cfg
 
 
+def as_before(paper: dict) -> dict:
+    """The layout paper.yaml asked before the check existed: TP 4 sampling and a whole node (8) to
+    evaluate Marco-o1, a whole node for every QwQ job."""
+    for model, sample, evaluate in (("marco", 4, 8), ("qwq", 8, 8)):
+        paper["models"][model]["resources"]["sample"]["gpu"] = sample
+        paper["models"][model]["resources"]["evaluate"]["gpu"] = evaluate
+    return paper
+
+
 def errors(findings, model=None, stage=None):
     return [f for f in findings if f.level == "error" and model in (None, f.model) and stage in (None, f.stage)]
 
@@ -76,8 +85,13 @@ def test_vllm_tp_rule_heads_kv_heads_and_mlp():
     assert valid_tp(gqa2, 4) == [] and valid_tp(gqa2, 3)
 
 
+def test_shipped_paper_config_is_feasible_with_the_real_shapes(paper):
+    assert errors(check(validate(paper))) == []
+
+
 def test_marco_evaluate_on_8_gpus_is_rejected_with_its_fix(paper):
-    findings = check(validate(paper))
+    """What paper.yaml asked before: evaluate Marco-o1 on a whole node (8 GPUs)."""
+    findings = check(validate(as_before(paper)))
     (err,) = errors(findings, "marco", "evaluate")
     assert "8 GPUs" in err.message and "28 attention heads" in err.message
     assert "models.marco.resources.evaluate.gpu to one of 1, 2, 4" in err.message
@@ -100,7 +114,7 @@ def test_feasible_plan_passes_with_advice_and_long_output_warnings(paper):
 
 
 def test_tensor_parallel_where_one_gpu_suffices_gets_data_parallel_advice(paper):
-    findings = check(validate(paper))  # marco samples with TP 4 but fits one A800
+    findings = check(validate(as_before(paper)))  # marco samples with TP 4 but fits one A800
     advice = [f for f in findings if f.level == "advice" and f.model == "marco" and f.stage == "sample"]
     assert advice and "gpu: 1" in advice[0].message and "one engine per GPU" in advice[0].message
     # QwQ's 61 GiB of weights leave too little KV cache on one A800: no such advice
@@ -129,7 +143,7 @@ def test_hub_cache_hit_is_checked(paper, monkeypatch, tmp_path):
 
     monkeypatch.setattr(c, "HF_HUB_CACHE", str(cache))
     paper["models"]["marco"]["path"] = "AIDC-AI/Marco-o1"
-    findings = check(validate(paper))
+    findings = check(validate(as_before(paper)))
     assert errors(findings, "marco", "evaluate"), "the cached config.json was not used"
 
 
@@ -195,13 +209,13 @@ def test_unknown_gpu_model_warns_and_plan_override_fixes_it(paper):
 
 def test_on_error_warn_does_not_raise(paper):
     paper["plan"] = {"on_error": "warn"}
-    findings = check_or_raise(validate(paper), log=lambda s: None)
+    findings = check_or_raise(validate(as_before(paper)), log=lambda s: None)
     assert errors(findings)
 
 
 def test_layered_configs_merge_deep_later_wins(tmp_path, paper, capsys):
     base = tmp_path / "base.yaml"
-    base.write_text(yaml.safe_dump(paper))
+    base.write_text(yaml.safe_dump(as_before(paper)))
     fix = tmp_path / "fix.yaml"
     fix.write_text(yaml.safe_dump({"models": {"marco": {"resources": {"evaluate": {"gpu": 2}}},
                                               "qwq": {"resources": {"evaluate": {"gpu": 4}}}}}))
