@@ -88,3 +88,11 @@ def test_figures_get_bootstrap_error_bars_from_the_rows(tmp_path):
     assert reps[("toy", "baseline", "easy")]["acc"].std() > 0
     figure3(df, tmp_path / "f3", n_boot=200)
     assert (tmp_path / "f3.png").stat().st_size > 1000
+
+
+def test_difficulty_bands_are_named_so_they_cannot_be_read_backwards():
+    from o1pruner.report import difficulty_band_label
+
+    assert difficulty_band_label(0, 40) == "easiest 40 %"
+    assert difficulty_band_label(60, 100) == "hardest 40 %"
+    assert difficulty_band_label(30, 70) == "30-70 % (easiest first)"

@@ -93,6 +93,23 @@ def test_thinking_toy_template_opens_think_and_counts_add_up(thinking_toy):
             assert g.answer_tokens == 0
 
 
+@pytest.mark.vllm
+def test_vllm_records_the_same_thinking_counts(thinking_toy):
+    pytest.importorskip("vllm")
+    from transformers import AutoTokenizer
+
+    from o1pruner.generation import SamplingSpec, TransformersEngine, VLLMEngine
+
+    tok = AutoTokenizer.from_pretrained(thinking_toy)
+    prompts = [render(tok, "Start with 3. Then a) +2. What is the final number?", "toy_think")]
+    spec = SamplingSpec(n=1, temperature=0.0, max_tokens=120)
+    v = VLLMEngine(str(thinking_toy)).generate(prompts, spec)[0][0]
+    t = TransformersEngine(str(thinking_toy)).generate(prompts, spec)[0][0]
+    assert v.thinking_tokens + v.answer_tokens == v.num_tokens
+    if v.text == t.text:  # greedy: the backends agree, and so do their counts
+        assert (v.thinking_tokens, v.answer_tokens) == (t.thinking_tokens, t.answer_tokens)
+
+
 def _round_trip_share(tok, model_dir, prompts, n=4, max_new_tokens=40) -> tuple[float, int]:
     """Share of generations whose trainer tokenisation (prompt ids + re-tokenised response + EOS,
     ``lh_trainer.tokenize_lh_example``) differs from the engine's prompt ids + generated ids.

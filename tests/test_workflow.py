@@ -142,3 +142,31 @@ def _rerun_only_what_changed(results: Path, tmp_path: Path) -> None:
     assert res.returncode == 0
     assert "train" not in job_counts(res.stdout) if "Job stats:" in res.stdout else True
     shutil.rmtree(results, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_end_to_end_thinking(tmp_path):
+    """The toy's thinking variant through the whole DAG (.test/think.yaml): samples record
+    thinking/answer tokens, grading reads the answer after </think>, LH trains, evaluation
+    reports the greedy and the sampled protocol."""
+    import json
+
+    results = tmp_path / "results"
+    res = snakemake("--cores", "2", "--configfile", ".test/think.yaml", "--config",
+                    f"results={results}", timeout=3000)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
+    graded = pd.read_parquet(results / "toy" / "presample" / "graded.parquet")
+    assert (graded["thinking_tokens"] + graded["answer_tokens"] == graded["num_tokens"]).all()
+    closed = graded["response"].str.contains("</think>", regex=False)
+    assert closed.any() and (graded.loc[closed, "thinking_tokens"] > 0).all()
+    assert graded["prompt"].str.endswith("<think>\n").all()
+    # the graded answer comes from after </think>: never a box that only the thinking holds
+    for _, row in graded[closed & graded["extracted"].notna()].iterrows():
+        assert row["extracted"] in row["response"].rsplit("</think>", 1)[1]
+    metrics = json.loads((results / "toy" / "eval" / "baseline" / "toy_easy.json").read_text())
+    assert metrics["protocol"] == "greedy" and metrics["sampled"]["n"] == 2
+    assert set(metrics["sampled"]["pass_at"]) == {"1", "2"}
+    sampled = pd.read_parquet(results / "toy" / "eval" / "lh_lambda_2" / "toy_hard.sampled.parquet")
+    assert sampled.groupby("problem_id").size().eq(2).all()
+    t2 = pd.read_csv(results / "tables" / "table2.csv")
+    assert t2["method"].tolist() == ["Baseline", "O1-Pruner"]

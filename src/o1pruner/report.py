@@ -133,6 +133,19 @@ def figure3(metrics: pd.DataFrame, stem: Path, n_boot: int = 0, seed: int = 0,
     _save(fig, stem)
 
 
+def difficulty_band_label(lo: float, hi: float) -> str:
+    """A difficulty band in words that cannot be read backwards: our percentiles run from the
+    easiest problem (0) to the hardest (100), while the official split script sorts by ascending
+    accuracy, so its ``subset_0_40`` is the HARDEST 40 % (our [60, 100])."""
+    if lo == 0 and hi == 100:
+        return "all problems"
+    if lo == 0:
+        return f"easiest {hi:g} %"
+    if hi == 100:
+        return f"hardest {100 - lo:g} %"
+    return f"{lo:g}-{hi:g} % (easiest first)"
+
+
 def figure4(metrics: pd.DataFrame, splits: dict[str, list[float]], stem: Path, n_boot: int = 0,
             seed: int = 0, confidence: float = 0.95) -> None:
     """Figure 4: accuracy and length of LH trained on difficulty subsets (+ baseline); with
@@ -152,7 +165,7 @@ def figure4(metrics: pd.DataFrame, splits: dict[str, list[float]], stem: Path, n
         for name, (lo, hi) in splits.items():
             s = sub[sub["split"] == name]
             if len(s):
-                labels.append(f"{name}\n({lo:g}-{hi:g}%)")
+                labels.append(f"{name}\n{difficulty_band_label(lo, hi)}")
                 picked.append(s.iloc[0])
         dataset = sub["dataset"].iloc[0] if len(sub) else ""
         for ax, col, ylabel in ((axes[row, 0], "acc", "accuracy (%)"),
