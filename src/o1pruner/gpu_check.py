@@ -205,7 +205,7 @@ def prepare_data(ctx: Context) -> None:
 
 
 def training_tables(tok, problems, render, solution, rng) -> dict[str, dict[str, list]]:
-    """Columns of the three training tables (train.DATA_COLUMNS) for ``problems``."""
+    """Columns of the three training tables (train.METHODS[m].columns) for ``problems``."""
     schedule = [0.3, 0.5, 1.0]
     prompts = [render(tok, p.text) for p in problems]
     pairs = [sorted((solution(p, rng, schedule) for _ in range(2)), key=len) for p in problems]
