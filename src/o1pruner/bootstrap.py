@@ -147,6 +147,12 @@ def bootstrap_cells(samples: Mapping[tuple, pd.DataFrame], n_boot: int = 1000, s
                                                 f"model={model!r} dataset={dataset!r}").items():
             reps.setdefault((model, method, lam), {})[dataset] = r
     base_sets = {m: set(d) for (m, meth, _), d in reps.items() if is_baseline(meth)}
+    return _cells_frame(reps, base_sets, n_boot, confidence)
+
+
+def _cells_frame(reps: dict, base_sets: dict, n_boot: int, confidence: float) -> pd.DataFrame:
+    """One row per (model, method, λ, dataset) with the percentile interval of every metric;
+    AVERAGE cells are the per-replicate mean over the datasets (only for complete runs)."""
     rows = []
     for (model, method, lam), by_dataset in reps.items():
         cells = dict(by_dataset)
@@ -199,21 +205,7 @@ def naive_bootstrap_cells(samples: Mapping[tuple, pd.DataFrame], n_boot: int = 1
             r["length_diff"] = r["length"] - out[base]["length"]
             reps.setdefault((model, *k), {})[dataset] = r
     base_sets = {m: set(d) for (m, meth, _), d in reps.items() if is_baseline(meth)}
-    rows = []
-    for (model, method, lam), by_dataset in reps.items():
-        cells = dict(by_dataset)
-        if set(by_dataset) == base_sets.get(model):
-            cells[AVERAGE] = {n: sum(r[n] for r in by_dataset.values()) / len(by_dataset)
-                              for n in METRICS + DIFFS}
-        for dataset, r in cells.items():
-            row = {"model": model, "method": method, "lambda": lam, "dataset": dataset}
-            for name in METRICS + DIFFS:
-                lo, hi = _interval(r[name], confidence)
-                row[f"{name}_lo"], row[f"{name}_hi"] = float(lo), float(hi)
-            rows.append(row)
-    out = pd.DataFrame(rows, columns=["model", "method", "lambda", "dataset", *ci_columns()])
-    out["n_boot"] = n_boot
-    return out
+    return _cells_frame(reps, base_sets, n_boot, confidence)
 
 
 def _lam_key(v):

@@ -33,7 +33,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from o1pruner.config import ConfigError, fill_defaults, load_schema
+from o1pruner.config import ConfigError, fill_defaults, load_schema, merge
 
 # What a run's training settings must contain, at least (``o1pruner training-config``'s contract)
 REPORTED_KEYS = ("mode", "freeze_trainable_layers", "learning_rate", "epochs", "per_device_batch_size",
@@ -51,17 +51,6 @@ def training_defaults() -> dict:
     """Every training key with its schema default (the top-level ``training`` of the schema)."""
     schema = load_schema()
     return fill_defaults({}, schema["properties"]["training"], schema)
-
-
-def merge(base: dict, override: dict) -> dict:
-    """``override`` over ``base``: mappings merge key by key, everything else is replaced."""
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def check_training(tcfg: dict, where: str = "training") -> dict:
