@@ -64,23 +64,25 @@ def test_all_plans_every_method_lambda_and_split(tmp_path):
     assert jobs["evaluate"] == 2 + jobs["train"]  # + baseline, fast_prompt
 
 
-def test_layered_configfiles_dry_run(tmp_path):
-    """--configfile A B: B holds one key; the merged config is validated once (not B alone)."""
+def _dry_run_with_overlay(tmp_path, overlay_text: str) -> subprocess.CompletedProcess:
+    """`snakemake -n -p --configfile config/config.yaml overlay.yaml` (the overlay's keys win)."""
     overlay = tmp_path / "overlay.yaml"
-    overlay.write_text("sampling: {k: 2}\n")
+    overlay.write_text(overlay_text)
     res = snakemake("-n", "-p", "--cores", "2", "--configfile", "config/config.yaml", str(overlay),
                     "--config", f"results={tmp_path}/r")
     assert res.returncode == 0, res.stderr[-3000:]
+    return res
+
+
+def test_layered_configfiles_dry_run(tmp_path):
+    """--configfile A B: B holds one key; the merged config is validated once (not B alone)."""
+    res = _dry_run_with_overlay(tmp_path, "sampling: {k: 2}\n")
     assert "--k 2 " in res.stdout and job_counts(res.stdout)["train"] == 9
 
 
 def test_evaluation_and_sampling_get_the_same_engine_arguments(tmp_path):
     """One helper builds both stages' engine flags: max_model_len reaches evaluation too."""
-    overlay = tmp_path / "overlay.yaml"
-    overlay.write_text("models: {toy: {max_model_len: 777, dtype: float32}}\n")
-    res = snakemake("-n", "-p", "--cores", "2", "--configfile", "config/config.yaml", str(overlay),
-                    "--config", f"results={tmp_path}/r")
-    assert res.returncode == 0, res.stderr[-3000:]
+    res = _dry_run_with_overlay(tmp_path, "models: {toy: {max_model_len: 777, dtype: float32}}\n")
     commands = [line.split("Shell command:", 1)[1].strip() for line in res.stdout.splitlines()
                 if "Shell command: o1pruner " in line]
     for stage in ("sample", "evaluate"):
