@@ -37,9 +37,10 @@ Over-long examples (``cutoff_len`` counts prompt + response + EOS tokens):
   ``overlong="truncate"`` keeps the whole prompt and cuts the response's tail (EOS included), so
   the mean log-prob is over the kept response tokens; ``overlong="drop"`` removes the example.
   An example whose prompt alone leaves no room for one response token (len(prompt) >=
-  cutoff_len) is always dropped. LLaMA-Factory (official) instead shortens prompt and response
-  proportionally (``infer_seqlen``); we keep the prompt intact because the response is what the
-  loss scores.
+  cutoff_len) is always dropped. LLaMA-Factory (official, ``infer_seqlen``) does the same as
+  ``truncate`` whenever the prompt is under half the cutoff (it cuts only the response, to
+  cutoff − prompt); only when the prompt is longer than that does it shorten prompt and response in
+  proportion, where we keep the prompt intact because the response is what the loss scores.
 """
 
 from __future__ import annotations
