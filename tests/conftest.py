@@ -29,3 +29,31 @@ def tiny_toy_model(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("toy") / "model"
     train_toy(ToyConfig(steps=30, batch_size=16, train_problems=800), out, log=lambda s: None)
     return out
+
+
+def run_snakemake(*args, cwd=REPO, timeout=1800):
+    """`python -m snakemake ARGS` with this interpreter's scripts (the `o1pruner` CLI) on PATH."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """The results folder of one finished `.test/config.yaml` run, shared by the end-to-end,
+    rerun and report tests (the run takes minutes). O1PRUNER_REPORT_RESULTS=<folder> reuses a
+    finished run instead."""
+    given = os.environ.get("O1PRUNER_REPORT_RESULTS")
+    if given:
+        results = Path(given).resolve()
+        if not (results / "tables" / "table2.csv").exists():
+            pytest.skip(f"O1PRUNER_REPORT_RESULTS={given} has no finished run")
+        return results
+    results = tmp_path_factory.mktemp("tiny") / "results"
+    res = run_snakemake("--cores", "2", "--configfile", ".test/config.yaml", "--config",
+                        f"results={results}", timeout=3000)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
+    return results

@@ -36,19 +36,9 @@ def test_markdown_to_html_keeps_cells_and_escapes():
 
 
 @pytest.fixture(scope="module")
-def built_results(tmp_path_factory) -> tuple[Path, list[str]]:
-    """(results folder, snakemake config args) of a finished `.test` run."""
-    given = os.environ.get("O1PRUNER_REPORT_RESULTS")
-    if given:
-        results = Path(given).resolve()
-        if not (results / "tables" / "table2.csv").exists():
-            pytest.skip(f"O1PRUNER_REPORT_RESULTS={given} has no finished run")
-    else:
-        results = tmp_path_factory.mktemp("report") / "results"
-        res = snakemake("--cores", "2", "--configfile", ".test/config.yaml", "--config",
-                        f"results={results}", timeout=3000)
-        assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
-    return results, ["--configfile", ".test/config.yaml", "--config", f"results={results}"]
+def built_results(tiny_run) -> tuple[Path, list[str]]:
+    """(results folder, snakemake config args) of the finished `.test` run (conftest.tiny_run)."""
+    return tiny_run, ["--configfile", ".test/config.yaml", "--config", f"results={tiny_run}"]
 
 
 @pytest.fixture(scope="module")

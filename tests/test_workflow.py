@@ -9,24 +9,17 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, run_snakemake
 
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
 def snakemake(*args, cwd=REPO, timeout=1800):
-    env_path = str(Path(sys.executable).parent)
-    import os
-
-    env = {**os.environ, "PATH": env_path + os.pathsep + os.environ.get("PATH", "")}
-    return subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return run_snakemake(*args, cwd=cwd, timeout=timeout)
 
 
 def job_counts(stdout: str) -> dict[str, int]:
@@ -102,11 +95,8 @@ def test_bad_config_stops_before_any_job(tmp_path):
 
 
 @pytest.mark.slow
-def test_end_to_end_tiny(tmp_path):
-    results = tmp_path / "results"
-    res = snakemake("--cores", "2", "--configfile", ".test/config.yaml", "--config",
-                    f"results={results}", timeout=3000)
-    assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
+def test_end_to_end_tiny(tiny_run, tmp_path):
+    results = tiny_run
     t2 = pd.read_csv(results / "tables" / "table2.csv")
     assert t2["method"].tolist() == ["Baseline", "Fast-solving prompt", "SFT", "DPO", "O1-Pruner"]
     t3 = pd.read_csv(results / "tables" / "table3.csv")
