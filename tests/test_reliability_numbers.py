@@ -63,6 +63,8 @@ def _samples(rows) -> pd.DataFrame:
         "prompt": ["<prompt>"] * n, "problem": ["what is 2+2?"] * n,
         "response": [r[0] for r in rows],
         "num_tokens": [0 if not r[0] else min(len(r[0]) // 4 + 1, 512) for r in rows],
+        "thinking_tokens": [0] * n,
+        "answer_tokens": [0 if not r[0] else min(len(r[0]) // 4 + 1, 512) for r in rows],
         "finish_reason": [r[2] for r in rows], "seed": [0] * n, "gold": [r[1] for r in rows],
         # columns grading knows nothing about must come through unchanged
         "level": list(range(n)), "note": [f"row {i} ü" for i in range(n)],
