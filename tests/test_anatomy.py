@@ -94,3 +94,23 @@ def test_add_anatomy_columns_and_pruning_table():
     # no baseline corrections: the share kept is undefined, not a division error
     t = pruning_anatomy({("toy", "baseline", "s"): pruned, ("toy", "sft", "s"): pruned})
     assert t["corrections_kept_pct"].isna().all()
+
+
+def test_workflow_annotates_toy_models_only(tmp_path):
+    from tests.test_workflow import job_counts, snakemake
+
+    res = snakemake("-n", "-p", "--cores", "2", "--config", f"results={tmp_path}/r")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert job_counts(res.stdout)["pruning_anatomy"] == 1
+    out = res.stdout + res.stderr
+    grades = [ln for ln in out.splitlines() if "o1pruner grade " in ln]
+    evals = [ln for ln in out.splitlines() if "o1pruner evaluate " in ln]
+    assert grades and evals and all("--toy-anatomy" in ln for ln in grades + evals)
+    anatomy_cmd = out.split("rule pruning_anatomy:")[1].split("\n\n")[0]
+    assert "eval/baseline/toy_hard.parquet" in anatomy_cmd and "eval/sft/toy_easy.parquet" in anatomy_cmd
+
+    res = snakemake("-n", "-p", "--cores", "2", "--configfile", "config/paper.yaml", "--config",
+                    f"results={tmp_path}/p")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "pruning_anatomy" not in job_counts(res.stdout)
+    assert "--toy-anatomy" not in res.stdout + res.stderr
