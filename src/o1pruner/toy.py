@@ -14,6 +14,21 @@ chains (more operations) are harder: the ``level`` of a problem is its number of
 The result is an ordinary HF folder (LlamaForCausalLM + a fast BPE tokenizer with a
 ChatML chat template) that transformers and vLLM load like any hub model.
 
+Reflective variant (``reflective: true``, issue 16; off by default): every re-check above is
+redundant, so extra length can never buy accuracy. With ``reflective`` the training work slips
+(a result one or two off, at a rate ``error_rates[i]`` rising with the step index i) and carries
+the slip on; the re-checks walk the steps backwards from the last, recompute each from its written
+input before giving the verdict, and on a slip repair the trace from that step:
+
+    Wait, let me verify step c) 2 *2 = 4. Correct.
+    Wait, let me verify step b) 9 -5 = 4, not 2. Wrong.
+    b) 9 -5 = 4
+    c) 4 *2 = 8
+    The result is 8.
+
+The model's own slips when sampled are what its re-checks must catch (``o1pruner.anatomy``
+labels every line; ``o1pruner toy-reflection`` measures whether reflection pays).
+
 Thinking variant (``thinking: true``, prompt family ``toy_think``): a stand-in for
 DeepSeek-R1-Distill. Its chat template opens ``<think>`` in the generation prompt, as R1's does;
 the trace is the same work and re-checks, then ``</think>`` and a short answer with the box:
