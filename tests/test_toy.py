@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from o1pruner.grading import Grader
-from o1pruner.toy import MAX_VALUE, ChainProblem, chain_problems, long_thought_solution
+from o1pruner.toy import (MAX_VALUE, ChainProblem, ToyConfig, chain_problems, long_thought_solution,
+                          training_corpus)
 
 
 def test_chains_stay_in_range_and_answers_are_exact():
@@ -22,6 +25,42 @@ def test_problem_text_and_scratchpad_format():
     sol = long_thought_solution(p, np.random.default_rng(0), [1.0])     # stops at once
     assert sol == ("Let me solve this step by step.\na) 8 +1 = 9\nb) 9 -5 = 4\nc) 4 *2 = 8\n"
                    "The result is 8.\nSo the answer is \\boxed{8}.")
+
+
+def test_reflective_trace_catches_a_slip_and_repairs_from_it():
+    p = ChainProblem(8, (("+", 1), ("-", 5), ("*", 2)))
+    # step b) always slips; three re-checks walk back c), b), a)
+    sol = long_thought_solution(p, np.random.default_rng(0), [0.0, 0.0, 0.0, 1.0], False, [0.0, 1.0, 0.0])
+    lines = sol.split("\n")
+    assert lines[2].startswith("b) 9 -5 = ") and lines[2] != "b) 9 -5 = 4"
+    slip = int(lines[2].rsplit(" ", 1)[1])
+    assert lines[3] == f"c) {slip} *2 = {2 * slip}" and lines[4] == f"The result is {2 * slip}."
+    assert lines[5].endswith(f"step c) {slip} *2 = {2 * slip}. Correct.")     # right given its input
+    assert lines[6].endswith(f"step b) 9 -5 = 4, not {slip}. Wrong.")          # recomputed, then compared
+    assert lines[7:10] == ["b) 9 -5 = 4", "c) 4 *2 = 8", "The result is 8."]  # the repair
+    assert lines[10].endswith("step a) 8 +1 = 9. Correct.")
+    assert lines[-1] == "So the answer is \\boxed{8}."
+
+
+def test_reflective_slips_rise_with_the_level_and_stay_one_digit():
+    cfg = ToyConfig(reflective=True)
+    rng = np.random.default_rng(0)
+    wrong_share = {}
+    for level in (2, 8):
+        sols = [long_thought_solution(p, rng, cfg.stop_schedule, False, cfg.error_rates)
+                for p in chain_problems(400, [level], seed=level)]
+        for sol in sols:
+            values = re.findall(r"(?:\) |= |is |not |\{)(-?\d+)", sol)  # every value, no operation
+            assert values and all(0 <= int(v) <= MAX_VALUE for v in values), sol
+        wrong_share[level] = np.mean([". Wrong." in s for s in sols])
+    assert wrong_share[8] > 2 * wrong_share[2] > 0
+
+
+def test_reflective_switch_is_off_by_default_and_leaves_the_corpus_unchanged():
+    assert ToyConfig().reflective is False
+    plain = training_corpus(ToyConfig(train_problems=50))
+    assert not any("Wrong" in r for _, r in plain)
+    assert any(". Wrong." in r for _, r in training_corpus(ToyConfig(train_problems=300, reflective=True)))
 
 
 def test_levels_outside_the_step_labels_are_a_clear_error():

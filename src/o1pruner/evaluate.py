@@ -130,6 +130,8 @@ def cli_evaluate(argv: list[str]) -> int:
     ap.add_argument("--sampled-seed", type=int, default=0)
     ap.add_argument("--sampled-output", nargs="+", type=Path, default=None,
                     help="graded sampled responses, one per --problems")
+    ap.add_argument("--toy-anatomy", action="store_true",
+                    help="add the toy's n_checks / n_corrections / n_errors columns (o1pruner.anatomy)")
     args = ap.parse_args(argv)
     if not len(args.problems) == len(args.samples) == len(args.metrics):
         ap.error("--problems, --samples and --metrics need the same number of paths")
@@ -153,6 +155,11 @@ def cli_evaluate(argv: list[str]) -> int:
             args.problems, sets, args.samples, args.metrics, sampled_out, results):
         dataset = str(problems["dataset"].iloc[0]) if len(problems) else path.stem
         metrics = {"model": args.model_name, "method": args.run, "dataset": dataset, **metrics}
+        if args.toy_anatomy:
+            from o1pruner.anatomy import add_anatomy
+
+            graded = add_anatomy(graded)
+            graded_sampled = None if graded_sampled is None else add_anatomy(graded_sampled)
         write_parquet(graded, samples_out)
         if graded_sampled is not None:
             write_parquet(graded_sampled, sampled_path)

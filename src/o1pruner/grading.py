@@ -35,7 +35,7 @@ import time
 import weakref
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from o1pruner import thinking
 
@@ -1385,11 +1385,13 @@ class Grader:
 
 def grade_file(input_path: str | Path, output_path: str | Path, response_col: str = "response",
                gold_col: str = "gold", timeout: float = DEFAULT_TIMEOUT,
-               grader: Grader | None = None, answer_fallback: str = "none", **options: Any) -> dict:
+               grader: Grader | None = None, answer_fallback: str = "none",
+               annotate: Callable[[pd.DataFrame], pd.DataFrame] | None = None, **options: Any) -> dict:
     """Grade every row of a table file and write it with ``extracted``/``correct`` added.
 
     ``options`` are further :class:`Grader` keyword arguments (``box``, ``scope``,
-    ``rel_tol``, ``workers``; pass a ``grader`` object for the official rules).  Returns the
+    ``rel_tol``, ``workers``; pass a ``grader`` object for the official rules); ``annotate``
+    adds further columns to the graded frame (the toy's anatomy).  Returns the
     grader's stats plus ``rows``, ``accuracy`` and ``output``.
     """
     from o1pruner.io import read_table, write_table
@@ -1404,6 +1406,8 @@ def grade_file(input_path: str | Path, output_path: str | Path, response_col: st
     finally:
         if own:
             grader.close()
+    if annotate is not None:
+        graded = annotate(graded)
     write_table(graded, output_path)  # atomic: errors name the output path, a failed write leaves no file
     rows = len(graded)
     stats.update(rows=rows, accuracy=float(graded["correct"].mean()) if rows else 0.0,
@@ -1435,7 +1439,12 @@ def cli_grade(argv: list[str]) -> int:
     ap.add_argument("--rel-tol", type=float, default=default("grading.rel_tol"),
                     help="relative tolerance between plain numbers when one is a decimal (default 0: exact)")
     ap.add_argument("--workers", type=int, default=default("grading.workers"), help="math-verify worker processes (default 1)")
+    ap.add_argument("--toy-anatomy", action="store_true",
+                    help="add the toy's n_checks / n_corrections / n_errors columns (o1pruner.anatomy)")
     args = ap.parse_args(argv)
+    annotate = None
+    if args.toy_anatomy:
+        from o1pruner.anatomy import add_anatomy as annotate
     try:
         grader = Grader(timeout=args.timeout, answer_fallback=args.answer_fallback, box=args.box,
                         scope=args.scope, grader=args.grader, rel_tol=args.rel_tol, workers=args.workers)
@@ -1443,7 +1452,8 @@ def cli_grade(argv: list[str]) -> int:
         ap.error(str(e))
     try:
         with grader:
-            s = grade_file(args.input, args.output, args.response_col, args.gold_col, grader=grader)
+            s = grade_file(args.input, args.output, args.response_col, args.gold_col, grader=grader,
+                           annotate=annotate)
     except (ValueError, OSError) as e:  # SchemaError is a ValueError; both name the file
         print(f"o1pruner grade: error: {e}", file=sys.stderr)
         return 1

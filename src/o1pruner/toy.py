@@ -14,6 +14,21 @@ chains (more operations) are harder: the ``level`` of a problem is its number of
 The result is an ordinary HF folder (LlamaForCausalLM + a fast BPE tokenizer with a
 ChatML chat template) that transformers and vLLM load like any hub model.
 
+Reflective variant (``reflective: true``, issue 16; off by default): every re-check above is
+redundant, so extra length can never buy accuracy. With ``reflective`` the training work slips
+(a result one or two off, at a rate ``error_rates[i]`` rising with the step index i) and carries
+the slip on; the re-checks walk the steps backwards from the last, recompute each from its written
+input before giving the verdict, and on a slip repair the trace from that step:
+
+    Wait, let me verify step c) 2 *2 = 4. Correct.
+    Wait, let me verify step b) 9 -5 = 4, not 2. Wrong.
+    b) 9 -5 = 4
+    c) 4 *2 = 8
+    The result is 8.
+
+The model's own slips when sampled are what its re-checks must catch (``o1pruner.anatomy``
+labels every line; ``o1pruner toy-reflection`` measures whether reflection pays).
+
 Thinking variant (``thinking: true``, prompt family ``toy_think``): a stand-in for
 DeepSeek-R1-Distill. Its chat template opens ``<think>`` in the generation prompt, as R1's does;
 the trace is the same work and re-checks, then ``</think>`` and a short answer with the box:
@@ -109,30 +124,147 @@ def random_chain(rng: np.random.Generator, n_ops: int) -> ChainProblem:
 
 
 def long_thought_solution(p: ChainProblem, rng: np.random.Generator,
-                          stop_schedule: list[float], thinking: bool = False) -> str:
-    """Step-by-step work, then redundant re-checks, then the box.
+                          stop_schedule: list[float], thinking: bool = False,
+                          error_rates: list[float] | None = None) -> str:
+    """Step-by-step work, then re-checks, then the box.
 
     After k re-checks the trace stops with probability ``stop_schedule[k]`` (rising, the
     last entry 1): sampled at temperature 0.5 the number of re-checks varies a lot, and
-    greedy decoding re-checks until the stop probability passes 1/2. Each re-check
-    recomputes one earlier step correctly: pure redundancy, the tokens O1-Pruner drops.
+    greedy decoding re-checks until the stop probability passes 1/2.
+
+    Without ``error_rates`` the work is correct and each re-check recomputes a random earlier
+    step correctly: pure redundancy, the tokens O1-Pruner drops. With ``error_rates`` (the
+    reflective toy, see :func:`reflective_trace`) work line i is wrong with probability
+    ``error_rates[i]`` and a re-check can catch and repair it.
     With ``thinking`` the work and re-checks are the thinking (the prompt opened ``<think>``),
     closed by ``</think>`` before the answer.
     """
-    lines = p.step_lines()
-    # the result is stated once before the re-checks: the box copies it from there, not from
-    # whichever re-check came last
-    out = ["Let me solve this step by step."] + lines + [f"The result is {p.answer}."]
-    k = 0
-    while rng.random() >= stop_schedule[min(k, len(stop_schedule) - 1)]:
-        i = int(rng.integers(len(lines)))
-        verb = RECHECK_VERBS[int(rng.integers(len(RECHECK_VERBS)))]
-        out.append(f"Wait, let me {verb} step {lines[i]}. Correct.")
-        k += 1
+    if error_rates is not None:
+        out = reflective_trace(p, rng, stop_schedule, error_rates)
+        answer = final_result(out)
+    else:
+        lines = p.step_lines()
+        # the result is stated once before the re-checks: the box copies it from there, not
+        # from whichever re-check came last
+        out = ["Let me solve this step by step."] + lines + [f"The result is {p.answer}."]
+        k = 0
+        while rng.random() >= stop_schedule[min(k, len(stop_schedule) - 1)]:
+            i = int(rng.integers(len(lines)))
+            verb = RECHECK_VERBS[int(rng.integers(len(RECHECK_VERBS)))]
+            out.append(f"Wait, let me {verb} step {lines[i]}. Correct.")
+            k += 1
+        answer = p.answer
     if thinking:
         out.append(THINK_CLOSE)
-    out.append(f"So the answer is \\boxed{{{p.answer}}}.")
+    out.append(f"So the answer is \\boxed{{{answer}}}.")
     return "\n".join(out)
+
+
+# ----------------------------------------------------------------------------------
+# The reflective toy: work that can be wrong, re-checks that can repair it
+# ----------------------------------------------------------------------------------
+
+def apply_op(v: int, op: str, k: int) -> int:
+    return v + k if op == "+" else v - k if op == "-" else v * k
+
+
+def work_line(i: int, v: int, op: str, k: int, result: int) -> str:
+    return f"{STEP_LABELS[i]}) {v} {op}{k} = {result}"
+
+
+def stays_in_range(v: int, ops) -> bool:
+    """Whether the chain from value ``v`` through ``ops`` keeps every value one digit."""
+    for op, k in ops:
+        v = apply_op(v, op, k)
+        if not 0 <= v <= MAX_VALUE:
+            return False
+    return True
+
+
+def wrong_result(rng: np.random.Generator, right: int, later_ops) -> int:
+    """A near miss (one or two off, the slips the model itself makes) from which the rest of
+    the chain stays one digit; the right value when there is none."""
+    options = [right + d for d in (-2, -1, 1, 2)
+               if 0 <= right + d <= MAX_VALUE and stays_in_range(right + d, later_ops)]
+    return int(options[int(rng.integers(len(options)))]) if options else right
+
+
+def written_work(p: ChainProblem, rng: np.random.Generator, error_rates: list[float],
+                 start_step: int = 0, start_value: int | None = None) -> list[tuple[int, int]]:
+    """(input, written result) per step from ``start_step``; a slip carries on (as in a real trace).
+
+    Step i's result is wrong with probability ``error_rates[i]`` (rising with the index: a
+    longer chain has more chances to slip, and its late steps slip more); later steps take the
+    wrong value as their input, so the work stays self-consistent and only a re-check of the
+    slipped step itself can find the slip.
+    """
+    v = p.start if start_value is None else start_value
+    out = []
+    for i in range(start_step, p.level):
+        op, k = p.ops[i]
+        right = apply_op(v, op, k)
+        rate = error_rates[min(i, len(error_rates) - 1)] if error_rates else 0.0
+        result = wrong_result(rng, right, p.ops[i + 1:]) if rng.random() < rate else right
+        out.append((v, result))
+        v = result
+    return out
+
+
+def recheck_step(last_checked: int, level: int) -> int:
+    """Re-checks walk the steps backwards from the last (wrapping round on short chains).
+
+    A fixed order lets a tiny model know which step comes next without remembering a random
+    draw, and k re-checks then cover k distinct steps: on a chain of n steps they catch a
+    given slip with probability k/n, so the value of reflection grows with its length.
+    """
+    return (last_checked - 1) % level
+
+
+def reflective_trace(p: ChainProblem, rng: np.random.Generator, stop_schedule: list[float],
+                     error_rates: list[float]) -> list[str]:
+    """The work (with slips), ``The result is N.``, then re-checks; the box is added by the caller.
+
+    A re-check recomputes one step from its written input and the prompt's operation, then
+    compares with the written result:
+
+        Wait, let me verify step c) 4 *2 = 8. Correct.
+        Wait, let me verify step c) 4 *2 = 8, not 9. Wrong.
+
+    The recomputation comes before the verdict, so the model computes it fresh (an independent
+    second try at the fact, not a copy of the line) and the verdict is one comparison with the
+    written result. A wrong verdict is followed by the repair: the steps from the slipped one
+    recomputed (correctly: a repair is done with care) and the new ``The result is N.``; the
+    box copies the last stated result. The number of re-checks follows ``stop_schedule`` and
+    does not depend on the slips, so on easy chains (few slips) re-checks are waste and on hard
+    ones they buy accuracy.
+    """
+    work = written_work(p, rng, error_rates)
+    out = ["Let me solve this step by step."]
+    out += [work_line(i, v, *p.ops[i], r) for i, (v, r) in enumerate(work)]
+    out.append(f"The result is {work[-1][1]}.")
+    step, k = p.level, 0
+    while rng.random() >= stop_schedule[min(k, len(stop_schedule) - 1)]:
+        step = recheck_step(step, p.level)
+        v, written = work[step]
+        op, n = p.ops[step]
+        right = apply_op(v, op, n)
+        verb = RECHECK_VERBS[int(rng.integers(len(RECHECK_VERBS)))]
+        if written == right:
+            out.append(f"Wait, let me {verb} step {work_line(step, v, op, n, right)}. Correct.")
+        else:
+            out.append(f"Wait, let me {verb} step {work_line(step, v, op, n, right)}, "
+                       f"not {written}. Wrong.")
+            work[step:] = written_work(p, rng, [], step, v)
+            out += [work_line(i, v2, *p.ops[i], r) for i, (v2, r) in enumerate(work) if i >= step]
+            out.append(f"The result is {work[-1][1]}.")
+        k += 1
+    return out
+
+
+def final_result(lines: list[str]) -> int:
+    """The last ``The result is N.`` of a trace (the one the box states)."""
+    last = [ln for ln in lines if ln.startswith("The result is ")]
+    return int(last[-1][len("The result is "):-1])
 
 
 def chain_problems(n: int, levels: list[int], seed: int, distinct: bool = True) -> list[ChainProblem]:
@@ -200,6 +332,11 @@ class ToyConfig:
     warmup_steps: int = 60
     threads: int = 2
     thinking: bool = False  # the thinking variant (see the module docstring)
+    # the reflective toy (issue 16): work line i slips with probability error_rates[i] and the
+    # re-checks can catch the slip; off by default (every re-check redundant, as before)
+    reflective: bool = False
+    error_rates: list[float] = field(default_factory=lambda: [0.02, 0.04, 0.06, 0.08, 0.10,
+                                                              0.12, 0.14, 0.16])
 
 
 def training_corpus(cfg: ToyConfig) -> list[tuple[str, str]]:
@@ -213,7 +350,8 @@ def training_corpus(cfg: ToyConfig) -> list[tuple[str, str]]:
             speed = speeds[int(rng.integers(len(speeds)))]
         shift = cfg.speed_shift.get(speed, 0.0)
         schedule = [min(1.0, max(0.0, q + shift)) for q in cfg.stop_schedule[:-1]] + [1.0]
-        sol = long_thought_solution(p, rng, schedule, cfg.thinking)
+        sol = long_thought_solution(p, rng, schedule, cfg.thinking,
+                                    cfg.error_rates if cfg.reflective else None)
         family = "toy_think" if cfg.thinking else "default"
         pairs.append((render_chatml(messages(p.text, family, speed), cfg.thinking), sol))
     return pairs
@@ -371,7 +509,8 @@ def cli_build(argv: list[str]) -> int:
     unknown = sorted(set(overrides) - set(ToyConfig.__dataclass_fields__))
     if unknown:
         raise SystemExit(f"build-toy: unknown ToyConfig field(s) {unknown}")
-    flags = {k: (v == "true" if k == "thinking" else v) for k, v in vars(args).items()
+    bools = {f for f, v in asdict(ToyConfig()).items() if isinstance(v, bool)}
+    flags = {k: (v == "true" if k in bools else v) for k, v in vars(args).items()
              if k in ToyConfig.__dataclass_fields__ and v is not None}
     cfg = ToyConfig(**{**overrides, **flags})
     tmp = args.output.with_name(args.output.name + ".tmp")

@@ -96,6 +96,8 @@ def all_targets():
         targets.append(f"{RESULTS}/tables/table3.csv")
     if config.get("difficulty_splits"):
         targets.append(f"{RESULTS}/figures/figure4.png")
+    if toy_models():
+        targets.append(f"{RESULTS}/tables/pruning_anatomy.csv")
     return targets + report_targets()
 
 
@@ -171,6 +173,15 @@ def grading_args():
     g = config["grading"]
     return (f"--timeout {g['timeout']} --answer-fallback {g['answer_fallback']} --box {g['box']} "
             f"--scope {g['scope']} --grader {g['grader']} --rel-tol {g['rel_tol']} --workers {g['workers']}")
+
+
+def toy_anatomy_args(wildcards):
+    """`--toy-anatomy` for a toy model's grading: its rows get n_checks / n_corrections / n_errors."""
+    return "--toy-anatomy" if model_cfg(wildcards)["source"] == "toy" else ""
+
+
+def toy_models():
+    return [m for m in MODELS if config["models"][m]["source"] == "toy"]
 
 
 def sampled_eval_args(outputs):

@@ -17,6 +17,7 @@ rule evaluate:
         speed=lambda wc: prompt_speed(wc.run),
         max_tokens=config["evaluation"]["max_tokens"],
         grading=grading_args(),
+        anatomy=toy_anatomy_args,
         sampled=lambda wc, output: sampled_eval_args(output.sampled),
     log:
         f"{RESULTS}/logs/{{model}}/eval/{{run}}.log",
@@ -35,6 +36,6 @@ rule evaluate:
     shell:
         "o1pruner evaluate --model {params.model} --run {wildcards.run} "
         "--model-name {wildcards.model} {params.engine} --speed {params.speed} "
-        "--max-tokens {params.max_tokens} --gpus {resources.gpu} {params.grading} {params.sampled} "
+        "--max-tokens {params.max_tokens} --gpus {resources.gpu} {params.grading} {params.anatomy} {params.sampled} "
         "--problems {input.problems} --samples {output.samples} --metrics {output.metrics} "
         "> {log} 2>&1"

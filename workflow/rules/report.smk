@@ -201,6 +201,23 @@ rule length_by_difficulty:
         "{params.boot} > {log} 2>&1"
 
 
+rule pruning_anatomy:
+    input:
+        [f"{RESULTS}/{m}/eval/{run}/{d}.parquet" for m in toy_models() for run in table2_runs(m)
+         for d in config["eval_datasets"]],
+    output:
+        report(multiext(f"{RESULTS}/tables/pruning_anatomy", ".csv", ".md"),
+               caption="../report/pruning_anatomy.rst", category="Tables"),
+    params:
+        stem=lambda wc, output: output[0].rsplit(".", 1)[0],
+    log:
+        f"{RESULTS}/logs/pruning_anatomy.log",
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "o1pruner pruning-anatomy --evals {input} --output {params.stem} > {log} 2>&1"
+
+
 rule training_figure:
     input:
         f"{RESULTS}/{{model}}/runs/{{run}}/model",

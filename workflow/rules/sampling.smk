@@ -39,12 +39,13 @@ rule grade_shard:
         f"{RESULTS}/{{model}}/{{sampleset}}/graded-{{shard}}-of-{{nshards}}.parquet",
     params:
         grading=grading_args(),
+        anatomy=toy_anatomy_args,
     log:
         f"{RESULTS}/logs/{{model}}/{{sampleset}}/grade-{{shard}}-of-{{nshards}}.log",
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "o1pruner grade --input {input} --output {output} {params.grading} > {log} 2>&1"
+        "o1pruner grade --input {input} --output {output} {params.grading} {params.anatomy} > {log} 2>&1"
 
 
 rule gather_graded:

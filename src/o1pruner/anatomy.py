@@ -1,0 +1,296 @@
+"""Labelled anatomy of toy responses: which tokens of a long thought are work, waste or repair.
+
+The toy's traces (``o1pruner.toy``) are made of labelled lines, so any response, sampled or
+greedy, parses into segments checked against the problem text:
+
+- ``work``: a scratchpad line ``c) 4 *2 = 8``; it is an *error* when its input is not the
+  value the previous step left, its operation is not the prompt's, or its arithmetic is wrong;
+- ``result``: ``The result is 8.``;
+- ``check``: a re-check that says ``Correct.``: redundant, the tokens O1-Pruner should drop;
+- ``correction``: a re-check that says ``Wrong.`` about a work line that was an error; the
+  work lines after it up to the next result are its ``repair``;
+- ``false_alarm``: a re-check that says ``Wrong.`` about a line that was right;
+- ``other``: anything else (the opening sentence, ``</think>``, the box, garbage).
+
+An error that no later correction flagged is *uncaught*. ``add_anatomy`` adds per-response
+counts (``n_checks``, ``n_corrections``, ``n_errors``) to a graded frame, and
+``pruning_anatomy`` compares them between the baseline and each pruning method: the paper's
+claim is that O1-Pruner removes the redundant reflection while the accuracy term of the LH
+reward keeps the reflection that repairs mistakes.
+
+    o1pruner pruning-anatomy --evals results/toy/eval/*/toy_*.parquet --output results/tables/pruning_anatomy
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+STEP_LABELS = "abcdefghijkl"  # as o1pruner.toy (not imported: parsing needs no torch)
+
+PROBLEM_RE = re.compile(r"Start with (\d+)\. Then (.*?)\. What is the final number\?")
+OP_RE = re.compile(r"([a-l])\) ([+\-*])(\d+)")
+WORK_RE = re.compile(r"^([a-l])\) (-?\d+) ([+\-*])(\d+) = (-?\d+)$")
+CHECK_RE = re.compile(r"^Wait, let me (?:verify|double-check|check again) step "
+                      r"([a-l])\) (-?\d+) ([+\-*])(\d+) = (-?\d+)(?:, not (-?\d+))?\. (Correct|Wrong)\.$")
+RESULT_RE = re.compile(r"^The result is (-?\d+)\.$")
+
+COUNT_COLUMNS = ("n_checks", "n_corrections", "n_errors")
+
+
+def apply_op(v: int, op: str, k: int) -> int:
+    return v + k if op == "+" else v - k if op == "-" else v * k
+
+
+def parse_problem(problem: str) -> tuple[int, list[tuple[str, int]]] | None:
+    """(start, ops) of a toy problem text, or None when it is not one."""
+    m = PROBLEM_RE.search(problem or "")
+    if not m:
+        return None
+    ops = OP_RE.findall(m.group(2))
+    if [label for label, _, _ in ops] != list(STEP_LABELS[: len(ops)]):
+        return None
+    return int(m.group(1)), [(op, int(k)) for _, op, k in ops]
+
+
+@dataclass
+class Segment:
+    kind: str              # work | result | check | correction | false_alarm | other
+    text: str
+    step: int | None = None
+    error: bool = False    # work: the line is wrong
+    caught: bool = False   # work error: a later correction flagged it
+    repair: bool = False   # work: part of a correction's repair
+
+
+@dataclass
+class Anatomy:
+    segments: list[Segment] = field(default_factory=list)
+
+    def count(self, kind: str) -> int:
+        return sum(s.kind == kind for s in self.segments)
+
+    @property
+    def n_checks(self) -> int:
+        """Every re-check, whatever its verdict."""
+        return sum(s.kind in ("check", "correction", "false_alarm") for s in self.segments)
+
+    @property
+    def n_corrections(self) -> int:
+        return self.count("correction")
+
+    @property
+    def n_errors(self) -> int:
+        return sum(s.kind == "work" and s.error for s in self.segments)
+
+    @property
+    def n_uncaught(self) -> int:
+        return sum(s.kind == "work" and s.error and not s.caught for s in self.segments)
+
+
+def anatomy(response: str, problem: str) -> Anatomy:
+    """The segments of one toy response; every line is ``other`` when the problem is not a toy's."""
+    parsed = parse_problem(problem)
+    lines = (response or "").split("\n")
+    if parsed is None:
+        return Anatomy([Segment("other", ln) for ln in lines])
+    start, ops = parsed
+    latest: dict[int, Segment] = {}   # step -> its latest written work line
+    results: dict[int, int] = {}      # step -> that line's written result
+    segments, in_repair = [], False
+    for ln in lines:
+        text = ln.strip()
+        if m := WORK_RE.match(text):
+            seg = work_segment(m, start, ops, results)
+            seg.repair = in_repair
+            if seg.step is not None:
+                latest[seg.step], results[seg.step] = seg, int(m.group(5))
+        elif m := CHECK_RE.match(text):
+            seg = check_segment(m, latest)
+            in_repair = seg.kind in ("correction", "false_alarm")
+        elif RESULT_RE.match(text):
+            seg, in_repair = Segment("result", ln), False
+        else:
+            seg = Segment("other", ln)
+        seg.text = ln
+        segments.append(seg)
+    return Anatomy(segments)
+
+
+def work_segment(m: re.Match, start: int, ops: list, results: dict[int, int]) -> Segment:
+    """A work line; wrong when its input, operation or arithmetic is not what the trace needs.
+
+    The expected input is the value the previous step's latest line left, so a slip counts
+    once (the lines after it carry its value on correctly) and a repair is judged from where it
+    restarts.
+    """
+    step = STEP_LABELS.index(m.group(1))
+    if step >= len(ops):
+        return Segment("work", "", step=None, error=True)
+    v, op, k, r = int(m.group(2)), m.group(3), int(m.group(4)), int(m.group(5))
+    expected_in = start if step == 0 else results.get(step - 1)
+    wrong = (op, k) != ops[step] or r != apply_op(v, op, k) or (
+        expected_in is not None and v != expected_in)
+    return Segment("work", "", step=step, error=wrong)
+
+
+def check_segment(m: re.Match, latest: dict[int, Segment]) -> Segment:
+    """A re-check: a correction when it says Wrong about a line that was an error."""
+    step = STEP_LABELS.index(m.group(1))
+    target = latest.get(step)
+    if m.group(7) == "Correct":
+        return Segment("check", "", step=step)
+    if target is not None and target.error:
+        target.caught = True
+        return Segment("correction", "", step=step)
+    return Segment("false_alarm", "", step=step)
+
+
+def add_anatomy(frame: pd.DataFrame, problem_col: str = "problem",
+                response_col: str = "response") -> pd.DataFrame:
+    """``frame`` with ``n_checks``, ``n_corrections`` and ``n_errors`` per response (0 on garbage)."""
+    out = frame.copy()
+    parts = [anatomy(r, q) for r, q in zip(out[response_col].astype(str), out[problem_col].astype(str))]
+    for col in COUNT_COLUMNS:
+        out[col] = pd.array([getattr(a, col) for a in parts], dtype="int64")
+    return out
+
+
+# ----------------------------------------------------------------------------------
+# Does reflection pay? Pre-sample statistics with intervals (bootstrap over problems)
+# ----------------------------------------------------------------------------------
+
+def _interval(stat, per_problem: np.ndarray, rng: np.random.Generator, samples: int) -> list[float]:
+    """The point value and 95 % percentile interval of ``stat`` (a function of summed
+    per-problem columns) over a bootstrap of the problems."""
+    point = stat(per_problem.sum(axis=0))
+    idx = rng.integers(len(per_problem), size=(samples, len(per_problem)))
+    reps = np.array([stat(per_problem[i].sum(axis=0)) for i in idx])
+    reps = reps[~np.isnan(reps)]
+    lo, hi = (np.percentile(reps, [2.5, 97.5]) if len(reps) else (np.nan, np.nan))
+    return [round(float(v), 2) for v in (point, lo, hi)]
+
+
+def _ratio(num: int, den: int):
+    return lambda t: 100 * t[num] / t[den] if t[den] else np.nan
+
+
+def reflection_value(graded: pd.DataFrame, groups: dict[str, list[int]], samples: int = 1000,
+                     seed: int = 0) -> dict:
+    """Per group of levels: accuracy, the accuracy of samples with more re-checks than their
+    problem's median minus that of samples with fewer (points), the share of samples with a
+    correction and the accuracy of those; each [point, lo, hi] (``graded`` needs the anatomy
+    columns, ``level`` and ``correct``)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, levels in {"all": sorted(graded["level"].unique()), **groups}.items():
+        df = graded[graded["level"].isin(levels)]
+        rows = []
+        for _, g in df.groupby("problem_id", sort=True):
+            med, c = g["n_checks"].median(), g["correct"].astype(bool)
+            more, fewer, fixed = g["n_checks"] > med, g["n_checks"] < med, g["n_corrections"] > 0
+            rows.append([c.sum(), len(g), (c & more).sum(), more.sum(), (c & fewer).sum(), fewer.sum(),
+                         (c & fixed).sum(), fixed.sum()])
+        per = np.array(rows, dtype=float).reshape(-1, 8)
+        gap = lambda t: (100 * t[2] / t[3] - 100 * t[4] / t[5]) if t[3] and t[5] else np.nan  # noqa: E731
+        out[name] = {"levels": [int(v) for v in levels], "problems": len(per), "samples": int(per[:, 1].sum()),
+                     "acc": _interval(_ratio(0, 1), per, rng, samples),
+                     "acc_more_checks": _interval(_ratio(2, 3), per, rng, samples),
+                     "acc_fewer_checks": _interval(_ratio(4, 5), per, rng, samples),
+                     "more_minus_fewer": _interval(gap, per, rng, samples),
+                     "with_correction_pct": _interval(_ratio(7, 1), per, rng, samples),
+                     "acc_with_correction": _interval(_ratio(6, 7), per, rng, samples),
+                     "mean_checks": round(float(df["n_checks"].mean()), 3),
+                     "mean_errors": round(float(df["n_errors"].mean()), 3)}
+    return out
+
+
+def cli_toy_reflection(argv: list[str]) -> int:
+    import json
+
+    from o1pruner.io import read_table, write_text
+
+    ap = argparse.ArgumentParser(prog="o1pruner toy-reflection",
+                                 description="does the toy's reflection pay? (graded toy samples)")
+    ap.add_argument("--graded", required=True, nargs="+", type=Path)
+    ap.add_argument("--group", action="append", default=[], metavar="NAME=L1,L2",
+                    help="a group of levels (repeatable), e.g. easy=2,3 hard=6,7,8")
+    ap.add_argument("--bootstrap-samples", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--output", default=None, help="JSON file (default: stdout only)")
+    args = ap.parse_args(argv)
+    graded = pd.concat([read_table(p) for p in args.graded], ignore_index=True)
+    if not set(COUNT_COLUMNS) <= set(graded.columns):
+        graded = add_anatomy(graded)
+    groups = {g.split("=")[0]: [int(v) for v in g.split("=")[1].split(",")] for g in args.group}
+    text = json.dumps(reflection_value(graded, groups, args.bootstrap_samples, args.seed), indent=1)
+    if args.output:
+        write_text(text + "\n", args.output)
+    print(text)
+    return 0
+
+
+# ----------------------------------------------------------------------------------
+# The pruning anatomy table: what each method removed and kept, against the baseline
+# ----------------------------------------------------------------------------------
+
+def pruning_anatomy(evals: dict[tuple[str, str, str], pd.DataFrame],
+                    baseline: str = "baseline") -> pd.DataFrame:
+    """One row per (model, method, dataset) of ``evals``: mean checks, corrections and errors per response, and the
+    share of the baseline's redundant checks (checks that are not corrections) removed and of its
+    corrections kept. Frames lacking the anatomy columns are annotated here."""
+    rows = []
+    for (model, method, dataset), df in sorted(evals.items()):
+        if not set(COUNT_COLUMNS) <= set(df.columns):
+            df = add_anatomy(df)
+        rows.append({"model": model, "method": method, "dataset": dataset, "n": len(df),
+                     "acc": 100 * float(df["correct"].mean()) if len(df) else float("nan"),
+                     **{c: float(df[c].mean()) if len(df) else float("nan") for c in COUNT_COLUMNS}})
+    table = pd.DataFrame(rows, columns=["model", "method", "dataset", "n", "acc", *COUNT_COLUMNS])
+    table["redundant"] = table["n_checks"] - table["n_corrections"]
+    base = table[table["method"] == baseline].set_index(["model", "dataset"])
+    keys = pd.MultiIndex.from_frame(table[["model", "dataset"]])
+    ref_red = base["redundant"].reindex(keys).to_numpy()
+    ref_cor = base["n_corrections"].reindex(keys).to_numpy()
+    # a share of nothing is undefined (a baseline without redundant checks or corrections): NaN
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["redundant_removed_pct"] = np.where(ref_red > 0, 100 * (1 - table["redundant"] / ref_red), np.nan)
+        table["corrections_kept_pct"] = np.where(ref_cor > 0, 100 * table["n_corrections"] / ref_cor, np.nan)
+    return table.round(3)
+
+
+def eval_key(path: Path) -> tuple[str, str, str]:
+    """(model, run, dataset) of ``results/<model>/eval/<run>/<dataset>.parquet``."""
+    return path.parent.parent.parent.name, path.parent.name, path.name.removesuffix(".parquet")
+
+
+def write_markdown(table: pd.DataFrame, path: Path) -> None:
+    from o1pruner.io import write_text
+
+    cols = list(table.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |"
+              for row in table.itertuples(index=False)]
+    write_text("\n".join(lines) + "\n", path)
+
+
+def cli_pruning_anatomy(argv: list[str]) -> int:
+    from o1pruner.io import read_table, write_table
+
+    ap = argparse.ArgumentParser(prog="o1pruner pruning-anatomy", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--evals", nargs="+", required=True, type=Path,
+                    help="evaluation parquets results/<model>/eval/<run>/<dataset>.parquet")
+    ap.add_argument("--output", required=True, help="output stem: writes <stem>.csv and <stem>.md")
+    ap.add_argument("--baseline", default="baseline")
+    args = ap.parse_args(argv)
+    evals = {eval_key(p): read_table(p) for p in args.evals}
+    table = pruning_anatomy(evals, args.baseline)
+    write_table(table, f"{args.output}.csv")
+    write_markdown(table, Path(f"{args.output}.md"))
+    print(table.to_string(index=False))
+    return 0
