@@ -95,4 +95,4 @@ def test_difficulty_bands_are_named_so_they_cannot_be_read_backwards():
 
     assert difficulty_band_label(0, 40) == "easiest 40 %"
     assert difficulty_band_label(60, 100) == "hardest 40 %"
-    assert difficulty_band_label(30, 70) == "30-70 % (easiest first)"
+    assert difficulty_band_label(30, 70) == "30-70 %\n(easiest first)"

@@ -143,7 +143,7 @@ def difficulty_band_label(lo: float, hi: float) -> str:
         return f"easiest {hi:g} %"
     if hi == 100:
         return f"hardest {100 - lo:g} %"
-    return f"{lo:g}-{hi:g} % (easiest first)"
+    return f"{lo:g}-{hi:g} %\n(easiest first)"
 
 
 def figure4(metrics: pd.DataFrame, splits: dict[str, list[float]], stem: Path, n_boot: int = 0,
