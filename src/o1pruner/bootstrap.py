@@ -137,22 +137,29 @@ def bootstrap_cells(samples: Mapping[tuple, pd.DataFrame], n_boot: int = 1000, s
     if n_boot < 2:
         raise ValueError(f"bootstrap: need at least 2 replicates, got {n_boot}")
     weights = {"alpha": alpha, "beta": beta, "gamma": gamma}
-    groups: dict[tuple, dict[tuple, pd.DataFrame]] = {}
-    for (model, method, lam, dataset), rows in samples.items():
-        groups.setdefault((model, dataset), {})[(method, lam)] = rows
+    groups = _by_model_and_dataset(samples)
     reps: dict[tuple, dict[str, dict[str, np.ndarray]]] = {}
     for (model, dataset), runs in groups.items():
         rng = np.random.default_rng(group_seed(seed, model, dataset))
         for (method, lam), r in bootstrap_group(runs, n_boot, rng, weights, variant,
                                                 f"model={model!r} dataset={dataset!r}").items():
             reps.setdefault((model, method, lam), {})[dataset] = r
-    base_sets = {m: set(d) for (m, meth, _), d in reps.items() if is_baseline(meth)}
-    return _cells_frame(reps, base_sets, n_boot, confidence)
+    return _cells_frame(reps, n_boot, confidence)
 
 
-def _cells_frame(reps: dict, base_sets: dict, n_boot: int, confidence: float) -> pd.DataFrame:
+def _by_model_and_dataset(samples: Mapping[tuple, pd.DataFrame]) -> dict[tuple, dict[tuple, pd.DataFrame]]:
+    """``{(model, dataset): {(method, lambda): rows}}``: the runs one bootstrap draw is shared by."""
+    groups: dict[tuple, dict[tuple, pd.DataFrame]] = {}
+    for (model, method, lam, dataset), rows in samples.items():
+        groups.setdefault((model, dataset), {})[(method, lam)] = rows
+    return groups
+
+
+def _cells_frame(reps: dict, n_boot: int, confidence: float) -> pd.DataFrame:
     """One row per (model, method, λ, dataset) with the percentile interval of every metric;
-    AVERAGE cells are the per-replicate mean over the datasets (only for complete runs)."""
+    AVERAGE cells are the per-replicate mean over the datasets (only for runs on every dataset
+    of their model's Baseline)."""
+    base_sets = {m: set(d) for (m, meth, _), d in reps.items() if is_baseline(meth)}
     rows = []
     for (model, method, lam), by_dataset in reps.items():
         cells = dict(by_dataset)
@@ -175,9 +182,7 @@ def naive_bootstrap_cells(samples: Mapping[tuple, pd.DataFrame], n_boot: int = 1
                           gamma: float = 5.0, variant: str = "paper") -> pd.DataFrame:
     """The same intervals with a plain loop over replicates and runs (reference for tests and
     the benchmark): each replicate indexes the per-problem arrays with its drawn problems."""
-    groups: dict[tuple, dict[tuple, pd.DataFrame]] = {}
-    for (model, method, lam, dataset), rows in samples.items():
-        groups.setdefault((model, dataset), {})[(method, lam)] = rows
+    groups = _by_model_and_dataset(samples)
     reps: dict[tuple, dict[str, dict[str, np.ndarray]]] = {}
     for (model, dataset), runs in groups.items():
         rng = np.random.default_rng(group_seed(seed, model, dataset))
@@ -204,8 +209,7 @@ def naive_bootstrap_cells(samples: Mapping[tuple, pd.DataFrame], n_boot: int = 1
             r["acc_diff"] = r["acc"] - out[base]["acc"]
             r["length_diff"] = r["length"] - out[base]["length"]
             reps.setdefault((model, *k), {})[dataset] = r
-    base_sets = {m: set(d) for (m, meth, _), d in reps.items() if is_baseline(meth)}
-    return _cells_frame(reps, base_sets, n_boot, confidence)
+    return _cells_frame(reps, n_boot, confidence)
 
 
 def _lam_key(v):
