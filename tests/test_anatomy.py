@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from o1pruner.anatomy import add_anatomy, anatomy, pruning_anatomy
-from o1pruner.toy import ToyConfig, chain_problems, long_thought_solution
+from o1pruner.toy import ToyConfig, chain_problems, long_thought_solution, slip_table
 
 PROBLEM = "Start with 8. Then a) +1, b) -5, c) *2. What is the final number?"
 
@@ -27,7 +27,7 @@ def test_redundant_checks_of_correct_work():
 def test_a_correction_catches_a_slip_and_its_repair_is_labelled():
     r = ("Let me solve this step by step.\na) 8 +1 = 9\nb) 9 -5 = 3\nc) 3 *2 = 6\nThe result is 6.\n"
          "Wait, let me verify step c) 3 *2 = 6. Correct.\n"
-         "Wait, let me check again step b) 9 -5 = 4, not 3. Wrong.\nb) 9 -5 = 4\nc) 4 *2 = 8\n"
+         "Wait, let me check again step b) -5: 9 -5 gives 4, and I wrote 3. Wrong.\nb) -5: 9 -5 gives 4\nc) *2: 4 *2 gives 8\n"
          "The result is 8.\nSo the answer is \\boxed{8}.")
     a = anatomy(r, PROBLEM)
     assert kinds(a)[5:10] == ["check", "correction", "work", "work", "result"]
@@ -40,11 +40,16 @@ def test_a_correction_catches_a_slip_and_its_repair_is_labelled():
 
 def test_uncaught_errors_false_alarms_and_wrong_carries():
     r = ("a) 8 +1 = 9\nb) 9 -5 = 4\nc) 5 *2 = 10\nThe result is 10.\n"   # c) copies a wrong input
-         "Wait, let me verify step a) 8 +1 = 7, not 9. Wrong.\na) 8 +1 = 7\nThe result is 7.")
+         "Wait, let me verify step a) +1: 8 +1 gives 7, and I wrote 9. Wrong.\na) +1: 8 +1 gives 7\nThe result is 7.")
     a = anatomy(r, PROBLEM)
     assert kinds(a)[4] == "false_alarm" and a.segments[5].repair
     # the wrong carry at c) and the bad repair of a) are errors; nothing caught them
     assert (a.n_checks, a.n_corrections, a.n_errors, a.n_uncaught) == (1, 0, 2, 2)
+
+
+def test_a_reflective_line_whose_quoted_operation_disagrees_is_an_error():
+    assert anatomy("a) +1: 8 +1 = 9\nb) -5: 9 -5 = 4", PROBLEM).n_errors == 0
+    assert anatomy("a) +1: 8 +1 = 9\nb) -4: 9 -5 = 4", PROBLEM).n_errors == 1
 
 
 def test_a_missed_error_is_a_check_not_a_correction():
@@ -68,7 +73,7 @@ def test_generated_reflective_traces_parse_as_written():
     cfg = ToyConfig(reflective=True)
     n_corr = 0
     for p in chain_problems(300, [4, 6, 8], seed=3):
-        sol = long_thought_solution(p, rng, cfg.stop_schedule, False, cfg.error_rates)
+        sol = long_thought_solution(p, rng, cfg.stop_schedule, False, slip_table(cfg))
         a = anatomy(sol, p.text)
         assert a.n_checks == sol.count("Wait, let me")
         assert a.n_corrections == sol.count(". Wrong.")       # the generator's re-checks never err
@@ -79,8 +84,9 @@ def test_generated_reflective_traces_parse_as_written():
 
 def test_add_anatomy_columns_and_pruning_table():
     good = ("a) 8 +1 = 9\nb) 9 -5 = 3\nc) 3 *2 = 6\nThe result is 6.\n"
-            "Wait, let me verify step b) 9 -5 = 4, not 3. Wrong.\nb) 9 -5 = 4\nc) 4 *2 = 8\nThe result is 8.\n"
-            "Wait, let me verify step a) 8 +1 = 9. Correct.\nWait, let me verify step c) 4 *2 = 8. Correct.")
+            "Wait, let me verify step b) -5: 9 -5 gives 4, and I wrote 3. Wrong.\nb) 9 -5 gives 4\nc) *2: 4 *2 gives 8\n"
+            "The result is 8.\nWait, let me verify step a) +1: 8 +1 gives 9, and I wrote 9. Correct.\n"
+            "Wait, let me verify step c) 4 *2 = 8. Correct.")
     short = "a) 8 +1 = 9\nb) 9 -5 = 4\nc) 4 *2 = 8\nThe result is 8."
     base = add_anatomy(pd.DataFrame({"problem": [PROBLEM] * 2, "response": [good, short],
                                      "correct": [True, True]}))
@@ -108,9 +114,28 @@ def test_workflow_annotates_toy_models_only(tmp_path):
     assert grades and evals and all("--toy-anatomy" in ln for ln in grades + evals)
     anatomy_cmd = out.split("rule pruning_anatomy:")[1].split("\n\n")[0]
     assert "eval/baseline/toy_hard.parquet" in anatomy_cmd and "eval/sft/toy_easy.parquet" in anatomy_cmd
+    assert job_counts(res.stdout)["toy_reflection"] == 1
+    reflection_cmd = out.split("rule toy_reflection:")[1].split("\n\n")[0]
+    assert "--group toy_easy=2,3" in reflection_cmd and "--group toy_hard=6,7,8" in reflection_cmd
 
     res = snakemake("-n", "-p", "--cores", "2", "--configfile", "config/paper.yaml", "--config",
                     f"results={tmp_path}/p")
     assert res.returncode == 0, res.stderr[-3000:]
-    assert "pruning_anatomy" not in job_counts(res.stdout)
+    assert "pruning_anatomy" not in job_counts(res.stdout) and "toy_reflection" not in job_counts(res.stdout)
     assert "--toy-anatomy" not in res.stdout + res.stderr
+
+
+def test_reflection_table_has_one_row_per_group_with_intervals():
+    from o1pruner.anatomy import reflection_table, reflection_value
+
+    rows = []
+    for pid, level in enumerate([2, 2, 7, 7]):
+        for j, (checks, corr, ok) in enumerate([(1, 0, False), (2, 0, True), (3, 1, True), (2, 0, True)]):
+            rows.append({"problem_id": pid, "level": level, "n_checks": checks, "n_corrections": corr,
+                         "n_errors": 1 - int(ok), "correct": ok})
+    value = reflection_value(pd.DataFrame(rows), {"easy": [2], "hard": [7]}, samples=50)
+    t = reflection_table(value)
+    assert t["group"].tolist() == ["all", "easy", "hard"] and t["samples"].tolist() == [16, 8, 8]
+    assert t.loc[0, "acc %"].startswith("75.0 [") and t.loc[2, "with a correction %"].startswith("25.0 [")
+    # one sample above its problem's median of 2 checks (right), one below (wrong): +100 points
+    assert t.loc[1, "more - fewer checks (pts)"].startswith("100.0 [")

@@ -7,8 +7,8 @@ import re
 import numpy as np
 
 from o1pruner.grading import Grader
-from o1pruner.toy import (MAX_VALUE, ChainProblem, ToyConfig, chain_problems, long_thought_solution,
-                          training_corpus)
+from o1pruner.toy import (MAX_VALUE, ChainProblem, SlipTable, ToyConfig, chain_problems, facts,
+                          long_thought_solution, slip_table, training_corpus)
 
 
 def test_chains_stay_in_range_and_answers_are_exact():
@@ -29,35 +29,47 @@ def test_problem_text_and_scratchpad_format():
 
 def test_reflective_trace_catches_a_slip_and_repairs_from_it():
     p = ChainProblem(8, (("+", 1), ("-", 5), ("*", 2)))
-    # step b) always slips; three re-checks walk back c), b), a)
-    sol = long_thought_solution(p, np.random.default_rng(0), [0.0, 0.0, 0.0, 1.0], False, [0.0, 1.0, 0.0])
+    # every fact slips at step b) and at no other; three re-checks walk back c), b), a)
+    slips = SlipTable([0.0, 1.0, 0.0], seed=0)
+    sol = long_thought_solution(p, np.random.default_rng(0), [0.0, 0.0, 0.0, 1.0], False, slips)
     lines = sol.split("\n")
-    assert lines[2].startswith("b) 9 -5 = ") and lines[2] != "b) 9 -5 = 4"
+    assert lines[2].startswith("b) -5: 9 -5 = ") and lines[2] != "b) -5: 9 -5 = 4"
     slip = int(lines[2].rsplit(" ", 1)[1])
-    assert lines[3] == f"c) {slip} *2 = {2 * slip}" and lines[4] == f"The result is {2 * slip}."
-    assert lines[5].endswith(f"step c) {slip} *2 = {2 * slip}. Correct.")     # right given its input
-    assert lines[6].endswith(f"step b) 9 -5 = 4, not {slip}. Wrong.")          # recomputed, then compared
-    assert lines[7:10] == ["b) 9 -5 = 4", "c) 4 *2 = 8", "The result is 8."]  # the repair
-    assert lines[10].endswith("step a) 8 +1 = 9. Correct.")
+    assert abs(slip - 4) in (1, 2)                                              # a near miss
+    assert lines[3] == f"c) *2: {slip} *2 = {2 * slip}" and lines[4] == f"The result is {2 * slip}."
+    # the careful recomputation, then the written result beside it, then the verdict
+    assert lines[5].endswith(f"step c) *2: {slip} *2 gives {2 * slip}, and I wrote {2 * slip}. Correct.")
+    assert lines[6].endswith(f"step b) -5: 9 -5 gives 4, and I wrote {slip}. Wrong.")
+    assert lines[7:10] == ["b) -5: 9 -5 gives 4", "c) *2: 4 *2 gives 8", "The result is 8."]  # the repair
+    assert lines[10].endswith("step a) +1: 8 +1 gives 9, and I wrote 9. Correct.")
     assert lines[-1] == "So the answer is \\boxed{8}."
+
+
+def test_slips_are_a_fixed_misconception_per_fact_from_an_onset_step():
+    slips = SlipTable([0.0, 0.3, 0.6], seed=4)
+    at = {step: {f for f in facts() if slips.slipped(step, *f, ()) is not None} for step in range(3)}
+    assert not at[0] and at[1] <= at[2]                  # a fact that slips once slips later too
+    assert 0.1 < len(at[1]) / len(facts()) < 0.5 and 0.45 < len(at[2]) / len(facts()) < 0.75
+    same = SlipTable([0.0, 0.3, 0.6], seed=4)
+    assert all(slips.slipped(2, *f, ()) == same.slipped(2, *f, ()) for f in facts())  # deterministic
 
 
 def test_reflective_slips_rise_with_the_level_and_stay_one_digit():
     cfg = ToyConfig(reflective=True)
     rng = np.random.default_rng(0)
     wrong_share = {}
-    for level in (2, 8):
-        sols = [long_thought_solution(p, rng, cfg.stop_schedule, False, cfg.error_rates)
+    for level in (3, 8):
+        sols = [long_thought_solution(p, rng, cfg.stop_schedule, False, slip_table(cfg))
                 for p in chain_problems(400, [level], seed=level)]
         for sol in sols:
-            values = re.findall(r"(?:\) |= |is |not |\{)(-?\d+)", sol)  # every value, no operation
+            values = re.findall(r"(?:: |= |is |gives |wrote |\{)(-?\d+)", sol)  # every value, no operation
             assert values and all(0 <= int(v) <= MAX_VALUE for v in values), sol
         wrong_share[level] = np.mean([". Wrong." in s for s in sols])
-    assert wrong_share[8] > 2 * wrong_share[2] > 0
+    assert wrong_share[8] > 0.1 and wrong_share[3] < 0.02
 
 
 def test_reflective_switch_is_off_by_default_and_leaves_the_corpus_unchanged():
-    assert ToyConfig().reflective is False
+    assert ToyConfig().reflective is False and slip_table(ToyConfig()) is None
     plain = training_corpus(ToyConfig(train_problems=50))
     assert not any("Wrong" in r for _, r in plain)
     assert any(". Wrong." in r for _, r in training_corpus(ToyConfig(train_problems=300, reflective=True)))

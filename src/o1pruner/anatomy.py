@@ -3,8 +3,9 @@
 The toy's traces (``o1pruner.toy``) are made of labelled lines, so any response, sampled or
 greedy, parses into segments checked against the problem text:
 
-- ``work``: a scratchpad line ``c) 4 *2 = 8``; it is an *error* when its input is not the
-  value the previous step left, its operation is not the prompt's, or its arithmetic is wrong;
+- ``work``: a scratchpad line, hasty ``c) *2: 4 *2 = 8`` or careful ``c) *2: 4 *2 gives 8`` (a repair); it
+  is an *error* when its input is not the value the previous step left, its operation is not the
+  prompt's, or its arithmetic is wrong;
 - ``result``: ``The result is 8.``;
 - ``check``: a re-check that says ``Correct.``: redundant, the tokens O1-Pruner should drop;
 - ``correction``: a re-check that says ``Wrong.`` about a work line that was an error; the
@@ -35,9 +36,16 @@ STEP_LABELS = "abcdefghijkl"  # as o1pruner.toy (not imported: parsing needs no 
 
 PROBLEM_RE = re.compile(r"Start with (\d+)\. Then (.*?)\. What is the final number\?")
 OP_RE = re.compile(r"([a-l])\) ([+\-*])(\d+)")
-WORK_RE = re.compile(r"^([a-l])\) (-?\d+) ([+\-*])(\d+) = (-?\d+)$")
+# work: plain ``c) 4 *2 = 8``; reflective hasty ``c) *2: 4 *2 = 8`` or careful ``c) *2: 4 *2 gives 8``
+WORK_RE = re.compile(r"^(?P<label>[a-l])\) (?:(?P<quoted>[+\-*]\d+): )?"
+                     r"(?P<v>-?\d+) (?P<op>[+\-*])(?P<k>\d+) (?:=|gives) (?P<r>-?\d+)$")
+# a re-check: the plain toy's copy of the line (``step c) 4 *2 = 8. Correct.``) or the reflective
+# toy's careful recomputation and the written result (``step c) *2: 4 *2 gives 8, and I wrote 9.
+# Wrong.``), then the verdict
 CHECK_RE = re.compile(r"^Wait, let me (?:verify|double-check|check again) step "
-                      r"([a-l])\) (-?\d+) ([+\-*])(\d+) = (-?\d+)(?:, not (-?\d+))?\. (Correct|Wrong)\.$")
+                      r"(?P<label>[a-l])\) (?:[+\-*]\d+: )?(?P<v>-?\d+) (?P<op>[+\-*])(?P<k>\d+) "
+                      r"(?:= (?P<r>-?\d+)|gives (?P<careful>-?\d+), and I wrote (?P<w>-?\d+))"
+                      r"\. (?P<verdict>Correct|Wrong)\.$")
 RESULT_RE = re.compile(r"^The result is (-?\d+)\.$")
 
 COUNT_COLUMNS = ("n_checks", "n_corrections", "n_errors")
@@ -109,7 +117,7 @@ def anatomy(response: str, problem: str) -> Anatomy:
             seg = work_segment(m, start, ops, results)
             seg.repair = in_repair
             if seg.step is not None:
-                latest[seg.step], results[seg.step] = seg, int(m.group(5))
+                latest[seg.step], results[seg.step] = seg, int(m["r"])
         elif m := CHECK_RE.match(text):
             seg = check_segment(m, latest)
             in_repair = seg.kind in ("correction", "false_alarm")
@@ -129,21 +137,21 @@ def work_segment(m: re.Match, start: int, ops: list, results: dict[int, int]) ->
     once (the lines after it carry its value on correctly) and a repair is judged from where it
     restarts.
     """
-    step = STEP_LABELS.index(m.group(1))
+    step = STEP_LABELS.index(m["label"])
     if step >= len(ops):
         return Segment("work", "", step=None, error=True)
-    v, op, k, r = int(m.group(2)), m.group(3), int(m.group(4)), int(m.group(5))
+    v, op, k, r = int(m["v"]), m["op"], int(m["k"]), int(m["r"])
     expected_in = start if step == 0 else results.get(step - 1)
     wrong = (op, k) != ops[step] or r != apply_op(v, op, k) or (
-        expected_in is not None and v != expected_in)
+        expected_in is not None and v != expected_in) or m["quoted"] not in (None, f"{op}{k}")
     return Segment("work", "", step=step, error=wrong)
 
 
 def check_segment(m: re.Match, latest: dict[int, Segment]) -> Segment:
     """A re-check: a correction when it says Wrong about a line that was an error."""
-    step = STEP_LABELS.index(m.group(1))
+    step = STEP_LABELS.index(m["label"])
     target = latest.get(step)
-    if m.group(7) == "Correct":
+    if m["verdict"] == "Correct":
         return Segment("check", "", step=step)
     if target is not None and target.error:
         target.caught = True
@@ -223,16 +231,33 @@ def cli_toy_reflection(argv: list[str]) -> int:
     ap.add_argument("--bootstrap-samples", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--output", default=None, help="JSON file (default: stdout only)")
+    ap.add_argument("--markdown", default=None, help="the same as a Markdown table")
     args = ap.parse_args(argv)
     graded = pd.concat([read_table(p) for p in args.graded], ignore_index=True)
     if not set(COUNT_COLUMNS) <= set(graded.columns):
         graded = add_anatomy(graded)
     groups = {g.split("=")[0]: [int(v) for v in g.split("=")[1].split(",")] for g in args.group}
-    text = json.dumps(reflection_value(graded, groups, args.bootstrap_samples, args.seed), indent=1)
+    value = reflection_value(graded, groups, args.bootstrap_samples, args.seed)
+    text = json.dumps(value, indent=1)
     if args.output:
         write_text(text + "\n", args.output)
+    if args.markdown:
+        write_markdown(reflection_table(value), Path(args.markdown))
     print(text)
     return 0
+
+
+def reflection_table(value: dict) -> pd.DataFrame:
+    """``reflection_value`` as one row per group, each statistic ``point [lo, hi]``."""
+    def cell(v):
+        return f"{v[0]:.1f} [{v[1]:.1f}, {v[2]:.1f}]" if isinstance(v, list) else v
+    names = {"acc": "acc %", "more_minus_fewer": "more - fewer checks (pts)",
+             "with_correction_pct": "with a correction %", "acc_with_correction": "acc with a correction %"}
+    rows = [{"group": g, "levels": ",".join(map(str, r["levels"])), "problems": r["problems"],
+             "samples": r["samples"], **{label: cell(r[k]) for k, label in names.items()},
+             "checks / response": r["mean_checks"], "errors / response": r["mean_errors"]}
+            for g, r in value.items()]
+    return pd.DataFrame(rows)
 
 
 # ----------------------------------------------------------------------------------

@@ -14,20 +14,22 @@ chains (more operations) are harder: the ``level`` of a problem is its number of
 The result is an ordinary HF folder (LlamaForCausalLM + a fast BPE tokenizer with a
 ChatML chat template) that transformers and vLLM load like any hub model.
 
-Reflective variant (``reflective: true``, issue 16; off by default): every re-check above is
-redundant, so extra length can never buy accuracy. With ``reflective`` the training work slips
-(a result one or two off, at a rate ``error_rates[i]`` rising with the step index i) and carries
-the slip on; the re-checks walk the steps backwards from the last, recompute each from its written
-input before giving the verdict, and on a slip repair the trace from that step:
+Reflective variant (``reflective: true``, issue 16): every re-check above is redundant, so
+extra length can never buy accuracy. With ``reflective`` the work is *hasty*: a fixed share of
+the arithmetic facts (a :class:`SlipTable`, growing with the step index, so long chains slip more
+and late) is written one or two off, and the slip carries on. A re-check copies a step's line and
+recomputes it with care (``is``), so the verdict compares two numbers side by side; on a slip the
+trace is repaired with care from that step. Re-checks walk the steps backwards from the last:
 
-    Wait, let me verify step c) 2 *2 = 4. Correct.
-    Wait, let me verify step b) 9 -5 = 4, not 2. Wrong.
-    b) 9 -5 = 4
-    c) 4 *2 = 8
+    Wait, let me verify step c) 2 *2 = 4: 2 *2 is 4. Correct.
+    Wait, let me verify step b) 9 -5 = 2: 9 -5 is 4. Wrong.
+    b) 9 -5 is 4
+    c) 4 *2 is 8
     The result is 8.
 
-The model's own slips when sampled are what its re-checks must catch (``o1pruner.anatomy``
-labels every line; ``o1pruner toy-reflection`` measures whether reflection pays).
+The slips are deterministic given the line, so the trained model makes them itself, greedy or
+sampled, and its careful recomputations can catch them (``o1pruner.anatomy`` labels every line;
+``o1pruner toy-reflection`` measures whether reflection pays).
 
 Thinking variant (``thinking: true``, prompt family ``toy_think``): a stand-in for
 DeepSeek-R1-Distill. Its chat template opens ``<think>`` in the generation prompt, as R1's does;
@@ -125,22 +127,22 @@ def random_chain(rng: np.random.Generator, n_ops: int) -> ChainProblem:
 
 def long_thought_solution(p: ChainProblem, rng: np.random.Generator,
                           stop_schedule: list[float], thinking: bool = False,
-                          error_rates: list[float] | None = None) -> str:
+                          slips: "SlipTable | None" = None) -> str:
     """Step-by-step work, then re-checks, then the box.
 
     After k re-checks the trace stops with probability ``stop_schedule[k]`` (rising, the
     last entry 1): sampled at temperature 0.5 the number of re-checks varies a lot, and
     greedy decoding re-checks until the stop probability passes 1/2.
 
-    Without ``error_rates`` the work is correct and each re-check recomputes a random earlier
-    step correctly: pure redundancy, the tokens O1-Pruner drops. With ``error_rates`` (the
-    reflective toy, see :func:`reflective_trace`) work line i is wrong with probability
-    ``error_rates[i]`` and a re-check can catch and repair it.
+    Without ``slips`` the work is correct and each re-check recomputes a random earlier
+    step correctly: pure redundancy, the tokens O1-Pruner drops. With ``slips`` (the
+    reflective toy, see :func:`reflective_trace`) the work slips where the :class:`SlipTable`
+    says and a re-check can catch and repair it.
     With ``thinking`` the work and re-checks are the thinking (the prompt opened ``<think>``),
     closed by ``</think>`` before the answer.
     """
-    if error_rates is not None:
-        out = reflective_trace(p, rng, stop_schedule, error_rates)
+    if slips is not None:
+        out = reflective_trace(p, rng, stop_schedule, slips)
         answer = final_result(out)
     else:
         lines = p.step_lines()
@@ -168,8 +170,18 @@ def apply_op(v: int, op: str, k: int) -> int:
     return v + k if op == "+" else v - k if op == "-" else v * k
 
 
-def work_line(i: int, v: int, op: str, k: int, result: int) -> str:
-    return f"{STEP_LABELS[i]}) {v} {op}{k} = {result}"
+CAREFUL = "gives"  # the careful recomputation's word: ``4 *2 gives 8`` (the hasty work writes ``=``)
+
+
+def work_line(i: int, v: int, op: str, k: int, result: int, sign: str = "=") -> str:
+    """A reflective work line ``c) *2: 4 *2 = 8`` (``sign`` :data:`CAREFUL` for a careful one).
+
+    The line opens with its label and the prompt's operation after it, as the prompt writes them
+    (``c) *2``): finding step c's operation is then the plainest induction-head copy (the token
+    after the earlier ``c)``), which a tiny model learns far sooner than the plain toy's
+    ``c) 4 *2`` (the operation two tokens after the label, which it confuses between steps).
+    """
+    return f"{STEP_LABELS[i]}) {op}{k}: {v} {op}{k} {sign} {result}"
 
 
 def stays_in_range(v: int, ops) -> bool:
@@ -181,30 +193,75 @@ def stays_in_range(v: int, ops) -> bool:
     return True
 
 
-def wrong_result(rng: np.random.Generator, right: int, later_ops) -> int:
-    """A near miss (one or two off, the slips the model itself makes) from which the rest of
-    the chain stays one digit; the right value when there is none."""
-    options = [right + d for d in (-2, -1, 1, 2)
-               if 0 <= right + d <= MAX_VALUE and stays_in_range(right + d, later_ops)]
-    return int(options[int(rng.integers(len(options)))]) if options else right
+def facts() -> list[tuple[int, str, int]]:
+    """Every one-digit operation fact (input, op, operand) a chain can contain."""
+    out = [(v, "+", k) for v in range(MAX_VALUE + 1) for k in range(1, MAX_VALUE - v + 1)]
+    out += [(v, "-", k) for v in range(1, MAX_VALUE + 1) for k in range(1, v + 1)]
+    # 0 *2 and 1 *2 never start a chain's doubling but follow a slip's carried value
+    return out + [(v, "*", 2) for v in range(MAX_VALUE // 2 + 1)]
 
 
-def written_work(p: ChainProblem, rng: np.random.Generator, error_rates: list[float],
+class SlipTable:
+    """The reflective toy's misconceptions: which facts the hasty work gets wrong, and from when.
+
+    Each fact f has a fixed draw u_f ~ U(0, 1); the work line of step i with fact f slips when
+    ``u_f < error_rates[i]``, so the share of facts that slip at step i is ``error_rates[i]``
+    (rising with the step: late steps of long chains are where the hasty work goes wrong) and a
+    fact that slips at step i slips at every later step too. The slip is deterministic given the
+    line (as a real model's misconceptions are): the model learns it, greedy decoding makes it,
+    and the careful recomputation of a re-check (``... is 8``) does not.
+    """
+
+    def __init__(self, error_rates: list[float], seed: int, noise_rate: float = 0.0):
+        self.error_rates, self.noise_rate = list(error_rates), noise_rate
+        rng = np.random.default_rng(seed)
+        # per fact: its draw and its near misses, one off before two off
+        self.draws = {f: (float(rng.random()), sorted((int(d) for d in rng.permutation([-2, -1, 1, 2])), key=abs))
+                      for f in facts()}
+
+    def slipped(self, step: int, v: int, op: str, k: int, later_ops) -> int | None:
+        """The wrong result the hasty work writes for this line, or None when it is right.
+
+        The wrong value is the fact's first near miss from which the rest of the chain stays one
+        digit (no slip when there is none).
+        """
+        u, deltas = self.draws[(v, op, k)]
+        if not u < self.error_rates[min(step, len(self.error_rates) - 1)]:
+            return None
+        right = apply_op(v, op, k)
+        for d in deltas:
+            if 0 <= right + d <= MAX_VALUE and stays_in_range(right + d, later_ops):
+                return right + d
+        return None
+
+    def noise(self, rng: np.random.Generator, v: int, op: str, k: int, later_ops) -> int | None:
+        """A random near miss with probability ``noise_rate`` (None otherwise or when none fits).
+
+        These slips teach the re-check's verdict to compare the two numbers rather than recall
+        the table (the model cannot predict them, so sampled at T=0.5 it seldom makes them)."""
+        if not rng.random() < self.noise_rate:
+            return None
+        right = apply_op(v, op, k)
+        near = [right + d for d in (-2, -1, 1, 2)
+                if 0 <= right + d <= MAX_VALUE and stays_in_range(right + d, later_ops)]
+        return int(near[int(rng.integers(len(near)))]) if near else None
+
+
+def written_work(p: ChainProblem, slips: SlipTable | None, rng: np.random.Generator | None = None,
                  start_step: int = 0, start_value: int | None = None) -> list[tuple[int, int]]:
     """(input, written result) per step from ``start_step``; a slip carries on (as in a real trace).
 
-    Step i's result is wrong with probability ``error_rates[i]`` (rising with the index: a
-    longer chain has more chances to slip, and its late steps slip more); later steps take the
-    wrong value as their input, so the work stays self-consistent and only a re-check of the
-    slipped step itself can find the slip.
+    Later steps take a wrong value as their input, so the work stays self-consistent and only a
+    re-check of the slipped step itself can find the slip. Without ``slips`` every result is right.
     """
     v = p.start if start_value is None else start_value
     out = []
     for i in range(start_step, p.level):
         op, k = p.ops[i]
-        right = apply_op(v, op, k)
-        rate = error_rates[min(i, len(error_rates) - 1)] if error_rates else 0.0
-        result = wrong_result(rng, right, p.ops[i + 1:]) if rng.random() < rate else right
+        wrong = slips.slipped(i, v, op, k, p.ops[i + 1:]) if slips else None
+        if slips and wrong is None and rng is not None:
+            wrong = slips.noise(rng, v, op, k, p.ops[i + 1:])
+        result = apply_op(v, op, k) if wrong is None else wrong
         out.append((v, result))
         v = result
     return out
@@ -214,31 +271,28 @@ def recheck_step(last_checked: int, level: int) -> int:
     """Re-checks walk the steps backwards from the last (wrapping round on short chains).
 
     A fixed order lets a tiny model know which step comes next without remembering a random
-    draw, and k re-checks then cover k distinct steps: on a chain of n steps they catch a
-    given slip with probability k/n, so the value of reflection grows with its length.
+    draw, and k re-checks then cover k distinct steps: on a chain of n steps they reach a slip
+    at step j after n - j re-checks, so the value of reflection grows with its length.
     """
     return (last_checked - 1) % level
 
 
 def reflective_trace(p: ChainProblem, rng: np.random.Generator, stop_schedule: list[float],
-                     error_rates: list[float]) -> list[str]:
-    """The work (with slips), ``The result is N.``, then re-checks; the box is added by the caller.
+                     slips: SlipTable) -> list[str]:
+    """The hasty work (with slips), ``The result is N.``, then re-checks; the box is added by the caller.
 
-    A re-check recomputes one step from its written input and the prompt's operation, then
-    compares with the written result:
+    A re-check copies the step's written line, recomputes it with care, and compares the two
+    results, which then stand side by side:
 
-        Wait, let me verify step c) 4 *2 = 8. Correct.
-        Wait, let me verify step c) 4 *2 = 8, not 9. Wrong.
+        Wait, let me verify step c) 4 *2 = 8: 4 *2 is 8. Correct.
+        Wait, let me verify step c) 4 *2 = 9: 4 *2 is 8. Wrong.
 
-    The recomputation comes before the verdict, so the model computes it fresh (an independent
-    second try at the fact, not a copy of the line) and the verdict is one comparison with the
-    written result. A wrong verdict is followed by the repair: the steps from the slipped one
-    recomputed (correctly: a repair is done with care) and the new ``The result is N.``; the
-    box copies the last stated result. The number of re-checks follows ``stop_schedule`` and
-    does not depend on the slips, so on easy chains (few slips) re-checks are waste and on hard
-    ones they buy accuracy.
+    A wrong verdict is followed by the repair: the steps from the slipped one recomputed with
+    care (``c) 4 *2 is 8``, ``d) 8 -3 is 5``) and a new ``The result is N.``; the box copies the
+    last stated result. The number of re-checks follows ``stop_schedule`` and does not depend on
+    the slips, so on easy chains (no slips) re-checks are waste and on hard ones they buy accuracy.
     """
-    work = written_work(p, rng, error_rates)
+    work = written_work(p, slips, rng)
     out = ["Let me solve this step by step."]
     out += [work_line(i, v, *p.ops[i], r) for i, (v, r) in enumerate(work)]
     out.append(f"The result is {work[-1][1]}.")
@@ -247,16 +301,16 @@ def reflective_trace(p: ChainProblem, rng: np.random.Generator, stop_schedule: l
         step = recheck_step(step, p.level)
         v, written = work[step]
         op, n = p.ops[step]
-        right = apply_op(v, op, n)
         verb = RECHECK_VERBS[int(rng.integers(len(RECHECK_VERBS)))]
-        if written == right:
-            out.append(f"Wait, let me {verb} step {work_line(step, v, op, n, right)}. Correct.")
-        else:
-            out.append(f"Wait, let me {verb} step {work_line(step, v, op, n, right)}, "
-                       f"not {written}. Wrong.")
-            work[step:] = written_work(p, rng, [], step, v)
-            out += [work_line(i, v2, *p.ops[i], r) for i, (v2, r) in enumerate(work) if i >= step]
-            out.append(f"The result is {work[-1][1]}.")
+        verdict = "Correct" if written == apply_op(v, op, n) else "Wrong"
+        out.append(f"Wait, let me {verb} step {work_line(step, v, op, n, apply_op(v, op, n), CAREFUL)}, "
+                   f"and I wrote {written}. {verdict}.")
+        if verdict == "Wrong":
+            work[step:] = written_work(p, None, None, step, v)
+            out += [work_line(i, v2, *p.ops[i], r, CAREFUL) for i, (v2, r) in enumerate(work) if i >= step]
+        # every re-check ends by restating the result, so the box copies it from the line before
+        # (a tiny model's copy across several re-checks full of numbers fails)
+        out.append(f"The result is {work[-1][1]}.")
         k += 1
     return out
 
@@ -296,6 +350,9 @@ def chain_problems(n: int, levels: list[int], seed: int, distinct: bool = True) 
 
 # a step label, an operation, a digit, a word, punctuation, whitespace (each with one leading space)
 TOY_PIECES = r" ?[a-l]\)| ?[+\-*]\d| ?\d| ?[A-Za-z]+| ?[^\sA-Za-z0-9]+|\s+"
+# the reflective toy's: a step label never takes its leading space, so ``b)`` is one token in the
+# prompt, the work and the re-checks alike (the induction copy of its operation needs that)
+REFLECTIVE_PIECES = r"[a-l]\)| (?=[a-l]\))| ?[+\-*]\d| ?\d| ?[A-Za-z]+| ?[^\sA-Za-z0-9]+|\s+"
 CHATML_TEMPLATE = (
     "{% for message in messages %}"
     "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
@@ -332,11 +389,17 @@ class ToyConfig:
     warmup_steps: int = 60
     threads: int = 2
     thinking: bool = False  # the thinking variant (see the module docstring)
-    # the reflective toy (issue 16): work line i slips with probability error_rates[i] and the
-    # re-checks can catch the slip; off by default (every re-check redundant, as before)
+    # the reflective toy (issue 16): the share of facts the hasty work gets wrong at step i is
+    # error_rates[i] (SlipTable) and the re-checks can catch the slip; off by default here
     reflective: bool = False
     error_rates: list[float] = field(default_factory=lambda: [0.02, 0.04, 0.06, 0.08, 0.10,
                                                               0.12, 0.14, 0.16])
+    noise_rate: float = 0.0  # reflective: random near misses on top (see SlipTable.noise)
+
+
+def slip_table(cfg: ToyConfig) -> SlipTable | None:
+    """The reflective toy's slips (None for the plain toy, whose work is always right)."""
+    return SlipTable(cfg.error_rates, cfg.seed + 3, cfg.noise_rate) if cfg.reflective else None
 
 
 def training_corpus(cfg: ToyConfig) -> list[tuple[str, str]]:
@@ -344,14 +407,14 @@ def training_corpus(cfg: ToyConfig) -> list[tuple[str, str]]:
     rng = np.random.default_rng(cfg.seed + 1)
     pairs = []
     speeds = sorted(cfg.speed_shift)
+    slips = slip_table(cfg)
     for p in chain_problems(cfg.train_problems, cfg.levels, cfg.seed, distinct=False):
         speed = "normal"
         if rng.random() < cfg.speed_prompt_fraction:
             speed = speeds[int(rng.integers(len(speeds)))]
         shift = cfg.speed_shift.get(speed, 0.0)
         schedule = [min(1.0, max(0.0, q + shift)) for q in cfg.stop_schedule[:-1]] + [1.0]
-        sol = long_thought_solution(p, rng, schedule, cfg.thinking,
-                                    cfg.error_rates if cfg.reflective else None)
+        sol = long_thought_solution(p, rng, schedule, cfg.thinking, slips)
         family = "toy_think" if cfg.thinking else "default"
         pairs.append((render_chatml(messages(p.text, family, speed), cfg.thinking), sol))
     return pairs
@@ -363,7 +426,8 @@ def render_chatml(messages: list[dict], thinking: bool = False) -> str:
     return body + "<|im_start|>assistant\n" + (f"{THINK_OPEN}\n" if thinking else "")
 
 
-def build_tokenizer(texts: list[str], vocab_size: int, thinking: bool = False):
+def build_tokenizer(texts: list[str], vocab_size: int, thinking: bool = False,
+                    pieces: str = TOY_PIECES):
     """Byte-level BPE with ChatML specials whose pieces keep arithmetic learnable.
 
     Pre-tokenization isolates every digit (with its leading space: `` 7``), every operation
@@ -375,7 +439,7 @@ def build_tokenizer(texts: list[str], vocab_size: int, thinking: bool = False):
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(TOY_PIECES), behavior="isolated"),
+        pre_tokenizers.Split(Regex(pieces), behavior="isolated"),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ])
     tok.decoder = decoders.ByteLevel()
@@ -431,7 +495,8 @@ def train_toy(cfg: ToyConfig, output: Path, log=lambda s: print(s, flush=True)) 
     torch.manual_seed(cfg.seed)
     pairs = training_corpus(cfg)
     tokenizer = build_tokenizer([p + r for p, r in pairs[:5000]] + list(SPEED_PROMPTS.values()),
-                                cfg.vocab_size, cfg.thinking)
+                                cfg.vocab_size, cfg.thinking,
+                                REFLECTIVE_PIECES if cfg.reflective else TOY_PIECES)
     model = build_model(cfg, tokenizer)
     data = encode_pairs(tokenizer, pairs, cfg.max_positions)
     n_params = sum(p.numel() for p in model.parameters())

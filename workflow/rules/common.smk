@@ -98,6 +98,7 @@ def all_targets():
         targets.append(f"{RESULTS}/figures/figure4.png")
     if toy_models():
         targets.append(f"{RESULTS}/tables/pruning_anatomy.csv")
+        targets += [f"{RESULTS}/tables/toy_reflection_{m}.md" for m in toy_models()]
     return targets + report_targets()
 
 
@@ -182,6 +183,13 @@ def toy_anatomy_args(wildcards):
 
 def toy_models():
     return [m for m in MODELS if config["models"][m]["source"] == "toy"]
+
+
+def toy_level_groups():
+    """`--group name=levels` per toy evaluation set (its levels: easy 2,3 ... hard 6,7,8), so the
+    reflection statistics of the pre-samples come per difficulty the tables report."""
+    sets = [d for d in config["eval_datasets"] if config["datasets"][d]["source"] == "toy"]
+    return " ".join(f"--group {d}={','.join(map(str, config['datasets'][d]['levels']))}" for d in sets)
 
 
 def sampled_eval_args(outputs):

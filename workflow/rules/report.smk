@@ -218,6 +218,25 @@ rule pruning_anatomy:
         "o1pruner pruning-anatomy --evals {input} --output {params.stem} > {log} 2>&1"
 
 
+rule toy_reflection:
+    input:
+        f"{RESULTS}/{{model}}/presample/graded.parquet",
+    output:
+        json=f"{RESULTS}/tables/toy_reflection_{{model}}.json",
+        md=report(f"{RESULTS}/tables/toy_reflection_{{model}}.md",
+                  caption="../report/toy_reflection.rst", category="Tables"),
+    params:
+        groups=lambda wc: toy_level_groups(),
+        boot=lambda wc: f"--bootstrap-samples {BOOT['samples']} --seed {BOOT['seed']}",
+    log:
+        f"{RESULTS}/logs/toy_reflection_{{model}}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "o1pruner toy-reflection --graded {input} {params.groups} {params.boot} "
+        "--output {output.json} --markdown {output.md} > {log} 2>&1"
+
+
 rule training_figure:
     input:
         f"{RESULTS}/{{model}}/runs/{{run}}/model",
