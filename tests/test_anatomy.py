@@ -24,23 +24,33 @@ def test_redundant_checks_of_correct_work():
     assert (a.n_checks, a.n_corrections, a.n_errors, a.n_uncaught) == (2, 0, 0, 0)
 
 
-def test_a_correction_catches_a_slip_and_its_repair_is_labelled():
-    r = ("Let me solve this step by step.\na) 8 +1 = 9\nb) 9 -5 = 3\nc) 3 *2 = 6\nThe result is 6.\n"
-         "Wait, let me verify step c) 3 *2 = 6. Correct.\n"
-         "Wait, let me check again step b) -5: 9 -5 gives 4, and I wrote 3. Wrong.\nb) -5: 9 -5 gives 4\nc) *2: 4 *2 gives 8\n"
+def test_a_redo_that_covers_a_slip_is_a_correction_and_one_of_right_steps_is_redundant():
+    r = ("Let me solve this step by step.\na) +1: 8 +1 = 9\nb) -5: 9 -5 = 3\nc) *2: 3 *2 = 6\nThe result is 6.\n"
+         "Wait, let me verify the steps from c).\nc) *2: 3 *2 gives 6\nThe result is 6.\n"
+         "Wait, let me check again the steps from b).\nb) -5: 9 -5 gives 4\nc) *2: 4 *2 gives 8\nThe result is 8.\n"
+         "Wait, let me verify the steps from a).\na) +1: 8 +1 gives 9\nb) -5: 9 -5 gives 4\nc) *2: 4 *2 gives 8\n"
          "The result is 8.\nSo the answer is \\boxed{8}.")
     a = anatomy(r, PROBLEM)
-    assert kinds(a)[5:10] == ["check", "correction", "work", "work", "result"]
+    assert kinds(a)[5:8] == ["check", "work", "result"]            # redoes c) from the slip: same value
+    assert kinds(a)[8:12] == ["correction", "work", "work", "result"]
+    assert kinds(a)[12] == "check"                                  # everything right already: waste
     slip = a.segments[2]
     assert slip.error and slip.caught and not slip.repair
-    assert [s.repair for s in a.segments[7:9]] == [True, True]
+    assert all(s.repair for s in a.segments[6:7] + a.segments[9:11])
     # c) 3 *2 = 6 carries the slip correctly: one error, not two
-    assert (a.n_checks, a.n_corrections, a.n_errors, a.n_uncaught) == (2, 1, 1, 0)
+    assert (a.n_checks, a.n_corrections, a.n_errors, a.n_uncaught) == (3, 1, 1, 0)
+
+
+def test_a_redo_that_gets_its_own_arithmetic_wrong_catches_nothing():
+    r = ("a) +1: 8 +1 = 9\nb) -5: 9 -5 = 3\nc) *2: 3 *2 = 6\nThe result is 6.\n"
+         "Wait, let me verify the steps from b).\nb) -5: 9 -5 gives 2\nc) *2: 2 *2 gives 4\nThe result is 4.")
+    a = anatomy(r, PROBLEM)
+    assert kinds(a)[4] == "check" and (a.n_corrections, a.n_errors, a.n_uncaught) == (0, 2, 2)
 
 
 def test_uncaught_errors_false_alarms_and_wrong_carries():
     r = ("a) 8 +1 = 9\nb) 9 -5 = 4\nc) 5 *2 = 10\nThe result is 10.\n"   # c) copies a wrong input
-         "Wait, let me verify step a) +1: 8 +1 gives 7, and I wrote 9. Wrong.\na) +1: 8 +1 gives 7\nThe result is 7.")
+         "Wait, let me verify step a) 8 +1 = 9. Wrong.\na) 8 +1 = 7\nThe result is 7.")
     a = anatomy(r, PROBLEM)
     assert kinds(a)[4] == "false_alarm" and a.segments[5].repair
     # the wrong carry at c) and the bad repair of a) are errors; nothing caught them
@@ -76,17 +86,19 @@ def test_generated_reflective_traces_parse_as_written():
         sol = long_thought_solution(p, rng, cfg.stop_schedule, False, slip_table(cfg))
         a = anatomy(sol, p.text)
         assert a.n_checks == sol.count("Wait, let me")
-        assert a.n_corrections == sol.count(". Wrong.")       # the generator's re-checks never err
-        assert a.count("false_alarm") == 0
+        assert a.count("false_alarm") == 0 and a.n_errors <= sol.count(" = ")  # errors: hasty lines only
+        # a careful redo never errs, so a trace whose slips were all caught ends right (two
+        # uncaught slips can still cancel out)
+        assert a.n_uncaught > 0 or sol.endswith(f"{{{p.answer}}}.")
         n_corr += a.n_corrections
     assert n_corr > 10
 
 
 def test_add_anatomy_columns_and_pruning_table():
-    good = ("a) 8 +1 = 9\nb) 9 -5 = 3\nc) 3 *2 = 6\nThe result is 6.\n"
-            "Wait, let me verify step b) -5: 9 -5 gives 4, and I wrote 3. Wrong.\nb) 9 -5 gives 4\nc) *2: 4 *2 gives 8\n"
-            "The result is 8.\nWait, let me verify step a) +1: 8 +1 gives 9, and I wrote 9. Correct.\n"
-            "Wait, let me verify step c) 4 *2 = 8. Correct.")
+    good = ("a) +1: 8 +1 = 9\nb) -5: 9 -5 = 3\nc) *2: 3 *2 = 6\nThe result is 6.\n"
+            "Wait, let me verify the steps from b).\nb) -5: 9 -5 gives 4\nc) *2: 4 *2 gives 8\nThe result is 8.\n"
+            "Wait, let me verify the steps from a).\na) +1: 8 +1 gives 9\nb) -5: 9 -5 gives 4\nc) *2: 4 *2 gives 8\n"
+            "The result is 8.\nWait, let me verify step c) 4 *2 = 8. Correct.")
     short = "a) 8 +1 = 9\nb) 9 -5 = 4\nc) 4 *2 = 8\nThe result is 8."
     base = add_anatomy(pd.DataFrame({"problem": [PROBLEM] * 2, "response": [good, short],
                                      "correct": [True, True]}))

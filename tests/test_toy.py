@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 
+from o1pruner.anatomy import anatomy
 from o1pruner.grading import Grader
 from o1pruner.toy import (MAX_VALUE, ChainProblem, SlipTable, ToyConfig, chain_problems, facts,
                           long_thought_solution, slip_table, training_corpus)
@@ -37,11 +38,12 @@ def test_reflective_trace_catches_a_slip_and_repairs_from_it():
     slip = int(lines[2].rsplit(" ", 1)[1])
     assert abs(slip - 4) in (1, 2)                                              # a near miss
     assert lines[3] == f"c) *2: {slip} *2 = {2 * slip}" and lines[4] == f"The result is {2 * slip}."
-    # the careful recomputation, then the written result beside it, then the verdict
-    assert lines[5].endswith(f"step c) *2: {slip} *2 gives {2 * slip}, and I wrote {2 * slip}. Correct.")
-    assert lines[6].endswith(f"step b) -5: 9 -5 gives 4, and I wrote {slip}. Wrong.")
-    assert lines[7:10] == ["b) -5: 9 -5 gives 4", "c) *2: 4 *2 gives 8", "The result is 8."]  # the repair
-    assert lines[10].endswith("step a) +1: 8 +1 gives 9, and I wrote 9. Correct.")
+    # re-check k redoes the last k steps with care from the written input, then restates the result
+    assert re.fullmatch(r"Wait, let me [a-z -]+ the steps from c\)\.", lines[5])
+    assert lines[6:8] == [f"c) *2: {slip} *2 gives {2 * slip}", f"The result is {2 * slip}."]  # waste
+    assert lines[8].endswith("the steps from b).")
+    assert lines[9:12] == ["b) -5: 9 -5 gives 4", "c) *2: 4 *2 gives 8", "The result is 8."]  # the repair
+    assert lines[12].endswith("the steps from a).") and lines[16] == "The result is 8."
     assert lines[-1] == "So the answer is \\boxed{8}."
 
 
@@ -64,15 +66,16 @@ def test_reflective_slips_rise_with_the_level_and_stay_one_digit():
         for sol in sols:
             values = re.findall(r"(?:: |= |is |gives |wrote |\{)(-?\d+)", sol)  # every value, no operation
             assert values and all(0 <= int(v) <= MAX_VALUE for v in values), sol
-        wrong_share[level] = np.mean([". Wrong." in s for s in sols])
+        wrong_share[level] = np.mean([anatomy(s, p.text).n_errors > 0
+                                      for s, p in zip(sols, chain_problems(400, [level], seed=level))])
     assert wrong_share[8] > 0.1 and wrong_share[3] < 0.02
 
 
 def test_reflective_switch_is_off_by_default_and_leaves_the_corpus_unchanged():
     assert ToyConfig().reflective is False and slip_table(ToyConfig()) is None
     plain = training_corpus(ToyConfig(train_problems=50))
-    assert not any("Wrong" in r for _, r in plain)
-    assert any(". Wrong." in r for _, r in training_corpus(ToyConfig(train_problems=300, reflective=True)))
+    assert not any("gives" in r for _, r in plain)
+    assert any("the steps from" in r for _, r in training_corpus(ToyConfig(train_problems=300, reflective=True)))
 
 
 def test_levels_outside_the_step_labels_are_a_clear_error():

@@ -46,6 +46,8 @@ CHECK_RE = re.compile(r"^Wait, let me (?:verify|double-check|check again) step "
                       r"(?P<label>[a-l])\) (?:[+\-*]\d+: )?(?P<v>-?\d+) (?P<op>[+\-*])(?P<k>\d+) "
                       r"(?:= (?P<r>-?\d+)|gives (?P<careful>-?\d+), and I wrote (?P<w>-?\d+))"
                       r"\. (?P<verdict>Correct|Wrong)\.$")
+# a reflective re-check: redo the steps from one on with care (the lines that follow, to the result)
+REDO_RE = re.compile(r"^Wait, let me (?:verify|double-check|check again) the steps from (?P<label>[a-l])\)\.$")
 RESULT_RE = re.compile(r"^The result is (-?\d+)\.$")
 
 COUNT_COLUMNS = ("n_checks", "n_corrections", "n_errors")
@@ -110,19 +112,24 @@ def anatomy(response: str, problem: str) -> Anatomy:
     start, ops = parsed
     latest: dict[int, Segment] = {}   # step -> its latest written work line
     results: dict[int, int] = {}      # step -> that line's written result
-    segments, in_repair = [], False
+    segments, in_repair, redo = [], False, None
     for ln in lines:
         text = ln.strip()
         if m := WORK_RE.match(text):
             seg = work_segment(m, start, ops, results)
-            seg.repair = in_repair
+            seg.repair = in_repair or redo is not None
+            if redo is not None and seg.step is not None and not seg.error:
+                redo_line(redo, latest.get(seg.step))
             if seg.step is not None:
                 latest[seg.step], results[seg.step] = seg, int(m["r"])
         elif m := CHECK_RE.match(text):
-            seg = check_segment(m, latest)
+            seg, redo = check_segment(m, latest), None
             in_repair = seg.kind in ("correction", "false_alarm")
+        elif m := REDO_RE.match(text):
+            seg = redo = Segment("check", "", step=STEP_LABELS.index(m["label"]))
+            in_repair = False
         elif RESULT_RE.match(text):
-            seg, in_repair = Segment("result", ln), False
+            seg, in_repair, redo = Segment("result", ln), False, None
         else:
             seg = Segment("other", ln)
         seg.text = ln
@@ -145,6 +152,13 @@ def work_segment(m: re.Match, start: int, ops: list, results: dict[int, int]) ->
     wrong = (op, k) != ops[step] or r != apply_op(v, op, k) or (
         expected_in is not None and v != expected_in) or m["quoted"] not in (None, f"{op}{k}")
     return Segment("work", "", step=step, error=wrong)
+
+
+def redo_line(redo: Segment, before: Segment | None) -> None:
+    """A right line of a redo that replaces an erroneous line of its step catches that error, and
+    makes the redo a correction (a redo that only rewrites right lines stays a redundant check)."""
+    if before is not None and before.error and not before.caught:
+        before.caught, redo.kind = True, "correction"
 
 
 def check_segment(m: re.Match, latest: dict[int, Segment]) -> Segment:

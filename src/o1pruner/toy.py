@@ -212,8 +212,8 @@ class SlipTable:
     and the careful recomputation of a re-check (``... is 8``) does not.
     """
 
-    def __init__(self, error_rates: list[float], seed: int, noise_rate: float = 0.0):
-        self.error_rates, self.noise_rate = list(error_rates), noise_rate
+    def __init__(self, error_rates: list[float], seed: int):
+        self.error_rates = list(error_rates)
         rng = np.random.default_rng(seed)
         # per fact: its draw and its near misses, one off before two off
         self.draws = {f: (float(rng.random()), sorted((int(d) for d in rng.permutation([-2, -1, 1, 2])), key=abs))
@@ -234,21 +234,9 @@ class SlipTable:
                 return right + d
         return None
 
-    def noise(self, rng: np.random.Generator, v: int, op: str, k: int, later_ops) -> int | None:
-        """A random near miss with probability ``noise_rate`` (None otherwise or when none fits).
 
-        These slips teach the re-check's verdict to compare the two numbers rather than recall
-        the table (the model cannot predict them, so sampled at T=0.5 it seldom makes them)."""
-        if not rng.random() < self.noise_rate:
-            return None
-        right = apply_op(v, op, k)
-        near = [right + d for d in (-2, -1, 1, 2)
-                if 0 <= right + d <= MAX_VALUE and stays_in_range(right + d, later_ops)]
-        return int(near[int(rng.integers(len(near)))]) if near else None
-
-
-def written_work(p: ChainProblem, slips: SlipTable | None, rng: np.random.Generator | None = None,
-                 start_step: int = 0, start_value: int | None = None) -> list[tuple[int, int]]:
+def written_work(p: ChainProblem, slips: SlipTable | None, start_step: int = 0,
+                 start_value: int | None = None) -> list[tuple[int, int]]:
     """(input, written result) per step from ``start_step``; a slip carries on (as in a real trace).
 
     Later steps take a wrong value as their input, so the work stays self-consistent and only a
@@ -259,8 +247,89 @@ def written_work(p: ChainProblem, slips: SlipTable | None, rng: np.random.Genera
     for i in range(start_step, p.level):
         op, k = p.ops[i]
         wrong = slips.slipped(i, v, op, k, p.ops[i + 1:]) if slips else None
-        if slips and wrong is None and rng is not None:
-            wrong = slips.noise(rng, v, op, k, p.ops[i + 1:])
+        result = apply_op(v, op, k) if wrong is None else wrong
+        out.append((v, result))
+        v = result
+    return out
+
+
+CAREFUL = "gives"  # the careful recomputation's word: ``4 *2 gives 8`` (the hasty work writes ``=``)
+
+
+def work_line(i: int, v: int, op: str, k: int, result: int, sign: str = "=") -> str:
+    """A reflective work line ``c) *2: 4 *2 = 8`` (``sign`` :data:`CAREFUL` for a careful one).
+
+    The line opens with its label and the prompt's operation after it, as the prompt writes them
+    (``c) *2``): finding step c's operation is then the plainest induction-head copy (the token
+    after the earlier ``c)``), which a tiny model learns far sooner than the plain toy's
+    ``c) 4 *2`` (the operation two tokens after the label, which it confuses between steps).
+    """
+    return f"{STEP_LABELS[i]}) {op}{k}: {v} {op}{k} {sign} {result}"
+
+
+def stays_in_range(v: int, ops) -> bool:
+    """Whether the chain from value ``v`` through ``ops`` keeps every value one digit."""
+    for op, k in ops:
+        v = apply_op(v, op, k)
+        if not 0 <= v <= MAX_VALUE:
+            return False
+    return True
+
+
+def facts() -> list[tuple[int, str, int]]:
+    """Every one-digit operation fact (input, op, operand) a chain can contain."""
+    out = [(v, "+", k) for v in range(MAX_VALUE + 1) for k in range(1, MAX_VALUE - v + 1)]
+    out += [(v, "-", k) for v in range(1, MAX_VALUE + 1) for k in range(1, v + 1)]
+    # 0 *2 and 1 *2 never start a chain's doubling but follow a slip's carried value
+    return out + [(v, "*", 2) for v in range(MAX_VALUE // 2 + 1)]
+
+
+class SlipTable:
+    """The reflective toy's misconceptions: which facts the hasty work gets wrong, and from when.
+
+    Each fact f has a fixed draw u_f ~ U(0, 1); the work line of step i with fact f slips when
+    ``u_f < error_rates[i]``, so the share of facts that slip at step i is ``error_rates[i]``
+    (rising with the step: late steps of long chains are where the hasty work goes wrong) and a
+    fact that slips at step i slips at every later step too. The slip is deterministic given the
+    line (as a real model's misconceptions are): the model learns it, greedy decoding makes it,
+    and the careful recomputation of a re-check (``... is 8``) does not.
+    """
+
+    def __init__(self, error_rates: list[float], seed: int):
+        self.error_rates = list(error_rates)
+        rng = np.random.default_rng(seed)
+        # per fact: its draw and its near misses, one off before two off
+        self.draws = {f: (float(rng.random()), sorted((int(d) for d in rng.permutation([-2, -1, 1, 2])), key=abs))
+                      for f in facts()}
+
+    def slipped(self, step: int, v: int, op: str, k: int, later_ops) -> int | None:
+        """The wrong result the hasty work writes for this line, or None when it is right.
+
+        The wrong value is the fact's first near miss from which the rest of the chain stays one
+        digit (no slip when there is none).
+        """
+        u, deltas = self.draws[(v, op, k)]
+        if not u < self.error_rates[min(step, len(self.error_rates) - 1)]:
+            return None
+        right = apply_op(v, op, k)
+        for d in deltas:
+            if 0 <= right + d <= MAX_VALUE and stays_in_range(right + d, later_ops):
+                return right + d
+        return None
+
+
+def written_work(p: ChainProblem, slips: SlipTable | None, start_step: int = 0,
+                 start_value: int | None = None) -> list[tuple[int, int]]:
+    """(input, written result) per step from ``start_step``; a slip carries on (as in a real trace).
+
+    Later steps take a wrong value as their input, so the work stays self-consistent and only a
+    re-check of the slipped step itself can find the slip. Without ``slips`` every result is right.
+    """
+    v = p.start if start_value is None else start_value
+    out = []
+    for i in range(start_step, p.level):
+        op, k = p.ops[i]
+        wrong = slips.slipped(i, v, op, k, p.ops[i + 1:]) if slips else None
         result = apply_op(v, op, k) if wrong is None else wrong
         out.append((v, result))
         v = result
@@ -281,35 +350,34 @@ def reflective_trace(p: ChainProblem, rng: np.random.Generator, stop_schedule: l
                      slips: SlipTable) -> list[str]:
     """The hasty work (with slips), ``The result is N.``, then re-checks; the box is added by the caller.
 
-    A re-check copies the step's written line, recomputes it with care, and compares the two
-    results, which then stand side by side:
+    Re-check k redoes the last k steps with care, from the input the work wrote for the first of
+    them, and restates the result:
 
-        Wait, let me verify step c) 4 *2 = 8: 4 *2 is 8. Correct.
-        Wait, let me verify step c) 4 *2 = 9: 4 *2 is 8. Wrong.
+        Wait, let me verify the steps from g).
+        g) -1: 9 -1 gives 8
+        h) +1: 8 +1 gives 9
+        The result is 9.
 
-    A wrong verdict is followed by the repair: the steps from the slipped one recomputed with
-    care (``c) 4 *2 is 8``, ``d) 8 -3 is 5``) and a new ``The result is N.``; the box copies the
-    last stated result. The number of re-checks follows ``stop_schedule`` and does not depend on
-    the slips, so on easy chains (no slips) re-checks are waste and on hard ones they buy accuracy.
+    A redo that covers a slipped step recomputes it right and carries the right value on: that
+    re-check is a correction; one that covers only right steps rewrites the same values, pure
+    waste. No step of it compares anything (a 1,200-step tiny model does not learn to compare
+    two numbers for a verdict; every token here is a copy or an arithmetic fact, which it does
+    learn). The number of re-checks follows ``stop_schedule`` and does not depend on the slips,
+    so on easy chains (no slips) re-checks are waste and on hard ones they buy accuracy; every
+    redo ends with the result, so the box copies it from the line before.
     """
-    work = written_work(p, slips, rng)
+    work = written_work(p, slips)
     out = ["Let me solve this step by step."]
     out += [work_line(i, v, *p.ops[i], r) for i, (v, r) in enumerate(work)]
     out.append(f"The result is {work[-1][1]}.")
-    step, k = p.level, 0
-    while rng.random() >= stop_schedule[min(k, len(stop_schedule) - 1)]:
-        step = recheck_step(step, p.level)
-        v, written = work[step]
-        op, n = p.ops[step]
+    first, k = p.level, 0
+    # each re-check starts one step earlier; once one redid everything from a) there is no other
+    while first > 0 and rng.random() >= stop_schedule[min(k, len(stop_schedule) - 1)]:
+        first -= 1
         verb = RECHECK_VERBS[int(rng.integers(len(RECHECK_VERBS)))]
-        verdict = "Correct" if written == apply_op(v, op, n) else "Wrong"
-        out.append(f"Wait, let me {verb} step {work_line(step, v, op, n, apply_op(v, op, n), CAREFUL)}, "
-                   f"and I wrote {written}. {verdict}.")
-        if verdict == "Wrong":
-            work[step:] = written_work(p, None, None, step, v)
-            out += [work_line(i, v2, *p.ops[i], r, CAREFUL) for i, (v2, r) in enumerate(work) if i >= step]
-        # every re-check ends by restating the result, so the box copies it from the line before
-        # (a tiny model's copy across several re-checks full of numbers fails)
+        out.append(f"Wait, let me {verb} the steps from {STEP_LABELS[first]}).")
+        work[first:] = written_work(p, None, first, work[first][0])
+        out += [work_line(i, v, *p.ops[i], r, CAREFUL) for i, (v, r) in enumerate(work) if i >= first]
         out.append(f"The result is {work[-1][1]}.")
         k += 1
     return out
@@ -392,14 +460,12 @@ class ToyConfig:
     # the reflective toy (issue 16): the share of facts the hasty work gets wrong at step i is
     # error_rates[i] (SlipTable) and the re-checks can catch the slip; off by default here
     reflective: bool = False
-    error_rates: list[float] = field(default_factory=lambda: [0.02, 0.04, 0.06, 0.08, 0.10,
-                                                              0.12, 0.14, 0.16])
-    noise_rate: float = 0.0  # reflective: random near misses on top (see SlipTable.noise)
+    error_rates: list[float] = field(default_factory=lambda: [0, 0, 0, 0.05, 0.10, 0.15, 0.20, 0.25])
 
 
 def slip_table(cfg: ToyConfig) -> SlipTable | None:
     """The reflective toy's slips (None for the plain toy, whose work is always right)."""
-    return SlipTable(cfg.error_rates, cfg.seed + 3, cfg.noise_rate) if cfg.reflective else None
+    return SlipTable(cfg.error_rates, cfg.seed + 3) if cfg.reflective else None
 
 
 def training_corpus(cfg: ToyConfig) -> list[tuple[str, str]]:
