@@ -7,9 +7,12 @@ greedy, parses into segments checked against the problem text:
   is an *error* when its input is not the value the previous step left, its operation is not the
   prompt's, or its arithmetic is wrong;
 - ``result``: ``The result is 8.``;
-- ``check``: a re-check that says ``Correct.``: redundant, the tokens O1-Pruner should drop;
-- ``correction``: a re-check that says ``Wrong.`` about a work line that was an error; the
-  work lines after it up to the next result are its ``repair``;
+- ``check``: a re-check that repairs nothing: redundant, the tokens O1-Pruner should drop. The
+  reflective toy's re-check is a redo (``Wait, let me verify the steps from c).`` and careful
+  lines to the next result); the plain toy's copies a line and says ``Correct.``;
+- ``correction``: a redo whose right line replaces a work line that was an error (or a plain
+  re-check that says ``Wrong.`` about one); the work lines after it up to the next result are
+  its ``repair``;
 - ``false_alarm``: a re-check that says ``Wrong.`` about a line that was right;
 - ``other``: anything else (the opening sentence, ``</think>``, the box, garbage).
 

@@ -14,22 +14,24 @@ chains (more operations) are harder: the ``level`` of a problem is its number of
 The result is an ordinary HF folder (LlamaForCausalLM + a fast BPE tokenizer with a
 ChatML chat template) that transformers and vLLM load like any hub model.
 
-Reflective variant (``reflective: true``, issue 16): every re-check above is redundant, so
-extra length can never buy accuracy. With ``reflective`` the work is *hasty*: a fixed share of
-the arithmetic facts (a :class:`SlipTable`, growing with the step index, so long chains slip more
-and late) is written one or two off, and the slip carries on. A re-check copies a step's line and
-recomputes it with care (``is``), so the verdict compares two numbers side by side; on a slip the
-trace is repaired with care from that step. Re-checks walk the steps backwards from the last:
+Reflective variant (``reflective: true``, issue 16; the default config's): every re-check above
+is redundant, so extra length can never buy accuracy. With ``reflective`` the work is *hasty*: a
+fixed share of the arithmetic facts (a :class:`SlipTable`, growing with the step index, so long
+chains slip more and late) is written one or two off, and the slip carries on. Re-check k redoes
+the last k steps with care (``gives``) from the input the work wrote, and restates the result; a
+redo that covers the slip repairs the trace, one that covers only right steps is waste:
 
-    Wait, let me verify step c) 2 *2 = 4: 2 *2 is 4. Correct.
-    Wait, let me verify step b) 9 -5 = 2: 9 -5 is 4. Wrong.
-    b) 9 -5 is 4
-    c) 4 *2 is 8
-    The result is 8.
+    c) *2: 2 *2 = 5
+    The result is 5.
+    Wait, let me verify the steps from c).
+    c) *2: 2 *2 gives 4
+    The result is 4.
 
-The slips are deterministic given the line, so the trained model makes them itself, greedy or
-sampled, and its careful recomputations can catch them (``o1pruner.anatomy`` labels every line;
-``o1pruner toy-reflection`` measures whether reflection pays).
+Every work line quotes its step's operation after the label (``c) *2:``), as the prompt writes it,
+so finding it is a plain induction-head copy. The slips are deterministic given the line, so the
+trained model makes them itself, greedy or sampled, and its careful redos can catch them
+(``o1pruner.anatomy`` labels every line; ``o1pruner toy-reflection`` measures whether reflection
+pays).
 
 Thinking variant (``thinking: true``, prompt family ``toy_think``): a stand-in for
 DeepSeek-R1-Distill. Its chat template opens ``<think>`` in the generation prompt, as R1's does;
