@@ -211,7 +211,7 @@ class SlipTable:
     (rising with the step: late steps of long chains are where the hasty work goes wrong) and a
     fact that slips at step i slips at every later step too. The slip is deterministic given the
     line (as a real model's misconceptions are): the model learns it, greedy decoding makes it,
-    and the careful recomputation of a re-check (``... is 8``) does not.
+    and the careful redo of a re-check (``... gives 8``) does not.
     """
 
     def __init__(self, error_rates: list[float], seed: int):
@@ -242,7 +242,7 @@ def written_work(p: ChainProblem, slips: SlipTable | None, start_step: int = 0,
     """(input, written result) per step from ``start_step``; a slip carries on (as in a real trace).
 
     Later steps take a wrong value as their input, so the work stays self-consistent and only a
-    re-check of the slipped step itself can find the slip. Without ``slips`` every result is right.
+    redo that covers the slipped step itself can repair it. Without ``slips`` every result is right.
     """
     v = p.start if start_value is None else start_value
     out = []
@@ -253,99 +253,6 @@ def written_work(p: ChainProblem, slips: SlipTable | None, start_step: int = 0,
         out.append((v, result))
         v = result
     return out
-
-
-CAREFUL = "gives"  # the careful recomputation's word: ``4 *2 gives 8`` (the hasty work writes ``=``)
-
-
-def work_line(i: int, v: int, op: str, k: int, result: int, sign: str = "=") -> str:
-    """A reflective work line ``c) *2: 4 *2 = 8`` (``sign`` :data:`CAREFUL` for a careful one).
-
-    The line opens with its label and the prompt's operation after it, as the prompt writes them
-    (``c) *2``): finding step c's operation is then the plainest induction-head copy (the token
-    after the earlier ``c)``), which a tiny model learns far sooner than the plain toy's
-    ``c) 4 *2`` (the operation two tokens after the label, which it confuses between steps).
-    """
-    return f"{STEP_LABELS[i]}) {op}{k}: {v} {op}{k} {sign} {result}"
-
-
-def stays_in_range(v: int, ops) -> bool:
-    """Whether the chain from value ``v`` through ``ops`` keeps every value one digit."""
-    for op, k in ops:
-        v = apply_op(v, op, k)
-        if not 0 <= v <= MAX_VALUE:
-            return False
-    return True
-
-
-def facts() -> list[tuple[int, str, int]]:
-    """Every one-digit operation fact (input, op, operand) a chain can contain."""
-    out = [(v, "+", k) for v in range(MAX_VALUE + 1) for k in range(1, MAX_VALUE - v + 1)]
-    out += [(v, "-", k) for v in range(1, MAX_VALUE + 1) for k in range(1, v + 1)]
-    # 0 *2 and 1 *2 never start a chain's doubling but follow a slip's carried value
-    return out + [(v, "*", 2) for v in range(MAX_VALUE // 2 + 1)]
-
-
-class SlipTable:
-    """The reflective toy's misconceptions: which facts the hasty work gets wrong, and from when.
-
-    Each fact f has a fixed draw u_f ~ U(0, 1); the work line of step i with fact f slips when
-    ``u_f < error_rates[i]``, so the share of facts that slip at step i is ``error_rates[i]``
-    (rising with the step: late steps of long chains are where the hasty work goes wrong) and a
-    fact that slips at step i slips at every later step too. The slip is deterministic given the
-    line (as a real model's misconceptions are): the model learns it, greedy decoding makes it,
-    and the careful recomputation of a re-check (``... is 8``) does not.
-    """
-
-    def __init__(self, error_rates: list[float], seed: int):
-        self.error_rates = list(error_rates)
-        rng = np.random.default_rng(seed)
-        # per fact: its draw and its near misses, one off before two off
-        self.draws = {f: (float(rng.random()), sorted((int(d) for d in rng.permutation([-2, -1, 1, 2])), key=abs))
-                      for f in facts()}
-
-    def slipped(self, step: int, v: int, op: str, k: int, later_ops) -> int | None:
-        """The wrong result the hasty work writes for this line, or None when it is right.
-
-        The wrong value is the fact's first near miss from which the rest of the chain stays one
-        digit (no slip when there is none).
-        """
-        u, deltas = self.draws[(v, op, k)]
-        if not u < self.error_rates[min(step, len(self.error_rates) - 1)]:
-            return None
-        right = apply_op(v, op, k)
-        for d in deltas:
-            if 0 <= right + d <= MAX_VALUE and stays_in_range(right + d, later_ops):
-                return right + d
-        return None
-
-
-def written_work(p: ChainProblem, slips: SlipTable | None, start_step: int = 0,
-                 start_value: int | None = None) -> list[tuple[int, int]]:
-    """(input, written result) per step from ``start_step``; a slip carries on (as in a real trace).
-
-    Later steps take a wrong value as their input, so the work stays self-consistent and only a
-    re-check of the slipped step itself can find the slip. Without ``slips`` every result is right.
-    """
-    v = p.start if start_value is None else start_value
-    out = []
-    for i in range(start_step, p.level):
-        op, k = p.ops[i]
-        wrong = slips.slipped(i, v, op, k, p.ops[i + 1:]) if slips else None
-        result = apply_op(v, op, k) if wrong is None else wrong
-        out.append((v, result))
-        v = result
-    return out
-
-
-def recheck_step(last_checked: int, level: int) -> int:
-    """Re-checks walk the steps backwards from the last (wrapping round on short chains).
-
-    A fixed order lets a tiny model know which step comes next without remembering a random
-    draw, and k re-checks then cover k distinct steps: on a chain of n steps they reach a slip
-    at step j after n - j re-checks, so the value of reflection grows with its length.
-    """
-    return (last_checked - 1) % level
 
 
 def reflective_trace(p: ChainProblem, rng: np.random.Generator, stop_schedule: list[float],
