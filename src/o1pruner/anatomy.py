@@ -35,29 +35,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-STEP_LABELS = "abcdefghijkl"  # as o1pruner.toy (not imported: parsing needs no torch)
+from o1pruner.toy import STEP_LABELS, apply_op  # the toy module imports torch only to build
+
 
 PROBLEM_RE = re.compile(r"Start with (\d+)\. Then (.*?)\. What is the final number\?")
 OP_RE = re.compile(r"([a-l])\) ([+\-*])(\d+)")
 # work: plain ``c) 4 *2 = 8``; reflective hasty ``c) *2: 4 *2 = 8`` or careful ``c) *2: 4 *2 gives 8``
 WORK_RE = re.compile(r"^(?P<label>[a-l])\) (?:(?P<quoted>[+\-*]\d+): )?"
                      r"(?P<v>-?\d+) (?P<op>[+\-*])(?P<k>\d+) (?:=|gives) (?P<r>-?\d+)$")
-# a re-check: the plain toy's copy of the line (``step c) 4 *2 = 8. Correct.``) or the reflective
-# toy's careful recomputation and the written result (``step c) *2: 4 *2 gives 8, and I wrote 9.
-# Wrong.``), then the verdict
+# a plain re-check: the step's line copied, then the verdict (``step c) 4 *2 = 8. Correct.``)
 CHECK_RE = re.compile(r"^Wait, let me (?:verify|double-check|check again) step "
-                      r"(?P<label>[a-l])\) (?:[+\-*]\d+: )?(?P<v>-?\d+) (?P<op>[+\-*])(?P<k>\d+) "
-                      r"(?:= (?P<r>-?\d+)|gives (?P<careful>-?\d+), and I wrote (?P<w>-?\d+))"
+                      r"(?P<label>[a-l])\) (?P<v>-?\d+) (?P<op>[+\-*])(?P<k>\d+) = (?P<r>-?\d+)"
                       r"\. (?P<verdict>Correct|Wrong)\.$")
 # a reflective re-check: redo the steps from one on with care (the lines that follow, to the result)
 REDO_RE = re.compile(r"^Wait, let me (?:verify|double-check|check again) the steps from (?P<label>[a-l])\)\.$")
 RESULT_RE = re.compile(r"^The result is (-?\d+)\.$")
 
 COUNT_COLUMNS = ("n_checks", "n_corrections", "n_errors")
-
-
-def apply_op(v: int, op: str, k: int) -> int:
-    return v + k if op == "+" else v - k if op == "-" else v * k
 
 
 def parse_problem(problem: str) -> tuple[int, list[tuple[str, int]]] | None:

@@ -68,6 +68,10 @@ MAX_VALUE = 9  # every value is one digit: ~100 arithmetic facts a tiny model le
 STEP_LABELS = "abcdefghijkl"  # one label per operation: the model finds step i's operation by it
 
 
+def apply_op(v: int, op: str, k: int) -> int:
+    return v + k if op == "+" else v - k if op == "-" else v * k
+
+
 @dataclass(frozen=True)
 class ChainProblem:
     start: int
@@ -80,8 +84,7 @@ class ChainProblem:
     def values(self) -> list[int]:
         vals = [self.start]
         for op, k in self.ops:
-            v = vals[-1]
-            vals.append(v + k if op == "+" else v - k if op == "-" else v * k)
+            vals.append(apply_op(vals[-1], op, k))
         return vals
 
     @property
@@ -144,8 +147,7 @@ def long_thought_solution(p: ChainProblem, rng: np.random.Generator,
     closed by ``</think>`` before the answer.
     """
     if slips is not None:
-        out = reflective_trace(p, rng, stop_schedule, slips)
-        answer = final_result(out)
+        out, answer = reflective_trace(p, rng, stop_schedule, slips)
     else:
         lines = p.step_lines()
         # the result is stated once before the re-checks: the box copies it from there, not
@@ -167,10 +169,6 @@ def long_thought_solution(p: ChainProblem, rng: np.random.Generator,
 # ----------------------------------------------------------------------------------
 # The reflective toy: work that can be wrong, re-checks that can repair it
 # ----------------------------------------------------------------------------------
-
-def apply_op(v: int, op: str, k: int) -> int:
-    return v + k if op == "+" else v - k if op == "-" else v * k
-
 
 CAREFUL = "gives"  # the careful recomputation's word: ``4 *2 gives 8`` (the hasty work writes ``=``)
 
@@ -256,8 +254,9 @@ def written_work(p: ChainProblem, slips: SlipTable | None, start_step: int = 0,
 
 
 def reflective_trace(p: ChainProblem, rng: np.random.Generator, stop_schedule: list[float],
-                     slips: SlipTable) -> list[str]:
-    """The hasty work (with slips), ``The result is N.``, then re-checks; the box is added by the caller.
+                     slips: SlipTable) -> tuple[list[str], int]:
+    """The hasty work (with slips), ``The result is N.``, then re-checks, and the last result (the
+    box, which the caller adds, states it).
 
     Re-check k redoes the last k steps with care, from the input the work wrote for the first of
     them, and restates the result:
@@ -289,13 +288,7 @@ def reflective_trace(p: ChainProblem, rng: np.random.Generator, stop_schedule: l
         out += [work_line(i, v, *p.ops[i], r, CAREFUL) for i, (v, r) in enumerate(work) if i >= first]
         out.append(f"The result is {work[-1][1]}.")
         k += 1
-    return out
-
-
-def final_result(lines: list[str]) -> int:
-    """The last ``The result is N.`` of a trace (the one the box states)."""
-    last = [ln for ln in lines if ln.startswith("The result is ")]
-    return int(last[-1][len("The result is "):-1])
+    return out, work[-1][1]
 
 
 def chain_problems(n: int, levels: list[int], seed: int, distinct: bool = True) -> list[ChainProblem]:
