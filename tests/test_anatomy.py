@@ -24,28 +24,29 @@ def test_redundant_checks_of_correct_work():
     assert (a.n_checks, a.n_corrections, a.n_errors, a.n_uncaught) == (2, 0, 0, 0)
 
 
-def test_a_redo_that_covers_a_slip_is_a_correction_and_one_of_right_steps_is_redundant():
-    r = ("Let me solve this step by step.\na) +1: 8 +1 = 9\nb) -5: 9 -5 = 3\nc) *2: 3 *2 = 6\nThe result is 6.\n"
-         "Wait, let me verify the steps from c).\nc) *2: 3 *2 gives 6\nThe result is 6.\n"
-         "Wait, let me check again the steps from b).\nb) -5: 9 -5 gives 4\nc) *2: 4 *2 gives 8\nThe result is 8.\n"
-         "Wait, let me verify the steps from a).\na) +1: 8 +1 gives 9\nb) -5: 9 -5 gives 4\nc) *2: 4 *2 gives 8\n"
+def test_a_check_of_a_slip_is_a_correction_and_one_of_a_right_step_is_redundant():
+    r = ("Let me solve this step by step.\na) +1: 8 +1 = 9\nWait, let me verify step a).\na) +1: 8 +1 gives 9\n"
+         "b) -5: 9 -5 = 3\nWait, let me check again step b).\nb) -5: 9 -5 gives 4\nc) *2: 4 *2 = 8\n"
          "The result is 8.\nSo the answer is \\boxed{8}.")
     a = anatomy(r, PROBLEM)
-    assert kinds(a)[5:8] == ["check", "work", "result"]            # redoes c) from the slip: same value
-    assert kinds(a)[8:12] == ["correction", "work", "work", "result"]
-    assert kinds(a)[12] == "check"                                  # everything right already: waste
-    slip = a.segments[2]
+    assert kinds(a) == ["other", "work", "check", "work", "work", "correction", "work", "work", "result", "other"]
+    slip = a.segments[4]
     assert slip.error and slip.caught and not slip.repair
-    assert all(s.repair for s in a.segments[6:7] + a.segments[9:11])
-    # c) 3 *2 = 6 carries the slip correctly: one error, not two
-    assert (a.n_checks, a.n_corrections, a.n_errors, a.n_uncaught) == (3, 1, 1, 0)
+    assert a.segments[3].repair and a.segments[6].repair and not a.segments[7].repair
+    assert (a.n_checks, a.n_corrections, a.n_errors, a.n_uncaught) == (2, 1, 1, 0)
 
 
-def test_a_redo_that_gets_its_own_arithmetic_wrong_catches_nothing():
-    r = ("a) +1: 8 +1 = 9\nb) -5: 9 -5 = 3\nc) *2: 3 *2 = 6\nThe result is 6.\n"
-         "Wait, let me verify the steps from b).\nb) -5: 9 -5 gives 2\nc) *2: 2 *2 gives 4\nThe result is 4.")
+def test_a_check_that_misses_the_slip_or_errs_itself_catches_nothing():
+    # the slip at b) carries on correctly; a check of c) only redoes c)
+    r = "a) +1: 8 +1 = 9\nb) -5: 9 -5 = 3\nc) *2: 3 *2 = 6\nWait, let me verify step c).\nc) *2: 3 *2 gives 6"
+    assert (lambda a: (a.n_checks, a.n_corrections, a.n_errors, a.n_uncaught))(anatomy(r, PROBLEM)) == (1, 0, 1, 1)
+    r = "a) +1: 8 +1 = 9\nb) -5: 9 -5 = 3\nWait, let me verify step b).\nb) -5: 9 -5 gives 2"
     a = anatomy(r, PROBLEM)
-    assert kinds(a)[4] == "check" and (a.n_corrections, a.n_errors, a.n_uncaught) == (0, 2, 2)
+    assert kinds(a)[2] == "check" and (a.n_corrections, a.n_errors, a.n_uncaught) == (0, 2, 2)
+    # an operation misread (another step's, or none of the prompt's) and redone as read: both
+    # lines are errors and nothing is repaired
+    r = "a) +1: 8 +1 = 9\nb) -4: 9 -4 = 5\nWait, let me verify step b).\nb) -4: 9 -4 gives 5"
+    assert (lambda a: (a.n_checks, a.n_corrections, a.n_errors))(anatomy(r, PROBLEM)) == (1, 0, 2)
 
 
 def test_uncaught_errors_false_alarms_and_wrong_carries():
@@ -95,10 +96,9 @@ def test_generated_reflective_traces_parse_as_written():
 
 
 def test_add_anatomy_columns_and_pruning_table():
-    good = ("a) +1: 8 +1 = 9\nb) -5: 9 -5 = 3\nc) *2: 3 *2 = 6\nThe result is 6.\n"
-            "Wait, let me verify the steps from b).\nb) -5: 9 -5 gives 4\nc) *2: 4 *2 gives 8\nThe result is 8.\n"
-            "Wait, let me verify the steps from a).\na) +1: 8 +1 gives 9\nb) -5: 9 -5 gives 4\nc) *2: 4 *2 gives 8\n"
-            "The result is 8.\nWait, let me verify step c) 4 *2 = 8. Correct.")
+    good = ("a) +1: 8 +1 = 9\nWait, let me verify step a).\na) +1: 8 +1 gives 9\nb) -5: 9 -5 = 3\n"
+            "Wait, let me verify step b).\nb) -5: 9 -5 gives 4\nc) *2: 4 *2 = 8\n"
+            "Wait, let me verify step c).\nc) *2: 4 *2 gives 8\nThe result is 8.")
     short = "a) 8 +1 = 9\nb) 9 -5 = 4\nc) 4 *2 = 8\nThe result is 8."
     base = add_anatomy(pd.DataFrame({"problem": [PROBLEM] * 2, "response": [good, short],
                                      "correct": [True, True]}))
@@ -150,4 +150,17 @@ def test_reflection_table_has_one_row_per_group_with_intervals():
     assert t["group"].tolist() == ["all", "easy", "hard"] and t["samples"].tolist() == [16, 8, 8]
     assert t.loc[0, "acc %"].startswith("75.0 [") and t.loc[2, "with a correction %"].startswith("25.0 [")
     # one sample above its problem's median of 2 checks (right), one below (wrong): +100 points
-    assert t.loc[1, "more - fewer checks (pts)"].startswith("100.0 [")
+    assert t.loc[1, "more - fewer checks, within problem (pts)"].startswith("100.0 [")
+
+
+def test_more_minus_fewer_is_paired_within_problems_not_pooled():
+    from o1pruner.anatomy import reflection_value
+
+    # problem 0 always wrong, one sample below its median; problem 1 always right, one above:
+    # pooled, "more checks" would look 100 points better; within each problem nothing differs
+    rows = [{"problem_id": pid, "level": 2, "n_checks": k, "n_corrections": 0, "n_errors": 0, "correct": ok}
+            for pid, ks, ok in [(0, [1, 2, 2, 2], False), (1, [2, 2, 2, 3], True), (2, [1, 2, 3, 3], True)]
+            for k in ks]
+    v = reflection_value(pd.DataFrame(rows), {}, samples=50)["all"]
+    assert v["more_minus_fewer"][0] == 0.0 and v["paired_problems"] == 1
+    assert v["acc_more_checks"][0] == 100.0 and v["acc_fewer_checks"][0] == 66.67  # pooled: 2 of 3

@@ -8,11 +8,10 @@ greedy, parses into segments checked against the problem text:
   prompt's, or its arithmetic is wrong;
 - ``result``: ``The result is 8.``;
 - ``check``: a re-check that repairs nothing: redundant, the tokens O1-Pruner should drop. The
-  reflective toy's re-check is a redo (``Wait, let me verify the steps from c).`` and careful
-  lines to the next result); the plain toy's copies a line and says ``Correct.``;
-- ``correction``: a redo whose right line replaces a work line that was an error (or a plain
-  re-check that says ``Wrong.`` about one); the work lines after it up to the next result are
-  its ``repair``;
+  reflective toy's re-check redoes the step just written (``Wait, let me verify step c).`` and
+  its careful line); the plain toy's copies a line and says ``Correct.``;
+- ``correction``: a re-check whose right careful line replaces a work line that was an error (or
+  a plain re-check that says ``Wrong.`` about one); the careful line is its ``repair``;
 - ``false_alarm``: a re-check that says ``Wrong.`` about a line that was right;
 - ``other``: anything else (the opening sentence, ``</think>``, the box, garbage).
 
@@ -42,13 +41,13 @@ PROBLEM_RE = re.compile(r"Start with (\d+)\. Then (.*?)\. What is the final numb
 OP_RE = re.compile(r"([a-l])\) ([+\-*])(\d+)")
 # work: plain ``c) 4 *2 = 8``; reflective hasty ``c) *2: 4 *2 = 8`` or careful ``c) *2: 4 *2 gives 8``
 WORK_RE = re.compile(r"^(?P<label>[a-l])\) (?:(?P<quoted>[+\-*]\d+): )?"
-                     r"(?P<v>-?\d+) (?P<op>[+\-*])(?P<k>\d+) (?:=|gives) (?P<r>-?\d+)$")
+                     r"(?P<v>-?\d+) (?P<op>[+\-*])(?P<k>\d+) (?P<sign>=|gives) (?P<r>-?\d+)$")
 # a plain re-check: the step's line copied, then the verdict (``step c) 4 *2 = 8. Correct.``)
 CHECK_RE = re.compile(r"^Wait, let me (?:verify|double-check|check again) step "
                       r"(?P<label>[a-l])\) (?P<v>-?\d+) (?P<op>[+\-*])(?P<k>\d+) = (?P<r>-?\d+)"
                       r"\. (?P<verdict>Correct|Wrong)\.$")
-# a reflective re-check: redo the steps from one on with care (the lines that follow, to the result)
-REDO_RE = re.compile(r"^Wait, let me (?:verify|double-check|check again) the steps from (?P<label>[a-l])\)\.$")
+# a reflective re-check, right after the step it redoes with care (the careful line that follows)
+REDO_RE = re.compile(r"^Wait, let me (?:verify|double-check|check again) step (?P<label>[a-l])\)\.$")
 RESULT_RE = re.compile(r"^The result is (-?\d+)\.$")
 
 COUNT_COLUMNS = ("n_checks", "n_corrections", "n_errors")
@@ -113,6 +112,8 @@ def anatomy(response: str, problem: str) -> Anatomy:
     for ln in lines:
         text = ln.strip()
         if m := WORK_RE.match(text):
+            if m["sign"] == "=":
+                redo = None  # the hasty work goes on: the re-check is over
             seg = work_segment(m, start, ops, results)
             seg.repair = in_repair or redo is not None
             if redo is not None and seg.step is not None and not seg.error:
@@ -204,7 +205,14 @@ def reflection_value(graded: pd.DataFrame, groups: dict[str, list[int]], samples
     """Per group of levels: accuracy, the accuracy of samples with more re-checks than their
     problem's median minus that of samples with fewer (points), the share of samples with a
     correction and the accuracy of those; each [point, lo, hi] (``graded`` needs the anatomy
-    columns, ``level`` and ``correct``)."""
+    columns, ``level`` and ``correct``).
+
+    ``more_minus_fewer`` is paired: the mean over problems with samples on both sides of their
+    median of that problem's difference. Pooling the samples of all problems instead confounds it
+    with the problems' difficulty (a problem always wrong counts on whichever side its samples
+    fall: on the generator's own easy traces, where no sample is more right than another of its
+    problem, the pooled gap was -7 points); ``acc_more_checks`` and ``acc_fewer_checks`` are the
+    pooled accuracies of the two sides, for reference."""
     rng = np.random.default_rng(seed)
     out = {}
     for name, levels in {"all": sorted(graded["level"].unique()), **groups}.items():
@@ -213,15 +221,18 @@ def reflection_value(graded: pd.DataFrame, groups: dict[str, list[int]], samples
         for _, g in df.groupby("problem_id", sort=True):
             med, c = g["n_checks"].median(), g["correct"].astype(bool)
             more, fewer, fixed = g["n_checks"] > med, g["n_checks"] < med, g["n_corrections"] > 0
+            both = bool(more.any() and fewer.any())
+            diff = (c[more].mean() - c[fewer].mean()) if both else 0.0
             rows.append([c.sum(), len(g), (c & more).sum(), more.sum(), (c & fewer).sum(), fewer.sum(),
-                         (c & fixed).sum(), fixed.sum()])
-        per = np.array(rows, dtype=float).reshape(-1, 8)
-        gap = lambda t: (100 * t[2] / t[3] - 100 * t[4] / t[5]) if t[3] and t[5] else np.nan  # noqa: E731
+                         (c & fixed).sum(), fixed.sum(), diff, both])
+        per = np.array(rows, dtype=float).reshape(-1, 10)
+        gap = _ratio(8, 9)
         out[name] = {"levels": [int(v) for v in levels], "problems": len(per), "samples": int(per[:, 1].sum()),
                      "acc": _interval(_ratio(0, 1), per, rng, samples),
                      "acc_more_checks": _interval(_ratio(2, 3), per, rng, samples),
                      "acc_fewer_checks": _interval(_ratio(4, 5), per, rng, samples),
                      "more_minus_fewer": _interval(gap, per, rng, samples),
+                     "paired_problems": int(per[:, 9].sum()),
                      "with_correction_pct": _interval(_ratio(7, 1), per, rng, samples),
                      "acc_with_correction": _interval(_ratio(6, 7), per, rng, samples),
                      "mean_checks": round(float(df["n_checks"].mean()), 3),
@@ -262,7 +273,7 @@ def reflection_table(value: dict) -> pd.DataFrame:
     """``reflection_value`` as one row per group, each statistic ``point [lo, hi]``."""
     def cell(v):
         return f"{v[0]:.1f} [{v[1]:.1f}, {v[2]:.1f}]" if isinstance(v, list) else v
-    names = {"acc": "acc %", "more_minus_fewer": "more - fewer checks (pts)",
+    names = {"acc": "acc %", "more_minus_fewer": "more - fewer checks, within problem (pts)",
              "with_correction_pct": "with a correction %", "acc_with_correction": "acc with a correction %"}
     rows = [{"group": g, "levels": ",".join(map(str, r["levels"])), "problems": r["problems"],
              "samples": r["samples"], **{label: cell(r[k]) for k, label in names.items()},

@@ -15,23 +15,23 @@ The result is an ordinary HF folder (LlamaForCausalLM + a fast BPE tokenizer wit
 ChatML chat template) that transformers and vLLM load like any hub model.
 
 Reflective variant (``reflective: true``, issue 16; the default config's): every re-check above
-is redundant, so extra length can never buy accuracy. With ``reflective`` the work is *hasty*: a
-fixed share of the arithmetic facts (a :class:`SlipTable`, growing with the step index, so long
-chains slip more and late) is written one or two off, and the slip carries on. Re-check k redoes
-the last k steps with care (``gives``) from the input the work wrote, and restates the result; a
-redo that covers the slip repairs the trace, one that covers only right steps is waste:
+is redundant, so extra length can never buy accuracy. With ``reflective`` the work is *hasty*:
+on the last steps of long chains a fixed share of the arithmetic facts (a :class:`SlipTable`) is
+written one or two off, and the slip carries on. The re-checks come inline: each of the last K
+steps is redone with care (``gives``) right after it is written, and the work goes on from the
+careful value. A check of a
+slipped step repairs it, one of a right step is waste:
 
-    c) *2: 2 *2 = 5
-    The result is 5.
-    Wait, let me verify the steps from c).
-    c) *2: 2 *2 gives 4
-    The result is 4.
+    f) *2: 2 *2 = 5
+    Wait, let me verify step f).
+    f) *2: 2 *2 gives 4
+    g) +1: 4 +1 = 5
 
 Every work line quotes its step's operation after the label (``c) *2:``), as the prompt writes it,
-so finding it is a plain induction-head copy. The slips are deterministic given the line, so the
-trained model makes them itself, greedy or sampled, and its careful redos can catch them
-(``o1pruner.anatomy`` labels every line; ``o1pruner toy-reflection`` measures whether reflection
-pays).
+so finding it is a plain induction-head copy, and every token of a check is a copy from the two
+lines above or an arithmetic fact. The slips are deterministic given the line, so the trained
+model makes them itself, greedy or sampled, and its checks catch them (``o1pruner.anatomy`` labels
+every line; ``o1pruner toy-reflection`` measures whether reflection pays).
 
 Thinking variant (``thinking: true``, prompt family ``toy_think``): a stand-in for
 DeepSeek-R1-Distill. Its chat template opens ``<think>`` in the generation prompt, as R1's does;
@@ -206,10 +206,9 @@ class SlipTable:
 
     Each fact f has a fixed draw u_f ~ U(0, 1); the work line of step i with fact f slips when
     ``u_f < error_rates[i]``, so the share of facts that slip at step i is ``error_rates[i]``
-    (rising with the step: late steps of long chains are where the hasty work goes wrong) and a
-    fact that slips at step i slips at every later step too. The slip is deterministic given the
-    line (as a real model's misconceptions are): the model learns it, greedy decoding makes it,
-    and the careful redo of a re-check (``... gives 8``) does not.
+    (the default: 30 % from step f on, so only chains of 6+ operations slip, late). The slip is
+    deterministic given the line (as a real model's misconceptions are): the model learns it,
+    greedy decoding makes it, and the careful line of a check (``... gives 8``) does not.
     """
 
     def __init__(self, error_rates: list[float], seed: int):
@@ -235,60 +234,37 @@ class SlipTable:
         return None
 
 
-def written_work(p: ChainProblem, slips: SlipTable | None, start_step: int = 0,
-                 start_value: int | None = None) -> list[tuple[int, int]]:
-    """(input, written result) per step from ``start_step``; a slip carries on (as in a real trace).
-
-    Later steps take a wrong value as their input, so the work stays self-consistent and only a
-    redo that covers the slipped step itself can repair it. Without ``slips`` every result is right.
-    """
-    v = p.start if start_value is None else start_value
-    out = []
-    for i in range(start_step, p.level):
-        op, k = p.ops[i]
-        wrong = slips.slipped(i, v, op, k, p.ops[i + 1:]) if slips else None
-        result = apply_op(v, op, k) if wrong is None else wrong
-        out.append((v, result))
-        v = result
-    return out
-
-
 def reflective_trace(p: ChainProblem, rng: np.random.Generator, stop_schedule: list[float],
                      slips: SlipTable) -> tuple[list[str], int]:
-    """The hasty work (with slips), ``The result is N.``, then re-checks, and the last result (the
-    box, which the caller adds, states it).
+    """The hasty work (with slips) where each of the last K steps is re-checked right after it is
+    written: the step once more with care, and the work goes on from the careful value.
 
-    Re-check k redoes the last k steps with care, from the input the work wrote for the first of
-    them, and restates the result:
+        f) *2: 3 *2 = 7
+        Wait, let me verify step f).
+        f) *2: 3 *2 gives 6
+        g) -4: 6 -4 = 2
 
-        Wait, let me verify the steps from g).
-        g) -1: 9 -1 gives 8
-        h) +1: 8 +1 gives 9
-        The result is 9.
-
-    A redo that covers a slipped step recomputes it right and carries the right value on: that
-    re-check is a correction; one that covers only right steps rewrites the same values, pure
-    waste. No step of it compares anything (a 1,200-step tiny model does not learn to compare
-    two numbers for a verdict; every token here is a copy or an arithmetic fact, which it does
-    learn). The number of re-checks follows ``stop_schedule`` and does not depend on the slips,
-    so on easy chains (no slips) re-checks are waste and on hard ones they buy accuracy; every
-    redo ends with the result, so the box copies it from the line before.
+    K follows ``stop_schedule`` (as the number of re-checks of the plain toy) and does not depend
+    on the slips: a check of a slipped step is a correction, one of a right step pure waste. Every token of a check is a copy from
+    the two lines above or an arithmetic fact, so the tiny model makes few errors of its own in
+    them (a redo of several steps after the work, the earlier design, copied its input from far
+    back and got it wrong in 46 % of the redos from a) on easy chains).
     """
-    work = written_work(p, slips)
-    out = ["Let me solve this step by step."]
-    out += [work_line(i, v, *p.ops[i], r) for i, (v, r) in enumerate(work)]
-    out.append(f"The result is {work[-1][1]}.")
-    first, k = p.level, 0
-    # each re-check starts one step earlier; once one redid everything from a) there is no other
-    while first > 0 and rng.random() >= stop_schedule[min(k, len(stop_schedule) - 1)]:
-        first -= 1
-        verb = RECHECK_VERBS[int(rng.integers(len(RECHECK_VERBS)))]
-        out.append(f"Wait, let me {verb} the steps from {STEP_LABELS[first]}).")
-        work[first:] = written_work(p, None, first, work[first][0])
-        out += [work_line(i, v, *p.ops[i], r, CAREFUL) for i, (v, r) in enumerate(work) if i >= first]
-        out.append(f"The result is {work[-1][1]}.")
-        k += 1
-    return out, work[-1][1]
+    n_checks = 0
+    while n_checks < p.level and rng.random() >= stop_schedule[min(n_checks, len(stop_schedule) - 1)]:
+        n_checks += 1
+    out, v = ["Let me solve this step by step."], p.start
+    for i, (op, k) in enumerate(p.ops):
+        wrong = slips.slipped(i, v, op, k, p.ops[i + 1:])
+        right = apply_op(v, op, k)
+        out.append(work_line(i, v, op, k, right if wrong is None else wrong))
+        if i >= p.level - n_checks:
+            verb = RECHECK_VERBS[int(rng.integers(len(RECHECK_VERBS)))]
+            out += [f"Wait, let me {verb} step {STEP_LABELS[i]}).", work_line(i, v, op, k, right, CAREFUL)]
+            wrong = None
+        v = right if wrong is None else wrong
+    out.append(f"The result is {v}.")
+    return out, v
 
 
 def chain_problems(n: int, levels: list[int], seed: int, distinct: bool = True) -> list[ChainProblem]:
@@ -362,7 +338,7 @@ class ToyConfig:
     # the reflective toy (issue 16): the share of facts the hasty work gets wrong at step i is
     # error_rates[i] (SlipTable) and the re-checks can catch the slip; off by default here
     reflective: bool = False
-    error_rates: list[float] = field(default_factory=lambda: [0, 0, 0, 0.05, 0.10, 0.15, 0.20, 0.25])
+    error_rates: list[float] = field(default_factory=lambda: [0, 0, 0, 0, 0, 0.3, 0.3, 0.3])
 
 
 def slip_table(cfg: ToyConfig) -> SlipTable | None:
