@@ -19,8 +19,7 @@ is redundant, so extra length can never buy accuracy. With ``reflective`` the wo
 on the last steps of long chains a fixed share of the arithmetic facts (a :class:`SlipTable`) is
 written one or two off, and the slip carries on. The re-checks come inline: each of the last K
 steps is redone with care (``gives``) right after it is written, and the work goes on from the
-careful value. A check of a
-slipped step repairs it, one of a right step is waste:
+careful value. A check of a slipped step repairs it, one of a right step is waste:
 
     f) *2: 2 *2 = 5
     Wait, let me verify step f).
