@@ -8,8 +8,9 @@ then decode greedily on the same training prompts, as Section 5 compares models.
     python -m pytest -q tests/test_methods_on_toy.py
 
 Measured on a 2-core CPU (200 problems) with the plain toy: reference 79 % at 88 tokens; LH 78.5 % at
-58 tokens. The default toy is now the reflective one (issue 16): on the evaluation sets LH is
-1.7 points below the reference on average (README).
+58 tokens. The default toy is now the reflective one (issue 16), whose re-checks pay on hard
+problems, and LH's learning rate was chosen for it on toy_val: there (150 held-out problems,
+greedy) the reference is 90.0 % at 80.9 tokens and LH 88.7 % at 72.6 (−10 %).
 The bounds below leave room for the ±3-point noise of 200 problems.
 """
 
@@ -92,8 +93,8 @@ def test_lh_cuts_length_and_keeps_accuracy_near_the_reference(toy_run):
                      seed=toy_run["cfg"]["seed"])
     out = train_method(toy_run, "lh", table)
     ref, after = toy_run["reference"], greedy(out, toy_run["problems"], toy_run["cfg"])
-    assert after["length"] < 0.8 * ref["length"], (ref, after)      # measured: -34 %
-    assert after["acc"] >= ref["acc"] - 5, (ref, after)             # measured: -0.5 points
+    assert after["length"] < 0.95 * ref["length"], (ref, after)     # toy_val: -10 %
+    assert after["acc"] >= ref["acc"] - 5, (ref, after)             # toy_val: -1.3 points
 
 
 def test_sft_and_dpo_train_and_change_the_model(toy_run):
