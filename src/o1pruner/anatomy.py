@@ -153,8 +153,8 @@ def work_segment(m: re.Match, start: int, ops: list, results: dict[int, int]) ->
 
 
 def redo_line(redo: Segment, before: Segment | None) -> None:
-    """A right line of a redo that replaces an erroneous line of its step catches that error, and
-    makes the redo a correction (a redo that only rewrites right lines stays a redundant check)."""
+    """A right careful line of a re-check that replaces an erroneous line of its step catches that
+    error and makes the re-check a correction (one that rewrites a right line stays redundant)."""
     if before is not None and before.error and not before.caught:
         before.caught, redo.kind = True, "correction"
 
