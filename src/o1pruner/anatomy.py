@@ -34,20 +34,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from o1pruner.toy import STEP_LABELS, apply_op  # the toy module imports torch only to build
+from o1pruner.toy import CAREFUL, RECHECK_VERBS, STEP_LABELS, apply_op  # toy imports torch only to build
 
 
 PROBLEM_RE = re.compile(r"Start with (\d+)\. Then (.*?)\. What is the final number\?")
 OP_RE = re.compile(r"([a-l])\) ([+\-*])(\d+)")
+# how every re-check opens, with the toy's verbs
+WAIT = "^Wait, let me (?:" + "|".join(map(re.escape, RECHECK_VERBS)) + ")"
 # work: plain ``c) 4 *2 = 8``; reflective hasty ``c) *2: 4 *2 = 8`` or careful ``c) *2: 4 *2 gives 8``
 WORK_RE = re.compile(r"^(?P<label>[a-l])\) (?:(?P<quoted>[+\-*]\d+): )?"
-                     r"(?P<v>-?\d+) (?P<op>[+\-*])(?P<k>\d+) (?P<sign>=|gives) (?P<r>-?\d+)$")
+                     r"(?P<v>-?\d+) (?P<op>[+\-*])(?P<k>\d+) (?P<sign>=|" + CAREFUL + r") (?P<r>-?\d+)$")
 # a plain re-check: the step's line copied, then the verdict (``step c) 4 *2 = 8. Correct.``)
-CHECK_RE = re.compile(r"^Wait, let me (?:verify|double-check|check again) step "
-                      r"(?P<label>[a-l])\) (?P<v>-?\d+) (?P<op>[+\-*])(?P<k>\d+) = (?P<r>-?\d+)"
-                      r"\. (?P<verdict>Correct|Wrong)\.$")
+CHECK_RE = re.compile(WAIT + r" step (?P<label>[a-l])\) (?P<v>-?\d+) (?P<op>[+\-*])(?P<k>\d+) "
+                      r"= (?P<r>-?\d+)\. (?P<verdict>Correct|Wrong)\.$")
 # a reflective re-check, right after the step it redoes with care (the careful line that follows)
-REDO_RE = re.compile(r"^Wait, let me (?:verify|double-check|check again) step (?P<label>[a-l])\)\.$")
+REDO_RE = re.compile(WAIT + r" step (?P<label>[a-l])\)\.$")
 RESULT_RE = re.compile(r"^The result is (-?\d+)\.$")
 
 COUNT_COLUMNS = ("n_checks", "n_corrections", "n_errors")

@@ -244,24 +244,26 @@ def reflective_trace(p: ChainProblem, rng: np.random.Generator, stop_schedule: l
         g) -4: 6 -4 = 2
 
     K follows ``stop_schedule`` (as the number of re-checks of the plain toy) and does not depend
-    on the slips: a check of a slipped step is a correction, one of a right step pure waste. Every token of a check is a copy from
-    the two lines above or an arithmetic fact, so the tiny model makes few errors of its own in
-    them (a redo of several steps after the work, the earlier design, copied its input from far
-    back and got it wrong in 46 % of the redos from a) on easy chains).
+    on the slips: a check of a slipped step is a correction, one of a right step pure waste.
+    Every token of a check is a copy from the two lines above or an arithmetic fact, so the tiny
+    model makes few errors of its own in them (a redo of several steps after the work, the earlier
+    design, copied its input from far back and got it wrong in 46 % of the redos from a) on easy
+    chains).
     """
     n_checks = 0
     while n_checks < p.level and rng.random() >= stop_schedule[min(n_checks, len(stop_schedule) - 1)]:
         n_checks += 1
     out, v = ["Let me solve this step by step."], p.start
     for i, (op, k) in enumerate(p.ops):
-        wrong = slips.slipped(i, v, op, k, p.ops[i + 1:])
         right = apply_op(v, op, k)
-        out.append(work_line(i, v, op, k, right if wrong is None else wrong))
-        if i >= p.level - n_checks:
+        slip = slips.slipped(i, v, op, k, p.ops[i + 1:])
+        written = right if slip is None else slip
+        out.append(work_line(i, v, op, k, written))
+        if i >= p.level - n_checks:  # checked: the careful line, and the work goes on from it
             verb = RECHECK_VERBS[int(rng.integers(len(RECHECK_VERBS)))]
             out += [f"Wait, let me {verb} step {STEP_LABELS[i]}).", work_line(i, v, op, k, right, CAREFUL)]
-            wrong = None
-        v = right if wrong is None else wrong
+            written = right
+        v = written
     out.append(f"The result is {v}.")
     return out, v
 
