@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 
 from o1pruner.anatomy import anatomy
 from o1pruner.grading import Grader
@@ -113,3 +114,39 @@ def test_tiny_toy_model_loads_and_generates(tiny_toy_model):
     ids = tok(" 7 +2 = 9", add_special_tokens=False)["input_ids"]
     assert [tok.decode([i]) for i in ids] == [" 7", " +2", " =", " 9"]
     assert tok.decode(tok("b) 9 -2 = 7", add_special_tokens=False)["input_ids"][:1]) == "b)"
+
+
+def test_shared_prefix_loss_equals_the_full_batch_loss_and_gradient():
+    """The toy build's step: the prefix computed once and broadcast, the head on labels only."""
+    import torch
+
+    from o1pruner.toy import (REFLECTIVE_PIECES, ToyConfig, build_model, build_tokenizer, common_prefix,
+                              encode_pairs, shared_prefix_loss, training_corpus)
+
+    cfg = ToyConfig(train_problems=64, reflective=True, hidden_size=32, intermediate_size=64,
+                    num_layers=2, num_heads=2)
+    pairs = training_corpus(cfg)
+    tok = build_tokenizer([p + r for p, r in pairs], 300, pieces=REFLECTIVE_PIECES)
+    data = encode_pairs(tok, pairs, 512)
+    prefix = common_prefix(data)
+    assert tok.decode(prefix).startswith("<|im_start|>system")
+    assert all(ids[: len(prefix)] == prefix and n > len(prefix) for ids, n in data)
+    batch = data[:6]
+    width = max(len(ids) for ids, _ in batch)
+    input_ids = torch.full((6, width), tok.pad_token_id)
+    labels = torch.full((6, width), -100)
+    for b, (ids, n) in enumerate(batch):
+        input_ids[b, : len(ids)] = torch.tensor(ids)
+        labels[b, n: len(ids)] = torch.tensor(ids[n:])
+    model = build_model(cfg, tok)
+    grads = []
+    for loss_fn in (lambda: model(input_ids=input_ids, labels=labels).loss,
+                    lambda: shared_prefix_loss(model, prefix, input_ids, labels)):
+        model.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        grads.append((loss.item(), torch.cat([p.grad.flatten() for p in model.parameters()])))
+    (full_loss, full_grad), (shared_loss, shared_grad) = grads
+    assert shared_loss == pytest.approx(full_loss, rel=1e-6)
+    assert torch.allclose(shared_grad, full_grad, rtol=1e-4, atol=1e-7)
+    assert full_grad.abs().sum() > 0

@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "check-plan": ("o1pruner.plan", "cli_check_plan", "pre-flight: tensor parallelism, GPU memory, lengths of every GPU job"),
     "gpu-check": ("o1pruner.gpu_check", "cli_gpu_check", "GPU acceptance: every GPU path on SmolLM2-135M"),
     "build-toy": ("o1pruner.toy", "cli_build", "train the toy long-thought reference model"),
+    "toy-check": ("o1pruner.toy_check", "cli_toy_check",
+                  "build the toy for several seeds and check each converged (table per seed)"),
     "convert-gguf": ("o1pruner.models", "cli_convert_gguf", "convert a GGUF file to an HF folder"),
     "prepare-data": ("o1pruner.problems", "cli_prepare", "load a configured dataset into problems.parquet"),
     "sample": ("o1pruner.sampling", "cli_sample", "pre-sample K solutions per problem (one shard)"),
