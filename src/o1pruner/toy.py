@@ -520,8 +520,8 @@ def train_toy(cfg: ToyConfig, output: Path, log=lambda s: print(s, flush=True)) 
         opt.zero_grad(set_to_none=True)
         losses.append(loss.item())
         n_tokens += sum(len(ids) for ids, _ in batch)
-        if step % 25 == 0 or step == cfg.steps - 1:
-            log(f"toy: step {step:5d}/{cfg.steps} loss {loss.item():.4f} "
+        if step % 25 == 0 or step == cfg.steps - 1:  # the mean of the last 25 steps: one batch is noisy
+            log(f"toy: step {step:5d}/{cfg.steps} loss {np.mean(losses[-25:]):.4f} "
                 f"{n_tokens / (time.time() - t0):.0f} tok/s")
     model.eval()
     output.mkdir(parents=True, exist_ok=True)
@@ -530,7 +530,11 @@ def train_toy(cfg: ToyConfig, output: Path, log=lambda s: print(s, flush=True)) 
     generation_config = {"eos_token_id": tokenizer.eos_token_id, "pad_token_id": pad,
                          "bos_token_id": model.config.bos_token_id}
     (output / "generation_config.json").write_text(json.dumps(generation_config, indent=2))
+    tenth = max(1, cfg.steps // 10)
     info = {"config": asdict(cfg), "params": n_params, "final_loss": float(np.mean(losses[-50:])),
+            # the mean loss of each tenth of the run: flat at the end when the build has converged
+            "loss_by_tenth": [round(float(np.mean(losses[i: i + tenth])), 4)
+                              for i in range(0, tenth * 10, tenth)],
             "train_tokens": n_tokens, "wall_s": round(time.time() - t0, 1)}
     (output / "toy_config.json").write_text(json.dumps(info, indent=2))
     return info

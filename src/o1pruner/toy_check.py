@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from o1pruner.problems import load_dataset
+
 # (row, target as text, predicate on the value or on the list of all seeds' values)
 TARGETS = {
     "greedy_easy": ("≥ 97", lambda v: v >= 97),
@@ -52,13 +54,6 @@ def toy_block(cfg: dict) -> tuple[str, dict]:
         if m.get("source") == "toy":
             return name, dict(m.get("toy", {}))
     raise SystemExit("toy-check: the config names no model with `source: toy`")
-
-
-def problem_frame(spec: dict) -> pd.DataFrame:
-    from o1pruner.toy import toy_problems
-
-    rows = toy_problems(int(spec["n"]), list(spec["levels"]), int(spec["seed"]))
-    return pd.DataFrame([{"problem_id": f"p{i}", **r} for i, r in enumerate(rows)])
 
 
 def greedy_accuracy(model: Path, sets: dict[str, pd.DataFrame], max_tokens: int) -> dict[str, float]:
@@ -97,10 +92,10 @@ def check_seed(cfg: dict, seed: int, workdir: Path, groups: dict[str, list[int]]
     if not info_path.exists():
         train_toy(ToyConfig(**{**overrides, "seed": seed}), model)
     info = json.loads(info_path.read_text())
-    sets = {d: problem_frame(cfg["datasets"][d]) for d in cfg["eval_datasets"]
+    sets = {d: load_dataset(d, cfg["datasets"][d]) for d in cfg["eval_datasets"]
             if cfg["datasets"][d]["source"] == "toy"}
     acc = greedy_accuracy(model, sets, int(cfg["evaluation"]["max_tokens"]))
-    graded = presample(model, problem_frame(cfg["datasets"][cfg["train_dataset"]]), cfg["sampling"],
+    graded = presample(model, load_dataset(cfg["train_dataset"], cfg["datasets"][cfg["train_dataset"]]), cfg["sampling"],
                        int(cfg["sampling"].get("seed", 0)))
     graded.to_parquet(workdir / f"seed{seed}" / "presample_graded.parquet")
     refl = reflection_value(graded, groups)
