@@ -15,6 +15,8 @@ import os
 import time
 from dataclasses import dataclass
 
+from o1pruner.devices import cuda_device_count, require_gpus
+
 
 @dataclass(frozen=True)
 class SamplingSpec:
@@ -47,22 +49,20 @@ def make_generation(tokenizer, prompt: str, ids: list[int], text: str, finish_re
 
 
 def cuda_available() -> bool:
-    try:
-        import torch
-
-        return torch.cuda.is_available()
-    except Exception:
-        return False
+    """CUDA devices present, asked through NVML so that a later fork (vLLM's engine core) is safe."""
+    return cuda_device_count() > 0
 
 
 def visible_gpus() -> int:
-    """GPUs this job may use: CUDA_VISIBLE_DEVICES (set by SLURM) or all of torch's."""
-    if not cuda_available():
-        return 0
-    import torch
+    """GPUs this job may use: CUDA_VISIBLE_DEVICES (set by SLURM) applied, as torch counts them."""
+    return cuda_device_count()
 
-    env = os.environ.get("CUDA_VISIBLE_DEVICES")
-    return len([d for d in env.split(",") if d.strip()]) if env else torch.cuda.device_count()
+
+def encode_prompts(tok, prompts: list[str]) -> list[list[int]]:
+    """Prompt token ids exactly as training sees them: the chat template already wrote the special
+    tokens (R1-Distill's BOS among them), so none are added (TRL's SFT/DPO trainers and
+    lh_trainer.tokenize_lh_example encode with add_special_tokens=False too)."""
+    return [list(ids) for ids in tok(prompts, add_special_tokens=False)["input_ids"]]
 
 
 def _setup_vllm_cpu_env() -> None:
@@ -73,40 +73,68 @@ def _setup_vllm_cpu_env() -> None:
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 
 
+def _setup_vllm_gpu_env() -> None:
+    # vLLM 0.32 starts its engine core (and tensor-parallel workers) by fork unless CUDA is already
+    # initialised (vllm/utils/system_utils.py, _maybe_force_spawn); a fork after any CUDA driver
+    # call in this process dies with "Cannot re-initialize CUDA in forked subprocess". Spawn
+    # never inherits that state, whatever this process asked CUDA before.
+    os.environ["VLLM_WORKER_MULTIPROC_METHOD"] = "spawn"
+
+
+def vllm_sampling_params(spec: SamplingSpec, prompts: int, per_request_seeds: bool):
+    """One SamplingParams per prompt. With ``per_request_seeds`` (CUDA) each prompt gets its own
+    seed, ``seed + i * n``: vLLM gives the j-th of n samples ``seed + j``
+    (vllm/v1/engine/parallel_sampling.py), so no two samples of a call share a stream. On CPU
+    per-request seeds crash the engine (../shared/notes): the engine seed alone applies there."""
+    from vllm import SamplingParams
+
+    sample = spec.temperature > 0
+
+    def params(i: int):
+        return SamplingParams(n=spec.n, temperature=spec.temperature,
+                              top_p=spec.top_p if sample else 1.0,
+                              top_k=spec.top_k if sample else -1,
+                              max_tokens=spec.max_tokens,
+                              seed=spec.seed + i * spec.n if sample and per_request_seeds else None)
+    return [params(i) for i in range(prompts)]
+
+
 class VLLMEngine:
     """One vLLM engine, loaded once and reused for several prompt batches."""
 
     def __init__(self, model: str, *, seed: int = 0, dtype: str = "auto",
                  max_model_len: int | None = None, gpus: int | None = None, **_):
-        on_gpu = cuda_available()
-        if not on_gpu:
+        gpu_count = cuda_device_count()  # through NVML: the CUDA driver stays untouched
+        self.on_gpu = gpu_count > 0
+        if self.on_gpu:
+            _setup_vllm_gpu_env()
+        else:
             _setup_vllm_cpu_env()
         from vllm import LLM
 
         kwargs = {}
-        if on_gpu:
-            kwargs["tensor_parallel_size"] = gpus or visible_gpus() or 1
+        if self.on_gpu:
+            kwargs["tensor_parallel_size"] = gpus or gpu_count
             kwargs["dtype"] = "bfloat16" if dtype == "auto" else dtype
         else:  # bf16 is half as fast on these CPUs and compiled graphs recompile every run
             kwargs["dtype"] = "float32" if dtype == "auto" else dtype
             kwargs["enforce_eager"] = True
         if max_model_len:
             kwargs["max_model_len"] = max_model_len
-        # one engine seed: per-request seeds crash the CPU engine (../shared/notes)
+        # the engine seed: all the CPU engine takes (per-request seeds crash it, ../shared/notes)
         self.llm = LLM(model=model, seed=seed, **kwargs)
         self.tok = self.llm.get_tokenizer()
         self.eos = self.tok.eos_token_id
 
     def generate(self, prompts: list[str], spec: SamplingSpec) -> list[list[Generation]]:
-        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
 
-        sample = spec.temperature > 0
-        params = SamplingParams(n=spec.n, temperature=spec.temperature,
-                                top_p=spec.top_p if sample else 1.0,
-                                top_k=spec.top_k if sample else -1,
-                                max_tokens=spec.max_tokens)
+        # token ids, not strings: vLLM would encode a string with add_special_tokens=True and put
+        # a second BOS before the one R1-Distill's chat template writes
+        inputs = [TokensPrompt(prompt_token_ids=ids) for ids in encode_prompts(self.tok, prompts)]
+        params = vllm_sampling_params(spec, len(prompts), per_request_seeds=self.on_gpu)
         results = []
-        for prompt, out in zip(prompts, self.llm.generate(prompts, params, use_tqdm=True)):
+        for prompt, out in zip(prompts, self.llm.generate(inputs, params, use_tqdm=True)):
             gens = []
             for c in sorted(out.outputs, key=lambda c: c.index):
                 ids = list(c.token_ids)
@@ -143,6 +171,8 @@ class TransformersEngine:
         tok, eos = self.tok, self.tok.eos_token_id
         per_call = max(1, spec.batch_size // spec.n)
         sample = spec.temperature > 0
+        if sample:  # each call's own seed (evaluate's sampled pass follows a greedy one)
+            torch.manual_seed(spec.seed)
         results = []
         for start in tqdm(range(0, len(prompts), per_call), desc="generate", unit="batch"):
             chunk = prompts[start: start + per_call]
@@ -173,6 +203,8 @@ def load_engine(backend: str, model: str, **kwargs):
     """Start a backend; returns (engine, startup seconds)."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown generation backend {backend!r}; known: {sorted(BACKENDS)}")
+    # a job whose rule asked for GPUs stops here when it has none, before loading anything
+    require_gpus(kwargs.get("gpus"), f"{backend} engine")
     t0 = time.perf_counter()
     engine = BACKENDS[backend](model, **kwargs)
     return engine, time.perf_counter() - t0
