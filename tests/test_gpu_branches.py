@@ -249,3 +249,12 @@ def test_driver_version_from_the_kernel_module_file(tmp_path, monkeypatch):
     assert devices.driver_report(cuda="13.0", found="535.183.01")[0] is False
     assert devices.driver_report(cuda="12.8", found="535.183.01") == (
         True, "NVIDIA driver 535.183.01; torch is built for CUDA 12.8, which needs driver >= 525.60.13: ok")
+
+
+def test_a_node_without_driver_says_so(fake_cuda, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(devices, "driver_version", lambda: None)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    with pytest.raises(devices.NoGpuError, match="driver not found.*no NVIDIA driver on this node"):
+        devices.require_gpus(1, "train")

@@ -97,7 +97,8 @@ def driver_report(cuda: str | None = None, found: str | None = None) -> tuple[bo
     if need is None:
         return found is not None, f"{head} (no known minimum driver for it)"
     ok = found is not None and _version_tuple(found) >= _version_tuple(need)
-    return ok, f"{head}, which needs driver >= {need}: {'ok' if ok else 'TOO OLD'}"
+    verdict = "ok" if ok else ("TOO OLD" if found else "no NVIDIA driver on this node")
+    return ok, f"{head}, which needs driver >= {need}: {verdict}"
 
 
 def _no_gpu_reason(count: int, driver_ok: bool, line: str) -> str | None:
@@ -105,7 +106,7 @@ def _no_gpu_reason(count: int, driver_ok: bool, line: str) -> str | None:
         return (f"torch {_torch_version()} is a CPU build: this environment is not a CUDA one "
                 "(run GPU jobs in envs/*.yaml's environments, or a venv with CUDA torch and vllm)")
     if not driver_ok:
-        return line + " (see README, 'CUDA driver', for a CUDA 12 build)"
+        return line + " (profiles/slurm/README.md, 'CUDA driver': how to use a CUDA 12 build)"
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if count == 0 and visible is not None and not visible.strip(","):
         return f"CUDA_VISIBLE_DEVICES={visible!r} hides every GPU"

@@ -403,7 +403,7 @@ def run_train_check(ctx: Context, tc: TrainCheck) -> StepResult:
     problems = verify_train_summary(summary, tc, world, out, cpu=ctx.cpu)
     res.ok = not problems
     res.detail = "; ".join(problems) if problems else (
-        f"{summary['steps']} steps, loss {summary['final_loss']:.3f}, "
+        f"{summary['precision']} on {summary['device']}, {summary['steps']} steps, loss {summary['final_loss']:.3f}, "
         f"{summary['trainable_params'] / 1e6:.1f}M of {summary['total_params'] / 1e6:.1f}M trainable, world {summary['world_size']}")
     return res
 
