@@ -57,3 +57,41 @@ def tiny_run(tmp_path_factory) -> Path:
                         f"results={results}", timeout=3000)
     assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
     return results
+
+
+FAKES = Path(__file__).resolve().parent / "fakes"
+
+
+def _unset_until_teardown(monkeypatch, key: str) -> None:
+    """Unset ``key`` now and again at teardown, even when the code under test sets it."""
+    monkeypatch.setenv(key, "")
+    monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def fake_vllm(monkeypatch):
+    """tests/fakes/vllm in place of any installed vLLM; its ENGINES list, emptied."""
+    import sys
+
+    for name in [m for m in sys.modules if m == "vllm" or m.startswith("vllm.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.syspath_prepend(str(FAKES))
+    import vllm
+
+    assert Path(vllm.__file__).parent.parent == FAKES, vllm.__file__
+    vllm.ENGINES.clear()
+    for key in vllm.ENV_KEYS + ("VLLM_CPU_KVCACHE_SPACE", "VLLM_CPU_NUM_OF_RESERVED_CPU",
+                                "VLLM_CPU_OMP_THREADS_BIND"):
+        _unset_until_teardown(monkeypatch, key)
+    return vllm
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    """Two fake CUDA devices on a CUDA 13 torch with driver 580 (tests/fakes/fake_cuda.py)."""
+    monkeypatch.syspath_prepend(str(FAKES))
+    import fake_cuda
+
+    _unset_until_teardown(monkeypatch, "PYTORCH_NVML_BASED_CUDA_CHECK")
+    fake_cuda.install(monkeypatch)
+    return fake_cuda

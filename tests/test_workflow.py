@@ -162,3 +162,16 @@ def test_end_to_end_thinking(tmp_path):
     assert sampled.groupby("problem_id").size().eq(2).all()
     t2 = pd.read_csv(results / "tables" / "table2.csv")
     assert t2["method"].tolist() == ["Baseline", "O1-Pruner"]
+
+
+def test_gpu_jobs_tell_their_command_how_many_gpus_they_asked_for(tmp_path):
+    """What lets a GPU job stop at once without CUDA (o1pruner.devices.require_gpus): sample and
+    evaluate get --gpus <resources.gpu>, train O1PRUNER_JOB_GPUS=<resources.gpu> and torchrun."""
+    res = _dry_run_with_overlay(tmp_path, "models: {toy: {resources: {sample: {gpu: 1}, evaluate: {gpu: 1}, "
+                                          "train: {gpu: 2}}}}\n")
+    commands = [line.split("Shell command:", 1)[1].strip() for line in res.stdout.splitlines()
+                if "Shell command:" in line]
+    by_stage = {stage: [c for c in commands if f" {stage} --" in f" {c}"] for stage in ("sample", "evaluate", "train")}
+    assert all(by_stage.values()), commands[:5]
+    assert all("--gpus 1 " in c for c in by_stage["sample"] + by_stage["evaluate"])
+    assert all(c.startswith("O1PRUNER_JOB_GPUS=2 torchrun --standalone --nproc_per_node 2 ") for c in by_stage["train"])

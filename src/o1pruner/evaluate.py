@@ -85,7 +85,9 @@ def evaluate(model: str, problem_sets: list[pd.DataFrame], backend: str, max_tok
     problem table, from one engine. ``grading``: further :class:`Grader` options (box, scope,
     grader, rel_tol, workers), the same as the pre-samples'."""
     spec = SamplingSpec(n=1, temperature=0.0, top_p=1.0, max_tokens=max_tokens, seed=0)
-    engine, startup_s = load_engine(backend, model, seed=0, **engine_kwargs)
+    # greedy decoding ignores the seed; the sampled pass gets it as the engine seed (all the CPU
+    # vLLM engine takes) and per request on CUDA (generation.vllm_sampling_params)
+    engine, startup_s = load_engine(backend, model, seed=sampled.seed if sampled else 0, **engine_kwargs)
     out = []
     with Grader(timeout=grading_timeout, answer_fallback=answer_fallback, **(grading or {})) as grader:
         for problems in problem_sets:

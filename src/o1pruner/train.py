@@ -581,6 +581,10 @@ def cli_train(argv: list[str]) -> int:
     ap.add_argument("--output", required=True, help="output model folder (written atomically)")
     ap.add_argument("--log-dir", default=None, help="folder for train_<method>.jsonl (default: the output folder)")
     args = ap.parse_args(argv)
+    # a job whose rule asked for GPUs (O1PRUNER_JOB_GPUS) stops now if it has none
+    from o1pruner.devices import job_gpus_from_env, require_gpus
+
+    require_gpus(job_gpus_from_env(), "train")
 
     if args.training_json is not None:
         if args.model_name is not None:

@@ -1,5 +1,6 @@
 # One trained model per run: sft, dpo, lh_lambda_<λ>[_<split>]. GPU jobs launch one
-# process per GPU of the job (torchrun); CPU jobs run in-process.
+# process per GPU of the job (torchrun); CPU jobs run in-process. O1PRUNER_JOB_GPUS tells the
+# trainer how many GPUs the job asked for: with none visible it stops at once (o1pruner.devices).
 
 
 rule train:
@@ -33,6 +34,6 @@ rule train:
     conda:
         "../../envs/train.yaml"
     shell:
-        "{params.launcher} train --method {params.method} --training-json {params.training} "
+        "O1PRUNER_JOB_GPUS={resources.gpu} {params.launcher} train --method {params.method} --training-json {params.training} "
         "--method-json {params.method_cfg} --model-path {params.model} --data {input.data} "
         "--output {output} --log-dir {params.log_dir} > {log} 2>&1"
