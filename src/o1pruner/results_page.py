@@ -29,8 +29,10 @@ import sys
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where used: the Snakefile imports page_inputs at parse time
+    import pandas as pd
 
 MACHINE_FILE = "machine.json"
 
@@ -166,6 +168,8 @@ def differences(aes: pd.DataFrame, only_dataset: str | None = None) -> pd.DataFr
 
     ``aes`` is an AES table with intervals (``metrics/table2_aes.csv``); ``only_dataset`` keeps
     one dataset (AVERAGE for the λ ablation, whose per-dataset cells Table 3 does not print)."""
+    import pandas as pd
+
     from o1pruner.tables import display_method, excludes_zero, has_intervals
 
     if not has_intervals(aes):
@@ -192,6 +196,8 @@ REFLECTION_DIFFERENCE = "more_minus_fewer"
 
 def reflection_differences(model: str, value: dict) -> pd.DataFrame:
     """Per level group of ``toy-reflection``'s JSON: more minus fewer re-checks, and whether it holds."""
+    import pandas as pd
+
     from o1pruner.tables import excludes_zero
 
     rows = []
@@ -216,6 +222,8 @@ def _step(rel: Path) -> tuple[int, str]:
 def run_time(results: Path) -> pd.DataFrame | None:
     """Seconds per step from Snakemake's benchmark files (wall time, CPU time, peak memory);
     None where the run wrote none."""
+    import pandas as pd
+
     bench = results / "benchmarks"
     files = sorted(bench.rglob("*.tsv")) if bench.is_dir() else []
     if not files:
@@ -250,6 +258,8 @@ def _machine(results: Path) -> tuple[dict, str]:
 # ---------------------------------------------------------------------------
 
 def markdown_table(df: pd.DataFrame, formats: dict[str, str] | None = None) -> str:
+    import pandas as pd
+
     formats = formats or {}
 
     def cell(col: str, v) -> str:
@@ -268,6 +278,8 @@ def _section(title: str, caption: str, *bodies: str) -> str:
 
 
 def machine_section(results: Path) -> str:
+    import pandas as pd
+
     record, source = _machine(results)
     rows = [("CPU", record["cpu_model"]),
             ("logical CPUs (usable by the run)", f"{record['logical_cpus']} ({record['usable_cpus']})"),
@@ -327,6 +339,8 @@ def _model_of(path: Path, prefix: str) -> str:
 
 def render(results: str | Path, config: dict, config_names: list[str]) -> str:
     """The page of the finished run in ``results`` made with ``config`` (named ``config_names``)."""
+    import pandas as pd
+
     from o1pruner.aes import AVERAGE
 
     results = Path(results)
