@@ -109,7 +109,8 @@ rule figure2_rulegraph:
         figure=report(multiext(f"{RESULTS}/figures/figure2", ".png", ".pdf"),
                       caption="../report/figure2.rst", category="Figures"),
     params:
-        configs=" ".join(f"--configfile {c}" for c in workflow.configfiles),
+        # one --configfile with every file: repeated flags would keep only the last file
+        configs="--configfile " + " ".join(shlex.quote(str(c)) for c in workflow.configfiles),
         snakefile=workflow.main_snakefile,
         stem=lambda wc, output: output[-1].rsplit(".", 1)[0],
     log:
