@@ -61,7 +61,9 @@ def _write_run(results: Path) -> None:
              "more_minus_fewer": [12.5, 4.0, 21.0], "paired_problems": 8,
              "with_correction_pct": [10.0, 5.0, 15.0], "acc_with_correction": [80.0, 60.0, 95.0],
              "mean_checks": 2.1, "mean_errors": 0.4}
-    value = {"all": group, "toy_easy": {**group, "levels": [1], "more_minus_fewer": [1.0, -3.0, 5.0]}}
+    value = {"all": group, "toy_easy": {**group, "levels": [1], "more_minus_fewer": [1.0, -3.0, 5.0]},
+             # no problem with samples on both sides of its median (toy-reflection writes NaN)
+             "toy_hard": {**group, "more_minus_fewer": [float("nan")] * 3, "paired_problems": 0}}
     (results / "tables" / "toy_reflection_toy.json").write_text(json.dumps(value))
     anatomy.write_markdown(anatomy.reflection_table(value), results / "tables" / "toy_reflection_toy.md")
     (results / "machine.json").write_text(json.dumps(MACHINE))
@@ -108,6 +110,7 @@ def test_differences_hold_only_when_the_interval_excludes_zero(run, config):
     # the reflection: more minus fewer re-checks, per level group
     assert "| toy | all | 1,2 | +12.5 [+4.0, +21.0] | 8 | yes |" in page
     assert "| toy | toy_easy | 1 | +1.0 [-3.0, +5.0] | 8 | no |" in page
+    assert "| toy | toy_hard | 1,2 | n/a | 0 | no interval |" in page
 
 
 def test_run_time_sums_shards_in_pipeline_order(run):

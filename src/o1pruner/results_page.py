@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import re
@@ -160,6 +161,8 @@ DIFFERENCES = {"acc_diff": ("accuracy − Baseline (points)", "{:+.1f}"),
 
 
 def _interval_text(fmt: str, value: float, lo: float, hi: float) -> str:
+    if math.isnan(value):  # e.g. no problem with samples on both sides of its median
+        return "n/a"
     return f"{fmt.format(value)} [{fmt.format(lo)}, {fmt.format(hi)}]"
 
 
@@ -203,7 +206,7 @@ def reflection_differences(model: str, value: dict) -> pd.DataFrame:
     rows = []
     for group, r in value.items():
         point, lo, hi = r[REFLECTION_DIFFERENCE]
-        holds = "yes" if excludes_zero(lo, hi) else ("no" if pd.notna(lo) else "no interval")
+        holds = "yes" if excludes_zero(lo, hi) else ("no interval" if math.isnan(lo) else "no")
         rows.append({"model": model, "group": group, "levels": ",".join(map(str, r["levels"])),
                      "more − fewer checks (points)": _interval_text("{:+.1f}", point, lo, hi),
                      "problems with both": r["paired_problems"], "holds": holds})
