@@ -1,13 +1,14 @@
 # Quick start (fresh machine, offline but for PyPI):
 #   make run    # venv + pinned deps, then the workflow on config/config.yaml (toy model, CPU)
 #   make test   # the test suite
+#   make results-page  # docs/results.md from the run's results/
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 SNAKEMAKE_ARGS ?=
 
-.PHONY: run test venv lint clean gpu-check gpu-check-cpu
+.PHONY: run test venv lint clean gpu-check gpu-check-cpu results-page
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -28,6 +29,12 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 run: venv
 	snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
+
+# the default run's results page (tables, intervals, run time, machine), generated from results/
+# by the workflow's results_page rule (runs whatever of the DAG is missing), copied to docs/
+results-page: venv
+	snakemake --cores $(CORES) $(SNAKEMAKE_ARGS) results/results.md
+	mkdir -p docs && cp results/results.md docs/results.md
 
 test: venv
 	python -m pytest -q $(PYTEST_ARGS)

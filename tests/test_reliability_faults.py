@@ -49,12 +49,23 @@ def problems(tmp_path_factory):
     return p
 
 
+def _sample_args(model, problems, out):
+    # one problem per generate call (batch 2 = k): 40 calls
+    return ["--model", str(model), "--problems", str(problems), "--backend", "transformers", "--k", "2",
+            "--temperature", "0.7", "--top-p", "0.9", "--max-tokens", "32", "--batch-size", "2",
+            "--seed", "3", "--shard", "0", "--num-shards", "1", "--output", str(out)]
+
+
 def _sample_cmd(model, problems, out):
-    # one problem per generate call (batch 2 = k), so the progress bar ticks once per problem
-    return [sys.executable, "-m", "o1pruner.cli", "sample", "--model", str(model), "--problems",
-            str(problems), "--backend", "transformers", "--k", "2", "--temperature", "0.7",
-            "--top-p", "0.9", "--max-tokens", "32", "--batch-size", "2", "--seed", "3",
-            "--shard", "0", "--num-shards", "1", "--output", str(out)]
+    return [sys.executable, "-m", "o1pruner.cli", "sample", *_sample_args(model, problems, out)]
+
+
+MIDWAY_SAMPLER = Path(__file__).with_name("midway_sampler.py")
+
+
+def _midway_cmd(model, problems, out):
+    """The same sampling, stopping for good after 20 of its 40 generate calls (see the script)."""
+    return [sys.executable, str(MIDWAY_SAMPLER), "20", *_sample_args(model, problems, out)]
 
 
 def _env():
@@ -64,28 +75,34 @@ def _env():
 
 
 def _kill_midway(cmd) -> str:
-    """Start ``cmd``, SIGKILL it once generation has made progress but not finished."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env())
-    seen, deadline = b"", time.monotonic() + 600
+    """Start ``cmd`` (a midway sampler), SIGKILL it once it says it is midway.
+
+    The sampler announces it and then waits, so the kill lands after some batches and before
+    the last on any machine: watching a progress bar instead assumed batches slower than the
+    bar's refresh."""
+    from tests.midway_sampler import MARK
+
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=_env())
+    seen, deadline = b"", time.monotonic() + 600  # a wait for the model to load, not a speed bound
     try:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and MARK.encode() not in seen:
             ready, _, _ = select.select([proc.stderr], [], [], 1.0)
             if ready:
                 chunk = os.read(proc.stderr.fileno(), 65536)
                 if not chunk:
                     break  # exited
                 seen += chunk
-                done = [(int(a), int(b)) for a, b in re.findall(rb"\| *(\d+)/(\d+) \[", seen)]
-                if any(0 < a < b // 2 for a, b in done):
-                    proc.send_signal(signal.SIGKILL)
-                    break
+        proc.send_signal(signal.SIGKILL)  # midway; or, without the mark, a sampler that never got there
         proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        proc.stdin.close()
     text = seen.decode(errors="replace")
-    assert proc.returncode == -signal.SIGKILL, f"not killed midway (rc {proc.returncode}):\n{text[-2000:]}"
+    assert MARK in text and proc.returncode == -signal.SIGKILL, \
+        f"not killed midway (rc {proc.returncode}):\n{text[-2000:]}"
     return text
 
 
@@ -93,7 +110,7 @@ def _kill_midway(cmd) -> str:
 def test_killed_sampling_shard_leaves_nothing_and_rerun_equals_uninterrupted(tiny_toy_model, problems, tmp_path):
     shard_dir = tmp_path / "presample"
     out = shard_dir / "samples-0-of-1.parquet"
-    _kill_midway(_sample_cmd(tiny_toy_model, problems, out))
+    _kill_midway(_midway_cmd(tiny_toy_model, problems, out))
     assert not out.exists()
     leftovers = list(shard_dir.iterdir()) if shard_dir.exists() else []
     assert all(p.name.startswith(".") and not SHARD_OUTPUT.fullmatch(p.name) for p in leftovers), leftovers

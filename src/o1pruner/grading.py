@@ -715,6 +715,11 @@ class MathVerifyWorker:
             if self._proc is None or self._proc.poll() is not None:
                 self._start()
 
+    def _command(self) -> list[str]:
+        """The worker's command line.  A method so that tests can start a worker whose
+        comparisons never end: a timeout then happens on any machine, however fast."""
+        return [sys.executable, "-c", "from o1pruner.grading import _worker_main; _worker_main()"]
+
     def _start(self) -> None:
         env = dict(os.environ)
         src = str(Path(__file__).resolve().parents[1])
@@ -722,8 +727,7 @@ class MathVerifyWorker:
         env["O1PRUNER_GRADER_MEM_MB"] = str(self.memory_mb)
         env.setdefault("OMP_NUM_THREADS", "1")
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", "from o1pruner.grading import _worker_main; _worker_main()"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True,
+            self._command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True,
         )
         self._buf = b""
         self._ready = False

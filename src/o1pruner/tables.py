@@ -46,6 +46,11 @@ def has_intervals(df: pd.DataFrame) -> bool:
                for b in ("lo", "hi"))
 
 
+def excludes_zero(lo: float, hi: float) -> bool:
+    """A difference holds when its whole interval lies on one side of 0."""
+    return bool(lo > 0 or hi < 0)
+
+
 def _interval_sources(df: pd.DataFrame) -> list[tuple[str, str]]:
     """(column suffix, source column) of the interval columns a table gains."""
     if not has_intervals(df):
@@ -166,7 +171,7 @@ def _with_interval(column: str, value, lo, hi) -> str:
     metric = column.rsplit("/", 1)[-1]
     half = (float(hi) - float(lo)) / 2
     text += " ± " + FORMATS[metric].replace("+", "").format(half)
-    if metric in DIFF_COLUMNS and (float(lo) > 0 or float(hi) < 0):
+    if metric in DIFF_COLUMNS and excludes_zero(float(lo), float(hi)):
         text += SIGNIFICANT
     return text
 

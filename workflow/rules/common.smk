@@ -13,6 +13,7 @@ min_version("9.0")
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # use the package without installing it
 from o1pruner.config import load_yaml as _check_config_file  # noqa: E402
 from o1pruner.config import validate as _validate_config  # noqa: E402
+from o1pruner.results_page import page_inputs  # noqa: E402
 
 # Each file alone: a key written twice (Snakemake's YAML loader keeps the last one silently).
 for _f in workflow.configfiles:
@@ -316,12 +317,23 @@ def trained_runs(model):
 
 def report_targets():
     """The evidence beside the paper's outputs: length by difficulty, training diagnostics,
-    ours-vs-paper."""
+    ours-vs-paper, and the results page."""
     targets = [f"{RESULTS}/tables/length_by_difficulty.csv", f"{RESULTS}/figures/length_by_difficulty.png"]
     targets += [f"{RESULTS}/figures/training_{m}_{r}.png" for m in MODELS for r in trained_runs(m)]
     if REPORT["compare_to_paper"]:
         targets.append(f"{RESULTS}/tables/table2_vs_paper.md")
-    return targets
+    return targets + [f"{RESULTS}/results.md"]
+
+
+def config_names():
+    """The run's config files, relative to the workflow where inside it: the page names
+    `config/config.yaml`, not one machine's absolute path to it."""
+    base = Path(workflow.basedir).resolve()
+    names = []
+    for c in map(Path, workflow.configfiles):
+        full = c.resolve()
+        names.append(str(full.relative_to(base)) if full.is_relative_to(base) else str(c))
+    return " ".join(map(shlex.quote, names))
 
 
 def bootstrap_args():

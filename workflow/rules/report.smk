@@ -109,7 +109,8 @@ rule figure2_rulegraph:
         figure=report(multiext(f"{RESULTS}/figures/figure2", ".png", ".pdf"),
                       caption="../report/figure2.rst", category="Figures"),
     params:
-        configs=" ".join(f"--configfile {c}" for c in workflow.configfiles),
+        # one --configfile with every file: repeated flags would keep only the last file
+        configs="--configfile " + " ".join(shlex.quote(str(c)) for c in workflow.configfiles),
         snakefile=workflow.main_snakefile,
         stem=lambda wc, output: output[-1].rsplit(".", 1)[0],
     log:
@@ -274,3 +275,37 @@ rule table2_vs_paper:
     shell:
         "o1pruner table2-vs-paper --aes {input.aes} --paper {input.paper} --names {params.names} "
         "--output {params.stem} > {log} 2>&1"
+
+
+# The results page (docs/results.md is a copy of it, `make results-page`): the tables above with
+# headings and captions, which differences hold, run time and the machine. The machine is
+# recorded right after the reference model is built, where the CPU decides what the toy learns.
+rule run_machine:
+    input:
+        [f"{RESULTS}/{m}/model" for m in MODELS if config["models"][m]["source"] in ("toy", "gguf")],
+    output:
+        f"{RESULTS}/machine.json",
+    log:
+        f"{RESULTS}/logs/run_machine.log",
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "o1pruner record-machine --output {output} > {log} 2>&1"
+
+
+rule results_page:
+    input:
+        [p for paths in page_inputs(config, RESULTS).values() for p in paths],
+        machine=f"{RESULTS}/machine.json",
+    output:
+        f"{RESULTS}/results.md",
+    params:
+        configs=config_names(),
+        results=lambda wc, output: str(Path(output[0]).parent),
+    log:
+        f"{RESULTS}/logs/results_page.log",
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "o1pruner results-page --results {params.results} --config {params.configs} "
+        "--output {output} > {log} 2>&1"
