@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from o1pruner.problems import load_dataset
+from o1pruner.results_page import cpu_model
 
 # (row, target as text, predicate on the value or on the list of all seeds' values)
 TARGETS = {
@@ -35,17 +35,6 @@ TARGETS = {
     "build_s": ("≤ 300", lambda v: v <= 300),
 }
 SPREAD_TARGET = 5.0  # pre-sample accuracy of all seeds within ±5 points of each other
-
-
-def cpu_model() -> str:
-    """The CPU's model name (what a measured time depends on), from /proc/cpuinfo where it exists."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def toy_block(cfg: dict) -> tuple[str, dict]:
