@@ -88,7 +88,10 @@ def check_seed(cfg: dict, seed: int, workdir: Path, groups: dict[str, list[int]]
                        int(cfg["sampling"].get("seed", 0)))
     graded.to_parquet(workdir / f"seed{seed}" / "presample_graded.parquet")
     refl = reflection_value(graded, groups)
+    tenths = info.get("loss_by_tenth") or [np.nan, np.nan]
     row = {"seed": seed, "build_s": info["wall_s"], "final_loss": round(info["final_loss"], 4),
+           # how much the loss still fell over the last tenth of the steps: small once converged
+           "loss_drop_last_tenth_pct": round(100 * (1 - tenths[-1] / tenths[-2]), 1),
            "presample_acc": refl["all"]["acc"][0]}
     row.update({f"greedy_{k.removeprefix('toy_')}": round(v, 1) for k, v in acc.items()})
     for g in groups:
