@@ -449,8 +449,10 @@ def shared_prefix_loss(model, prefix: list[int], input_ids, labels):
 
     Causal attention makes the prefix's keys and values the same in every row, so they are computed
     for one row and broadcast (the gradient sums over the rows, as the full batch's would); the
-    LM head and softmax run only where a label is. The same loss and gradient to float rounding
-    (tests/test_toy.py) in ~15 % less time per step, the toy's prompts being 40 % prefix.
+    LM head and softmax run only where a label is (58 % of the positions). The same loss and
+    gradient to float rounding (tests/test_toy.py); per step, measured side by side on the
+    development CPU (Intel Xeon, 2 cores): 10 % less time than the full batch at 2 threads (the
+    head; the prefix adds nothing there), 13 % at 1 thread.
     """
     import torch
     from transformers.cache_utils import DynamicCache
