@@ -175,3 +175,20 @@ def test_gpu_jobs_tell_their_command_how_many_gpus_they_asked_for(tmp_path):
     assert all(by_stage.values()), commands[:5]
     assert all("--gpus 1 " in c for c in by_stage["sample"] + by_stage["evaluate"])
     assert all(c.startswith("O1PRUNER_JOB_GPUS=2 torchrun --standalone --nproc_per_node 2 ") for c in by_stage["train"])
+
+
+def test_rules_find_the_cli_without_an_activated_venv(tmp_path):
+    """`.venv/bin/snakemake --cores 2 <target>` from a shell whose PATH lacks the venv: the rules'
+    `o1pruner` is the one beside Snakemake's interpreter, not a bare `exit status 127`."""
+    import os
+    import sys
+
+    bare = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
+                           if Path(p).resolve() != Path(sys.executable).parent.resolve())
+    target = tmp_path / "results" / "data" / "toy_easy.parquet"
+    res = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--config",
+                          f"results={tmp_path / 'results'}", "--", str(target)],
+                         cwd=REPO, capture_output=True, text=True, timeout=600, env={**os.environ, "PATH": bare})
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "127" not in res.stderr
+    assert len(pd.read_parquet(target)) == 150

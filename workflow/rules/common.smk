@@ -35,6 +35,10 @@ BOOT = config["bootstrap"]
 REPORT = config["report"]
 MODELS = list(config["models"])
 os.environ.setdefault("O1PRUNER_ROOT", workflow.basedir)  # envs/*.post-deploy.sh install the package from here
+# Rules call the `o1pruner` console script: the one beside the interpreter running Snakemake comes
+# first, so `.venv/bin/snakemake` works without activating the venv (a conda env of --sdm conda is
+# put before it by Snakemake, and wins).
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 workflow.localrules(*config["slurm"]["local_rules"])  # light rules on the submit node (SLURM)
 
 wildcard_constraints:
