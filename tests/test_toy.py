@@ -150,3 +150,17 @@ def test_shared_prefix_loss_equals_the_full_batch_loss_and_gradient():
     assert shared_loss == pytest.approx(full_loss, rel=1e-6)
     assert torch.allclose(shared_grad, full_grad, rtol=1e-4, atol=1e-7)
     assert full_grad.abs().sum() > 0
+
+
+def test_learning_rate_holds_its_peak_then_decays_over_the_last_share_of_the_steps():
+    import math
+
+    from o1pruner.toy import lr_factor
+
+    whole = ToyConfig(steps=1000, warmup_steps=10)   # decay_fraction 1.0: a cosine over the run
+    assert lr_factor(whole, 0) == pytest.approx(0.1) and lr_factor(whole, 9) == pytest.approx(1.0, abs=1e-3)
+    assert lr_factor(whole, 500) == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.5)))
+    held = ToyConfig(steps=1000, warmup_steps=10, decay_fraction=0.25)
+    assert [lr_factor(held, s) for s in (9, 400, 750)] == [1.0, 1.0, 1.0]
+    assert lr_factor(held, 875) == pytest.approx(0.5)
+    assert lr_factor(held, 1000) == pytest.approx(0.0)
