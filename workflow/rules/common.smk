@@ -26,8 +26,13 @@ config.update(_validated)
 
 # Pre-flight (o1pruner check-plan): a GPU job that cannot start (TP vs heads, memory, max_tokens vs
 # max_model_len) stops the run here, not hours later in the queue; warnings are printed.
+# Only where the run is submitted (exec mode default): every job parses this file again (on a
+# cluster node: --mode remote; a local script job: --mode subprocess), and a job must never refuse
+# a plan that was accepted at submission, e.g. once a sample job has put the model's config.json
+# into the hub cache the submit host could not see before.
 from o1pruner.plan import check_or_raise as _check_plan  # noqa: E402
-_check_plan(config)
+if workflow.is_main_process:
+    _check_plan(config)
 
 RESULTS = config["results"]
 BOOT = config["bootstrap"]
