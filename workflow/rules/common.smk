@@ -69,6 +69,27 @@ def res(wildcards, stage, key):
     return model_cfg(wildcards)["resources"][stage][key]
 
 
+def _partition_file():
+    """The SLURM plugin's partition file, where the plugin reads it (--slurm-partition-config, set
+    in profiles/slurm/config.yaml, or $SNAKEMAKE_SLURM_PARTITIONS); None for other executors.
+    Snakemake sets executor_settings when the run starts, before any job's resources are computed;
+    a dry run has none (only $SNAKEMAKE_SLURM_PARTITIONS then)."""
+    given = getattr(workflow.executor_settings, "partition_config", None)
+    return given or os.environ.get("SNAKEMAKE_SLURM_PARTITIONS")
+
+
+def retry_res(stage, key):
+    """mem_mb or runtime of a GPU rule: models.<m>.resources.<stage>.<key> times the attempt, capped
+    at the partition limits the user set (o1pruner.retries)."""
+    from o1pruner.retries import partition_limits, retried
+
+    def value(wildcards, attempt):
+        limit = partition_limits(_partition_file(), res(wildcards, stage, "gpu")).get(key)
+        return retried(res(wildcards, stage, key), attempt, limit)
+
+    return value
+
+
 def res_gpu_model(stage):
     """gpu_model only for jobs that ask for GPUs: the SLURM plugin sends --gpus=<model>:<n> whenever it is set."""
     return lambda wc: model_cfg(wc)["resources"][stage].get("gpu_model") if res(wc, stage, "gpu") else None
