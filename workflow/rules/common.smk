@@ -308,10 +308,10 @@ def run_method_config(wc):
 
 
 def train_launcher(wc, resources):
-    gpus = int(resources.gpu)
-    if gpus > 1:
-        return f"torchrun --standalone --nproc_per_node {gpus} -m o1pruner.cli"
-    return "o1pruner"
+    """torchrun for several GPUs or DeepSpeed, else the plain command (o1pruner.train.launcher)."""
+    from o1pruner.train import launcher
+
+    return launcher(int(resources.gpu), run_training(wc)["deepspeed"])
 
 
 # ---- report.smk: intervals, difficulty, diagnostics ---------------------------------------
