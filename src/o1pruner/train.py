@@ -133,7 +133,8 @@ def launcher(gpus: int, deepspeed: str | None) -> str:
     One process per GPU through torchrun (one node, ``--standalone``: the SLURM profile asks
     ``--nodes=1``) when there are several GPUs, and also for DeepSpeed on one GPU: accelerate
     initialises DeepSpeed's process group only when LOCAL_RANK is set (accelerate/state.py,
-    PartialState), and without it DeepSpeed's own init falls back to MPI discovery. One GPU
+    PartialState), and without RANK/WORLD_SIZE/MASTER_ADDR/... DeepSpeed's own init falls back to MPI
+    discovery (deepspeed 0.19.8, comm/comm.py init_distributed), which needs mpi4py. One GPU
     without DeepSpeed, or CPU: the plain command, in-process.
     """
     if gpus > 1 or (gpus == 1 and deepspeed):
