@@ -327,3 +327,73 @@ def test_lh_config_carries_epsilon_and_the_trainer_scores_pi_ref_once(tokenizer,
     trainer.train()  # a second call must not rescore with the trained weights
     assert calls == [1]
     assert [f["ref_logp"] for f in trainer.train_dataset] == pytest.approx(expected, abs=1e-5)
+
+
+# ---- the fused LM head (issue 21): same loss and gradient, no [B, T, V] logits -------------
+
+def _old_vs_fused(model, batch, ref_shift=0.3):
+    """LH loss and gradients from the model's logits (the pre-fused path) and through the fused head."""
+    from o1pruner.lh_trainer import add_fused_head, model_mean_logprobs
+
+    ref = batch["ref_logp"] + torch.tensor([ref_shift, -ref_shift] * (len(batch["ref_logp"]) // 2)
+                                           + [0.0] * (len(batch["ref_logp"]) % 2))
+    results = []
+    for fused in (False, True):
+        model.zero_grad()
+        if fused:
+            add_fused_head(model)
+            policy = model_mean_logprobs(model, batch["input_ids"], batch["attention_mask"], batch["labels"])
+        else:
+            policy = _batch_mean_logp(model, batch)
+        loss = lh_loss(policy, ref, batch["weight"])
+        loss.backward()
+        results.append((policy.detach(), loss.item(), {n: p.grad.clone() for n, p in model.named_parameters()}))
+    return results
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_fused_head_gives_todays_loss_and_gradient(tokenizer, tied):
+    model = tiny_llama()
+    if tied:
+        model.lm_head.weight = model.model.embed_tokens.weight
+    feats = precompute_reference_logprobs(copy.deepcopy(model), make_features(tokenizer, n=5), 5, 0)
+    batch = LHDataCollator(0)(feats)   # padded rows of different prompt and response lengths
+    (old_p, old_loss, old_g), (new_p, new_loss, new_g) = _old_vs_fused(model, batch)
+    torch.testing.assert_close(new_p, old_p, rtol=1e-5, atol=1e-6)
+    assert new_loss == pytest.approx(old_loss, rel=1e-5)
+    assert any(g.abs().sum() > 0 for g in old_g.values())
+    for name in old_g:
+        torch.testing.assert_close(new_g[name], old_g[name], rtol=1e-4, atol=1e-7, msg=name)
+
+
+def test_trainer_never_asks_the_model_for_full_logits(tokenizer, tmp_path, monkeypatch):
+    """Every LH forward (reference pass and training steps) goes through the fused head."""
+    model = tiny_llama()
+    feats = make_features(tokenizer, n=4)
+    args = LHConfig(output_dir=str(tmp_path), per_device_train_batch_size=2, max_steps=2, learning_rate=0.1,
+                    use_cpu=True, report_to="none", save_strategy="no", disable_tqdm=True)
+    trainer = LHTrainer(model=model, args=args, train_dataset=feats)
+    head_calls = []
+    model.lm_head.register_forward_hook(lambda *a: head_calls.append(1))  # the [B, T, V] projection
+    trainer.train()
+    assert head_calls == [] and trainer.state.global_step == 2
+
+
+def test_weight_and_ref_logp_stay_float32_under_deepspeed(tokenizer, tmp_path):
+    """Trainer._prepare_input casts every floating tensor to DeepSpeed's dtype (transformers 5.19,
+    trainer.py): the LH loss inputs must not be rounded to bf16."""
+    from types import SimpleNamespace
+
+    trainer = _trainer(tiny_llama(), tmp_path, [], 2, 1)
+    trainer.is_deepspeed_enabled = True  # what Trainer sets under DeepSpeed, with its bf16 config
+    trainer.accelerator = SimpleNamespace(state=SimpleNamespace(deepspeed_plugin=SimpleNamespace(
+        hf_ds_config=SimpleNamespace(dtype=lambda: torch.bfloat16))))
+    batch = LHDataCollator(0)([{"input_ids": [3, 4], "labels": [-100, 4], "weight": 1.2345678,
+                                "ref_logp": -0.123456789}])
+    batch["other_float"] = torch.tensor([1.2345678])
+    out = trainer._prepare_inputs(batch)
+    assert out["other_float"].dtype == torch.bfloat16  # the Trainer's cast is active in this test
+    assert out["weight"].dtype == torch.float32 and out["ref_logp"].dtype == torch.float32
+    assert out["weight"].item() == pytest.approx(1.2345678, rel=1e-7)
+    assert out["ref_logp"].item() == pytest.approx(-0.123456789, rel=1e-7)
+    assert out["input_ids"].dtype == torch.long

@@ -176,7 +176,12 @@ def test_training_memory_formula_components():
     mini = training_memory(marco, {**tcfg, "optimizer": "adam_mini"}, 4, "sft")
     assert mini["model_states"] < full["model_states"]
     dpo = training_memory(marco, tcfg, 4, "dpo")
-    assert dpo["logits"] == pytest.approx(2 * full["logits"])  # chosen + rejected
+    assert dpo["recompute"] == pytest.approx(2 * full["recompute"])  # chosen + rejected
+    # TRL's fused head: two fp32 [min(tokens, 4096), 32768] tiles + fp32 gradients of the hidden states (tokens x
+    # 3584) and, in full mode, of the head (152064 x 3584); no [tokens, vocab] term
+    assert full["lm_head"] == pytest.approx((2 * 3072 * 32768 * 4 + 3072 * 3584 * 4 + 152064 * 3584 * 4) / 2**30)
+    frozen = training_memory(marco, {**tcfg, "mode": "freeze", "freeze_trainable_layers": 4}, 4, "sft")
+    assert full["lm_head"] - frozen["lm_head"] == pytest.approx(152064 * 3584 * 4 / 2**30)
     lora = training_memory(marco, {**tcfg, "mode": "lora",
                                    "lora": {"r": 8, "target_modules": ["q_proj", "v_proj"]}}, 4, "sft")
     assert lora["trainable"] == 28 * 8 * ((3584 + 3584) + (3584 + 512))
@@ -268,3 +273,71 @@ def test_rope_scaling_extends_the_context():
     # YaRN's max_position_embeddings is already the scaled length
     assert derived_max_len({"max_position_embeddings": 32768,
                             "rope_scaling": {"rope_type": "yarn", "factor": 4.0}}) == 32768
+
+
+# The GPU presets, with the config.json of the models they name (tests/data/model_configs, written
+# from the model cards): each must pass, every trainer estimated as it runs (TRL's fused LM head).
+PRESETS = {"paper.yaml": {"marco": "AIDC-AI--Marco-o1", "qwq": "Qwen--QwQ-32B-Preview"},
+           "r1_distill_1.5b.yaml": {"r1_1.5b": "deepseek-ai--DeepSeek-R1-Distill-Qwen-1.5B"},
+           "qwen3.yaml": {"qwen3_8b": "Qwen--Qwen3-8B"}}
+MODEL_CONFIGS = REPO / "tests" / "data" / "model_configs"
+
+
+def preset(name: str) -> dict:
+    cfg = yaml.safe_load((REPO / "config" / name).read_text())
+    for model, folder in PRESETS[name].items():
+        cfg["models"][model]["path"] = str(MODEL_CONFIGS / folder)
+    return cfg
+
+
+def test_model_configs_are_the_published_sizes():
+    sizes = {"AIDC-AI--Marco-o1": 7.62e9, "Qwen--QwQ-32B-Preview": 32.76e9,
+             "deepseek-ai--DeepSeek-R1-Distill-Qwen-1.5B": 1.78e9, "Qwen--Qwen3-8B": 8.19e9}
+    for folder, size in sizes.items():
+        arch = Arch.from_config(json.loads((MODEL_CONFIGS / folder / "config.json").read_text()), folder)
+        assert arch.params() == pytest.approx(size, rel=2e-3), folder
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_gpu_presets_pass_check_plan_with_the_real_shapes(name, tmp_path, capsys):
+    f = tmp_path / name
+    f.write_text(yaml.safe_dump(preset(name)))
+    assert cli_check_plan(["--config", str(f)]) == 0, capsys.readouterr().out
+    findings = check(validate(preset(name)))
+    trained = {f.model for f in findings if f.stage == "train" and "does not fit" in f.message}
+    assert not trained
+
+
+def test_r1_distill_dpo_estimate_has_no_full_logits_term():
+    # issue 21: with a [tokens, vocab] logits term (10 bytes each) DPO at 2 x 17,408 tokens and
+    # 151,936 entries alone was 49.3 GiB, and the plan refused this preset
+    cfg = validate(preset("r1_distill_1.5b.yaml"))
+    from o1pruner.training_config import effective_training_config
+
+    arch = Arch.from_config(json.loads((MODEL_CONFIGS / PRESETS["r1_distill_1.5b.yaml"]["r1_1.5b"]
+                                        / "config.json").read_text()), "r1")
+    parts = training_memory(arch, effective_training_config(cfg, "r1_1.5b", "dpo"), 1, "dpo")
+    assert parts["lm_head"] < 2.5 and sum(parts[k] for k in ("model_states", "checkpoints", "recompute",
+                                                             "lm_head")) < 40
+
+
+def test_a_job_parse_never_refuses_the_plan(tmp_path):
+    """Inside a job (snakemake --mode remote on a cluster node, subprocess for local script jobs)
+    the Snakefile is parsed again; the plan check must not stop it there."""
+    from tests.test_workflow import snakemake
+
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg["results"] = str(tmp_path / "r")
+    cfg["models"] = {"marco": {"source": "hf", "path": str(MODEL_CONFIGS / "AIDC-AI--Marco-o1"),
+                               "max_model_len": 16384,
+                               "resources": {"evaluate": {"gpu": 8, "gpu_model": "a800"}}}}
+    cfg["evaluation"]["backend"] = "vllm"
+    f = tmp_path / "infeasible.yaml"
+    f.write_text(yaml.safe_dump(cfg))
+    for mode in ("remote", "subprocess"):
+        res = snakemake("-n", "--cores", "1", "--mode", mode, "--configfile", str(f), timeout=600)
+        out = res.stdout + res.stderr
+        assert res.returncode == 0, out[-3000:]
+        assert "infeasible plan" not in out and "28 attention heads" not in out
+    res = snakemake("-n", "--cores", "1", "--configfile", str(f), timeout=600)  # submission: the gate
+    assert res.returncode != 0 and "28 attention heads" in res.stdout + res.stderr

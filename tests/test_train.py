@@ -275,6 +275,23 @@ def test_pinned_adam_mini_steps_on_zero3_flat_partitions(base_model, tmp_path, m
     assert all(not torch.equal(b, g["params"][0]) for b, g in zip(before, opt.param_groups))
 
 
+def test_adam_mini_steps_in_one_process_on_a_node_with_eight_visible_gpus(base_model, tmp_path, monkeypatch):
+    """adam-mini 1.0.4 reads torch.cuda.device_count() as its world size and all-gathers when it is
+    above 1: without a process group (one process, no torchrun) that crashed on the first step."""
+    from o1pruner.lh_trainer import LHConfig
+    from o1pruner.optimizers import create_adam_mini
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 8)
+    model = transformers.AutoModelForCausalLM.from_pretrained(base_model)
+    opt = create_adam_mini(model, LHConfig(output_dir=str(tmp_path), use_cpu=True, report_to="none"))
+    assert opt.world_size == 1
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    before = model.lm_head.weight.detach().clone()
+    opt.step()
+    assert not torch.equal(before, model.lm_head.weight)
+
+
 # ---- training -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("method", ["sft", "dpo", "lh"])

@@ -28,6 +28,13 @@ API (the training entry point ``o1pruner.train`` wires these together, as TRL's 
 - :class:`LHDataCollator`: right-pads ``input_ids`` (pad id), ``attention_mask`` (0), ``labels``
   (−100) and stacks ``weight`` / ``ref_logp`` as float32 vectors.
 - :func:`sequence_mean_logprobs`, :func:`lh_sequence_losses`, :func:`lh_loss`: the math.
+- :func:`model_mean_logprobs`: what the trainer and the reference pass compute, the same mean
+  log-prob through TRL 1.16's fused LM head (:func:`add_fused_head`,
+  ``trl.trainer.utils.add_fused_lm_head``), which projects the hidden states onto the vocabulary
+  in tiles and never holds the ``[B, T, V]`` logits (at 17,408 tokens and Qwen's 151,936-entry
+  vocabulary those are ~10 GB in float32 per sequence before the backward pass). Loss and
+  gradient are those of :func:`sequence_mean_logprobs` on the model's logits
+  (tests/test_lh_loss.py).
 - :class:`LHTrainer`: ``compute_loss`` = the LH loss; gradient accumulation gives the gradient of
   the mean over all sequences of the accumulated micro-batches (see the class docstring). With a
   plain ``TrainingArguments`` (no ``precompute_ref_log_probs``) the features must carry
@@ -59,6 +66,7 @@ IGNORE_INDEX = -100
 # a function argument, not a config key (the config's value is checked by the schema): this
 # guards direct callers from a typo silently meaning "truncate"
 OVERLONG_MODES = ("truncate", "drop")
+FLOAT32_KEYS = ("weight", "ref_logp")  # batch entries the LH loss reads in float32
 
 
 # ---- the math -----------------------------------------------------------------------------
@@ -95,6 +103,34 @@ def sequence_mean_logprobs(
     token_logp = torch.where(mask, token_logp, torch.zeros_like(token_logp))
     n_tokens = mask.sum(-1).clamp(min=1)                           # [B]
     return token_logp.sum(-1) / n_tokens                           # [B]
+
+
+def add_fused_head(model: torch.nn.Module) -> torch.nn.Module:
+    """TRL's fused LM head on ``model`` (its base model under PEFT, as TRL's trainers do), once.
+
+    ``trl.trainer.utils.add_fused_lm_head`` replaces the instance's ``forward``; without
+    ``fused_lm_head=True`` that forward is the original one, so saving and generation are unchanged.
+    Returns the model that was patched.
+    """
+    from trl.trainer.utils import add_fused_lm_head
+
+    inner = getattr(model, "module", model)  # DeepSpeed / DDP wrappers hold the model as .module
+    base = inner.get_base_model() if hasattr(inner, "get_base_model") else inner  # PEFT
+    if not getattr(base, "_o1pruner_fused_head", False):
+        add_fused_lm_head(base, outputs=("log_probs",))
+        base._o1pruner_fused_head = True  # a second patch would wrap the fused forward in itself
+    return base
+
+
+def model_mean_logprobs(
+    model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor
+) -> torch.Tensor:
+    """:func:`sequence_mean_logprobs` of the model's logits, through the fused head
+    (:func:`add_fused_head` first): [B] float32, 0 for a row without scored tokens."""
+    out = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, fused_lm_head=True)
+    token_logp = out.log_probs.float()                              # [B, T-1], 0 where labels[:, 1:] = −100
+    n_tokens = (labels[:, 1:] != IGNORE_INDEX).sum(-1).clamp(min=1)  # [B]
+    return token_logp.sum(-1) / n_tokens
 
 
 def lh_sequence_losses(
@@ -206,7 +242,7 @@ class LHDataCollator:
             attention_mask[i, :n] = 1
             labels[i, :n] = torch.as_tensor(f["labels"], dtype=torch.long)
         batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
-        for key in ("weight", "ref_logp"):
+        for key in FLOAT32_KEYS:
             if key in features[0]:
                 batch[key] = torch.tensor([float(f[key]) for f in features], dtype=torch.float32)  # [B]
         return batch
@@ -237,7 +273,9 @@ def precompute_reference_logprobs(
     ``ref_logp`` float added. The model runs in eval mode under ``torch.no_grad``; its previous
     train/eval mode is restored. Examples are batched longest-first to waste little padding.
     Load the reference model, call this, then free it before building the policy's trainer.
+    The model gets the fused LM head (:func:`add_fused_head`).
     """
+    add_fused_head(model)
     if pad_token_id is None:
         pad_token_id = _pad_id(model=model)
     collate = LHDataCollator(pad_token_id)
@@ -251,9 +289,8 @@ def precompute_reference_logprobs(
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             batch = collate([dataset[i] for i in idx])
-            logits = model(input_ids=batch["input_ids"].to(device),
-                           attention_mask=batch["attention_mask"].to(device), use_cache=False).logits
-            mean_logp = sequence_mean_logprobs(logits, batch["labels"].to(device))  # [b]
+            mean_logp = model_mean_logprobs(model, batch["input_ids"].to(device),
+                                            batch["attention_mask"].to(device), batch["labels"].to(device))  # [b]
             for i, value in zip(idx, mean_logp.tolist()):
                 ref[i] = value
     finally:
@@ -334,6 +371,7 @@ class LHTrainer(OptimizerMixin, transformers.Trainer):
             model = kwargs.get("model", args[0] if args else None)
             kwargs["data_collator"] = LHDataCollator(_pad_id(kwargs.get("processing_class"), model))
         super().__init__(*args, **kwargs)
+        add_fused_head(self.model)  # per-token log-probs without the [B, T, V] logits
         self.epsilon = float(getattr(self.args, "epsilon", LHConfig.epsilon))
         self._reference_scored = False
         self._lh_step_sequences: int | None = None
@@ -382,6 +420,14 @@ class LHTrainer(OptimizerMixin, transformers.Trainer):
             values = {k: v for part in gathered for k, v in part.items()}
         return [{**ex, "ref_logp": float(values[i])} for i, ex in enumerate(features)]
 
+    def _prepare_inputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        # Trainer._prepare_input casts every floating tensor of the batch to DeepSpeed's dtype
+        # (bf16): weight and ref_logp are loss inputs, not model inputs, and stay float32
+        kept = {k: inputs[k] for k in FLOAT32_KEYS if k in inputs}
+        prepared = super()._prepare_inputs({k: v for k, v in inputs.items() if k not in kept})
+        prepared.update({k: v.to(device=self.args.device, dtype=torch.float32) for k, v in kept.items()})
+        return prepared
+
     def get_batch_samples(self, epoch_iterator, num_batches, device):
         batch_samples, num_items_in_batch = super().get_batch_samples(epoch_iterator, num_batches, device)
         self._lh_step_sequences = sum(int(b["weight"].shape[0]) for b in batch_samples) or None
@@ -391,15 +437,14 @@ class LHTrainer(OptimizerMixin, transformers.Trainer):
         if "ref_logp" not in inputs or "weight" not in inputs:
             raise KeyError("LH batch needs `weight` and `ref_logp`: run precompute_reference_logprobs "
                            "and keep remove_unused_columns=False")
-        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], use_cache=False)
-        policy = sequence_mean_logprobs(outputs.logits, inputs["labels"])           # [B]
+        policy = model_mean_logprobs(model, inputs["input_ids"], inputs["attention_mask"], inputs["labels"])  # [B]
         per_sequence = lh_sequence_losses(policy, inputs["ref_logp"], inputs["weight"], self.epsilon)  # [B]
         if model.training and self._lh_step_sequences:
             loss = per_sequence.sum() / self._lh_step_sequences
             self._record(policy.detach(), inputs["ref_logp"], inputs["weight"])
         else:
             loss = per_sequence.mean()
-        return (loss, outputs) if return_outputs else loss
+        return (loss, {"policy_logp": policy}) if return_outputs else loss
 
     def _record(self, policy: torch.Tensor, ref: torch.Tensor, weight: torch.Tensor) -> None:
         """Accumulate the mean ratio and the fraction of sequences whose gradient the clip stops."""

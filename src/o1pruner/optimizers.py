@@ -17,8 +17,15 @@ blocks one learning rate per neuron and index their state as a matrix, which fai
 partitions ("IndexError: too many indices for tensor of dimension 1", LLaMA-Factory issue 6680,
 on A800s); 1.0.4 (one rate per head for q/k, per block for the rest, Adam for embedding/output)
 steps on them, so it is the version pinned (requirements.txt, envs/train.yaml) and
-tests/test_train.py steps it on flat partitions on CPU. Adam-mini also reads
-``torch.cuda.device_count()`` as the world size: one node, all its visible GPUs in the job.
+tests/test_train.py steps it on flat partitions on CPU.
+
+Adam-mini 1.0.4 takes ``torch.cuda.device_count()`` as its world size (``Adam_mini.__init__``) and,
+when that is above 1, all-gathers each block's size over the process group on its first step:
+a single process on a node with several visible GPUs has no group and crashes, and a torchrun
+job using fewer ranks than visible GPUs gathers into the wrong number of slots. The world that
+matters is the processes that really shard the weights: the torch.distributed group under
+ZeRO-3, and 1 otherwise (each DDP rank holds whole parameters and already-averaged gradients),
+so :func:`create_adam_mini` sets that (:func:`adam_mini_world_size`).
 
 Adam-mini is not offered with LoRA (refused when the settings are checked, before any model is
 loaded, :mod:`o1pruner.training_config`).
@@ -75,6 +82,15 @@ def check_zero3_partitions(kwargs: dict[str, Any], world_size: int) -> None:
                              f"{math.gcd(kwargs['n_heads'], kwargs['n_kv_heads'])}, or optimizer adamw")
 
 
+def adam_mini_world_size(zero3: bool) -> int:
+    """The processes among which Adam-mini's blocks are sharded (module docstring)."""
+    import torch.distributed as dist
+
+    if zero3 and dist.is_available() and dist.is_initialized():
+        return dist.get_world_size()
+    return 1
+
+
 def create_adam_mini(model: Any, args: Any) -> Any:
     try:
         from adam_mini import Adam_mini
@@ -87,7 +103,9 @@ def create_adam_mini(model: Any, args: Any) -> Any:
     kwargs = adam_mini_kwargs(model.config, args, zero3)
     if zero3:
         check_zero3_partitions(kwargs, args.world_size)
-    return Adam_mini(named_parameters=model.named_parameters(), **kwargs)
+    optimizer = Adam_mini(named_parameters=model.named_parameters(), **kwargs)
+    optimizer.world_size = adam_mini_world_size(zero3)  # not torch.cuda.device_count() (docstring)
+    return optimizer
 
 
 class OptimizerMixin:

@@ -3,10 +3,12 @@
     o1pruner check-plan --config config/paper.yaml
     o1pruner check-plan --config config/paper.yaml --config my-cluster.yaml   # layered, later wins
 
-The same check runs when the Snakefile is read (``workflow/rules/common.smk``), right after the
-config is validated, so an infeasible plan stops before any job is queued: a vLLM job whose
-tensor-parallel size does not divide the model's heads otherwise waits hours in the SLURM queue
-and then crashes at engine start.
+The same check runs when the Snakefile is read by the snakemake process that submits the run
+(``workflow/rules/common.smk``), right after the config is validated, so an infeasible plan stops
+before any job is queued: a vLLM job whose tensor-parallel size does not divide the model's heads
+otherwise waits hours in the SLURM queue and then crashes at engine start. It never runs in the
+parse inside a job (snakemake's exec mode remote/subprocess): the gate is at submission, and a job
+must not stop a run the submission accepted.
 
 For every model whose ``config.json`` is reachable (an HF folder; a hub id in the local hub
 cache, ``huggingface_hub.try_to_load_from_cache``; the folder the workflow built for ``toy`` and
@@ -59,8 +61,15 @@ Memory (GiB = 2**30 bytes; b = bytes per weight element, 2 for bf16/fp16 and ``a
           recompute   = tokens x (6 hidden + 2 kv_dim + 4 intermediate) x 2   (one layer's saved
                         tensors in bf16 during its backward: norms, q, k, v, attention output,
                         gate, up, act, act*up; flash/SDPA attention stores no score matrix)
-          logits      = tokens x vocab x (2 + 4 + 4)           (bf16 logits, fp32 log-softmax
-                        and its gradient)
+          lm head     = what the per-token log-probs cost, for every method the same way, because
+                        each runs TRL 1.16's fused LM head (``trl.trainer.utils.add_fused_lm_head``:
+                        SFTTrainer and DPOTrainer add it in __init__, LHTrainer too), which never
+                        builds the [tokens, vocab] logits. Its kernel
+                        (``trl/kernels/chunked_logprob.py``) projects tiles of 4096 tokens x 32768
+                        vocabulary entries and accumulates its gradients in fp32:
+                          tile (fp32, and one fp32 temporary where Triton is missing) 2 x 4096 x 32768 x 4
+                          + hidden-state gradient tokens x hidden x 4
+                          + head-weight gradient vocab x hidden x 4, when the head trains (mode full)
   Error above the GPU's memory, warning above 90 % of it.
 
 GPU memory per ``gpu_model`` (case and punctuation ignored): :data:`GPU_MEMORY_GIB`, extended or
@@ -108,6 +117,7 @@ TRAIN_STATE_BYTES = {"adamw": 18, "adam_mini": 14}          # ZeRO-3 (DeepSpeed'
 TRAIN_STATE_BYTES_NO_DS = {"adamw": 16, "adam_mini": 12}    # fp32 trainable weights, replicated
 INFERENCE_STAGES = ("sample", "evaluate")
 TP_CANDIDATES_UP_TO = 8                                      # one node
+TRAIN_PARTS = ("model_states", "checkpoints", "recompute", "lm_head")  # training_memory's sum
 
 
 class PlanError(RuntimeError):
@@ -312,8 +322,23 @@ def training_memory(arch: Arch, tcfg: dict, n_gpus: int, method: str) -> dict:
     return {"model_states": states / GIB,
             "checkpoints": tokens * arch.hidden * arch.layers * 2 / GIB,
             "recompute": tokens * (6 * arch.hidden + 2 * arch.kv_dim + 4 * arch.intermediate) * 2 / GIB,
-            "logits": tokens * arch.vocab * 10 / GIB,
+            "lm_head": fused_lm_head_bytes(arch, tokens, head_trains=tcfg["mode"] == "full") / GIB,
             "trainable": trainable}
+
+
+# TRL 1.16's fused LM head: tokens per tile (trl/kernels/chunked_logprob.py TOKEN_CHUNK_SIZE) and
+# vocabulary entries per tile (trl/trainer/utils.py _CHUNKED_LOGPROB_CHUNK_SIZE)
+FUSED_HEAD_TILE = (4096, 32768)
+
+
+def fused_lm_head_bytes(arch: Arch, tokens: int, head_trains: bool) -> int:
+    """Peak extra bytes of the per-token log-probs through TRL's fused LM head, forward + backward
+    (formula: module docstring). No [tokens, vocab] tensor exists, so the vocabulary enters only
+    through the head's own weight gradient."""
+    tile_tokens, tile_vocab = FUSED_HEAD_TILE
+    tile = 2 * min(tokens, tile_tokens) * min(arch.vocab, tile_vocab) * 4
+    grad_weight = arch.vocab * arch.hidden * 4 if head_trains else 0
+    return tile + tokens * arch.hidden * 4 + grad_weight
 
 
 def _fmt(parts: dict, keys: tuple[str, ...]) -> str:
@@ -414,12 +439,12 @@ def check_training(name: str, m: dict, arch: Arch, cfg: dict) -> list[Finding]:
                                f"{name} has {arch.layers} decoder layers"))
             continue
         parts = training_memory(arch, tcfg, gpus, method)
-        total = sum(parts[k] for k in ("model_states", "checkpoints", "recompute", "logits"))
+        total = sum(parts[k] for k in TRAIN_PARTS)
         zero = f"ZeRO-3 over {gpus} GPUs" if tcfg.get("deepspeed") else f"no DeepSpeed, replicated on {gpus}"
         detail = (f"{method} ({tcfg['mode']}, {parts['trainable'] / 1e9:.2f}B of {arch.params() / 1e9:.2f}B "
                   f"parameters trainable, {tcfg.get('optimizer', 'adamw')}, {zero}, cutoff_len "
                   f"{tcfg['cutoff_len']}, per_device_batch_size {tcfg['per_device_batch_size']}): "
-                  f"{_fmt(parts, ('model_states', 'checkpoints', 'recompute', 'logits'))} = {total:.1f} GiB "
+                  f"{_fmt(parts, TRAIN_PARTS)} = {total:.1f} GiB "
                   f"per GPU of {mem:g} GiB {res.get('gpu_model')}")
         if total > mem:
             fix = ("more GPUs for ZeRO-3" if tcfg.get("deepspeed")

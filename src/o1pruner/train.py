@@ -9,8 +9,9 @@ What the workflow runs (only what the run depends on; both JSON objects from
         --output results/toy/runs/lh_lambda_2/model [--log-dir results/logs/toy/runs/lh_lambda_2]
 
 or, from a config file: ``o1pruner train --method lh --config config/config.yaml --model-name toy
---model-path ... --data ... --output ...``. Multi-GPU: ``torchrun --nproc_per_node N -m
-o1pruner.cli train ...`` (same arguments).
+--model-path ... --data ... --output ...``. Multi-GPU or DeepSpeed: ``torchrun --standalone
+--nproc_per_node N -m o1pruner.cli train ...`` (same arguments; :func:`launcher` builds the
+prefix the workflow's train rule uses).
 
 Settings: :mod:`o1pruner.training_config` resolves them. Precedence, later wins: the schema's
 defaults < ``training`` < ``methods.<method>.training`` < ``models.<model>.training`` <
@@ -124,6 +125,21 @@ def _precision(tcfg: dict, on_gpu: bool) -> str:
     if tcfg["precision"] == "auto":
         return "bf16" if on_gpu else "fp32"
     return tcfg["precision"]
+
+
+def launcher(gpus: int, deepspeed: str | None) -> str:
+    """The command that starts ``train`` for a job of ``gpus`` GPUs (the train rule's prefix).
+
+    One process per GPU through torchrun (one node, ``--standalone``: the SLURM profile asks
+    ``--nodes=1``) when there are several GPUs, and also for DeepSpeed on one GPU: accelerate
+    initialises DeepSpeed's process group only when LOCAL_RANK is set (accelerate/state.py,
+    PartialState), and without RANK/WORLD_SIZE/MASTER_ADDR/... DeepSpeed's own init falls back to MPI
+    discovery (deepspeed 0.19.8, comm/comm.py init_distributed), which needs mpi4py. One GPU
+    without DeepSpeed, or CPU: the plain command, in-process.
+    """
+    if gpus > 1 or (gpus == 1 and deepspeed):
+        return f"torchrun --standalone --nproc_per_node {gpus} -m o1pruner.cli"
+    return "o1pruner"
 
 
 # ---- the methods --------------------------------------------------------------------------

@@ -27,8 +27,13 @@ config.update(_validated)
 
 # Pre-flight (o1pruner check-plan): a GPU job that cannot start (TP vs heads, memory, max_tokens vs
 # max_model_len) stops the run here, not hours later in the queue; warnings are printed.
+# Only where the run is submitted (exec mode default): every job parses this file again (on a
+# cluster node: --mode remote; a local script job: --mode subprocess), and a job must never refuse
+# a plan that was accepted at submission, e.g. once a sample job has put the model's config.json
+# into the hub cache the submit host could not see before.
 from o1pruner.plan import check_or_raise as _check_plan  # noqa: E402
-_check_plan(config)
+if workflow.is_main_process:
+    _check_plan(config)
 
 RESULTS = config["results"]
 BOOT = config["bootstrap"]
@@ -67,6 +72,27 @@ def model_path(wildcards):
 def res(wildcards, stage, key):
     """A job resource, models.<m>.resources.<stage>.<key> (defaults in the schema; SLURM uses these)."""
     return model_cfg(wildcards)["resources"][stage][key]
+
+
+def _partition_file():
+    """The SLURM plugin's partition file, where the plugin reads it (--slurm-partition-config, set
+    in profiles/slurm/config.yaml, or $SNAKEMAKE_SLURM_PARTITIONS); None for other executors.
+    Snakemake sets executor_settings when the run starts, before any job's resources are computed;
+    a dry run has none (only $SNAKEMAKE_SLURM_PARTITIONS then)."""
+    given = getattr(workflow.executor_settings, "partition_config", None)
+    return given or os.environ.get("SNAKEMAKE_SLURM_PARTITIONS")
+
+
+def retry_res(stage, key):
+    """mem_mb or runtime of a GPU rule: models.<m>.resources.<stage>.<key> times the attempt, capped
+    at the partition limits the user set (o1pruner.retries)."""
+    from o1pruner.retries import partition_limits, retried
+
+    def value(wildcards, attempt):
+        limit = partition_limits(_partition_file(), res(wildcards, stage, "gpu")).get(key)
+        return retried(res(wildcards, stage, key), attempt, limit)
+
+    return value
 
 
 def res_gpu_model(stage):
@@ -287,10 +313,10 @@ def run_method_config(wc):
 
 
 def train_launcher(wc, resources):
-    gpus = int(resources.gpu)
-    if gpus > 1:
-        return f"torchrun --standalone --nproc_per_node {gpus} -m o1pruner.cli"
-    return "o1pruner"
+    """torchrun for several GPUs or DeepSpeed, else the plain command (o1pruner.train.launcher)."""
+    from o1pruner.train import launcher
+
+    return launcher(int(resources.gpu), run_training(wc)["deepspeed"])
 
 
 # ---- report.smk: intervals, difficulty, diagnostics ---------------------------------------

@@ -29,8 +29,8 @@ rule evaluate:
         gpu=lambda wc: res(wc, "evaluate", "gpu"),
         gpu_model=res_gpu_model("evaluate"),
         cpus_per_task=lambda wc: res(wc, "evaluate", "cpus_per_task"),
-        mem_mb=lambda wc, attempt: res(wc, "evaluate", "mem_mb") * attempt,
-        runtime=lambda wc, attempt: res(wc, "evaluate", "runtime") * attempt,
+        mem_mb=retry_res("evaluate", "mem_mb"),
+        runtime=retry_res("evaluate", "runtime"),
     conda:
         "../../envs/vllm.yaml"
     shell:

@@ -22,8 +22,8 @@ rule sample_shard:
         gpu=lambda wc: res(wc, "sample", "gpu"),
         gpu_model=res_gpu_model("sample"),
         cpus_per_task=lambda wc: res(wc, "sample", "cpus_per_task"),
-        mem_mb=lambda wc, attempt: res(wc, "sample", "mem_mb") * attempt,
-        runtime=lambda wc, attempt: res(wc, "sample", "runtime") * attempt,
+        mem_mb=retry_res("sample", "mem_mb"),
+        runtime=retry_res("sample", "runtime"),
     conda:
         "../../envs/vllm.yaml"
     shell:

@@ -29,8 +29,8 @@ rule train:
         gpu=lambda wc: res(wc, "train", "gpu"),
         gpu_model=res_gpu_model("train"),
         cpus_per_task=lambda wc: res(wc, "train", "cpus_per_task"),
-        mem_mb=lambda wc, attempt: res(wc, "train", "mem_mb") * attempt,
-        runtime=lambda wc, attempt: res(wc, "train", "runtime") * attempt,
+        mem_mb=retry_res("train", "mem_mb"),
+        runtime=retry_res("train", "runtime"),
     conda:
         "../../envs/train.yaml"
     shell:
