@@ -224,6 +224,16 @@ def test_hidden_or_missing_gpus_stop_the_job(fake_cuda, monkeypatch):
         devices.require_gpus(4, "sample")
 
 
+def test_a_test_cluster_with_fake_gpus_runs_gpu_jobs_on_the_cpu_and_says_so(monkeypatch, capsys):
+    """O1PRUNER_FAKE_GPUS=1 (the local SLURM's A800s are a GRES without devices): no stop."""
+    monkeypatch.setattr(devices, "cuda_device_count", lambda: 0)
+    with pytest.raises(devices.NoGpuError):
+        devices.require_gpus(1, "sample")
+    monkeypatch.setenv(devices.FAKE_GPUS_ENV, "1")
+    assert devices.require_gpus(1, "sample") == 0
+    assert "fake GPUs): running on the CPU" in capsys.readouterr().err
+
+
 def test_cpu_jobs_are_not_checked(monkeypatch):
     monkeypatch.setattr(devices, "cuda_device_count", lambda: pytest.fail("a CPU job asked CUDA"))
     assert devices.require_gpus(0, "sample") == 0 and devices.require_gpus(None, "sample") == 0

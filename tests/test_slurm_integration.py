@@ -103,6 +103,7 @@ def _env() -> dict:
     # rules call the `o1pruner` console script: the one next to this interpreter
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.pop("SLURM_JOB_ID", None)
+    env["O1PRUNER_FAKE_GPUS"] = "1"  # the local cluster's A800s are a GRES without devices
     return env
 
 

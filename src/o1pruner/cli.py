@@ -59,6 +59,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+def put_scripts_first_on_path() -> None:
+    """Put the folder of this interpreter's scripts (``o1pruner``) first on ``PATH``, for the
+    processes this one starts: the Snakefile calls it, so the rules find the CLI of the interpreter
+    running Snakemake whether or not its venv is activated."""
+    import os
+    from pathlib import Path
+
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
+
 def _usage() -> str:
     width = max(map(len, COMMANDS))
     lines = ["usage: o1pruner <command> [options]", "", "commands:"]

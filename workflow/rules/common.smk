@@ -43,7 +43,8 @@ os.environ.setdefault("O1PRUNER_ROOT", workflow.basedir)  # envs/*.post-deploy.s
 # Rules call the `o1pruner` console script: the one beside the interpreter running Snakemake comes
 # first, so `.venv/bin/snakemake` works without activating the venv (a conda env of --sdm conda is
 # put before it by Snakemake, and wins).
-os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+from o1pruner.cli import put_scripts_first_on_path  # noqa: E402
+put_scripts_first_on_path()
 workflow.localrules(*config["slurm"]["local_rules"])  # light rules on the submit node (SLURM)
 
 wildcard_constraints:
