@@ -480,11 +480,11 @@ def lr_factor(cfg: ToyConfig, step: int) -> float:
     """The learning rate at ``step`` as a share of ``cfg.lr``: a linear warmup, the peak held, then a
     cosine to 0 over the last ``decay_fraction`` of the steps.
 
-    Why hold the peak: the build learns in two jumps, and the second (copying each step's operation
-    from the prompt by its label, an induction copy) comes at a step that varies with the seed and
-    the CPU (600 to 1,500 of 2,000). Under a cosine over the whole run a late jump met a learning
-    rate already decayed to a fifth and did not finish (medium-set accuracy 61 %, the loss still
-    falling); held at its peak the rate finishes it, and the decay at the end anneals.
+    The build learns in two jumps, and the second (copying each step's operation from the prompt by
+    its label, an induction copy) comes at a step that varies with the seed and the CPU (600 to
+    1,500 of 2,000). Under a cosine over the whole run (the default, ``decay_fraction`` 1) a late
+    jump meets a decayed rate and may not finish; holding the peak (0.25) helped that seed and hurt
+    the others more (docs/toy.md), so it stays an option, measured, not the default.
     """
     decay_start = cfg.steps * (1 - cfg.decay_fraction)
     progress = max(0.0, step - decay_start) / max(1.0, cfg.steps - decay_start)
