@@ -39,7 +39,7 @@ results-page: venv
 test: venv
 	python -m pytest -q $(PYTEST_ARGS)
 
-# GPU acceptance (src/o1pruner/gpu_check.py): every GPU path on SmolLM2-135M, a pass/fail table,
+# GPU acceptance (src/o1pruner/cluster/gpu_check.py): every GPU path on SmolLM2-135M, a pass/fail table,
 # exit 1 on any failure, including no usable CUDA (a CPU build of torch, no GPU, a driver older than
 # 580). Run it on a GPU node: the checks run in the workflow's conda envs, created first with
 #   snakemake --sdm conda --configfile config/smollm2.yaml --conda-create-envs-only
@@ -47,10 +47,10 @@ test: venv
 # gpu-check-cpu: the same steps on the CPU (toy model, fp32, gloo), as CI runs them.
 #   GPU_CHECK_ARGS="--only sft-full-bf16"
 gpu-check: venv
-	python -m o1pruner.gpu_check --envs conda $(GPU_CHECK_ARGS)
+	python -m o1pruner.cluster.gpu_check --envs conda $(GPU_CHECK_ARGS)
 
 gpu-check-cpu: venv
-	python -m o1pruner.gpu_check --cpu $(GPU_CHECK_ARGS)
+	python -m o1pruner.cluster.gpu_check --cpu $(GPU_CHECK_ARGS)
 
 lint: venv
 	snakemake --lint

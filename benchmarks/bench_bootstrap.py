@@ -7,7 +7,7 @@ What is compared, on the same synthetic evaluation rows (the paper config's shap
 3 evaluation sets × 5 methods × ``--problems`` problems, greedy: one row per problem) and the
 same seeds, so both give the same intervals (checked):
 
-* A, pipeline: ``o1pruner.bootstrap.bootstrap_cells`` – one (B, P) matrix of problem counts per
+* A, pipeline: ``o1pruner.evaluation.bootstrap.bootstrap_cells`` – one (B, P) matrix of problem counts per
   (model, set), the replicate sums of all runs in one matrix product, AES and quantiles as
   array operations.
 * B, plain loop: ``naive_bootstrap_cells`` – per replicate and run, index the per-problem arrays
@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from _common import machine, median, print_table, ratio, write_result
 
-from o1pruner.bootstrap import bootstrap_cells, naive_bootstrap_cells
+from o1pruner.evaluation.bootstrap import bootstrap_cells, naive_bootstrap_cells
 
 METHODS = ["baseline", "fast_prompt", "sft", "dpo", "lh"]
 

@@ -8,13 +8,13 @@ Stages (each in its own subprocess, so each peak RSS is that stage's alone):
 * ``parquet_write``: ``DataFrame.to_parquet`` (pyarrow) of the graded table (built in the
   same process; building is not timed),
 * ``parquet_read``: ``pd.read_parquet``,
-* ``reference_stats``: ``o1pruner.stats.reference_stats`` (L̄_ref, Ā_ref, ... per problem),
-* ``build_sft`` / ``build_dpo`` / ``build_lh``: ``o1pruner.training_sets`` (λ = 2, 2 samples per problem),
+* ``reference_stats``: ``o1pruner.reference_stats.reference_stats`` (L̄_ref, Ā_ref, ... per problem),
+* ``build_sft`` / ``build_dpo`` / ``build_lh``: ``o1pruner.methods.datasets`` (λ = 2, 2 samples per problem),
 * ``build_sft_vectorised``: the obvious alternative to ``build_sft``'s per-problem loop, for
   comparison (not pipeline code): the same input checks, then one sort and
   ``groupby().head(2)``; its output is checked equal to ``build_sft``'s,
 * ``aes``: per-(model, method, dataset) accuracy/length of the table (a groupby) and
-  ``o1pruner.aes.compute_aes``.
+  ``o1pruner.evaluation.aes.compute_aes``.
 
 Every stage after the write reads the Parquet file first (not timed); the table reports the
 stage's wall time, the process's peak RSS (``ru_maxrss``) and the RSS once the table was in
@@ -120,7 +120,7 @@ def metrics_table(df):
 
 def sft_vectorised(graded, n_shortest: int = 2):
     """build_sft without a Python loop over problems: same checks, one sort, groupby().head(n)."""
-    from o1pruner.training_sets import SFT_COLUMNS, _canonical
+    from o1pruner.methods.datasets import SFT_COLUMNS, _canonical
 
     df = _canonical(graded)
     c = df[df["correct"]].sort_values(["problem_id", "num_tokens", "sample_idx"], kind="mergesort")
@@ -131,9 +131,9 @@ def run_stage(stage: str, table: Path, rows: int, seed: int) -> dict:
     """One stage in this (child) process: returns wall time and memory."""
     import pandas as pd
 
-    from o1pruner.aes import compute_aes
-    from o1pruner.training_sets import build_dpo, build_lh, build_sft
-    from o1pruner.stats import reference_stats
+    from o1pruner.evaluation.aes import compute_aes
+    from o1pruner.methods.datasets import build_dpo, build_lh, build_sft
+    from o1pruner.reference_stats import reference_stats
 
     rss_imports = C.peak_rss_mb()
     out = {}

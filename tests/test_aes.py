@@ -1,4 +1,4 @@
-"""AES (o1pruner.aes): reproduce the paper's Table 2 AES column from its Acc and Length columns,
+"""AES (o1pruner.evaluation.aes): reproduce the paper's Table 2 AES column from its Acc and Length columns,
 plus unit tests of the formula, the input checks and the ``o1pruner aes`` command."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from o1pruner import aes
-from o1pruner.aes import aes_score, compute_aes
+from o1pruner.evaluation import aes
+from o1pruner.evaluation.aes import aes_score, compute_aes
 from o1pruner.cli import main
 from o1pruner.schemas import SchemaError
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from o1pruner.anatomy import add_anatomy, anatomy, pruning_anatomy
-from o1pruner.toy import ToyConfig, chain_problems, long_thought_solution, slip_table
+from o1pruner.toy.anatomy import add_anatomy, anatomy, pruning_anatomy
+from o1pruner.toy.model import ToyConfig, chain_problems, long_thought_solution, slip_table
 
 PROBLEM = "Start with 8. Then a) +1, b) -5, c) *2. What is the final number?"
 
@@ -138,7 +138,7 @@ def test_workflow_annotates_toy_models_only(tmp_path):
 
 
 def test_reflection_table_has_one_row_per_group_with_intervals():
-    from o1pruner.anatomy import reflection_table, reflection_value
+    from o1pruner.toy.anatomy import reflection_table, reflection_value
 
     rows = []
     for pid, level in enumerate([2, 2, 7, 7]):
@@ -154,7 +154,7 @@ def test_reflection_table_has_one_row_per_group_with_intervals():
 
 
 def test_more_minus_fewer_is_paired_within_problems_not_pooled():
-    from o1pruner.anatomy import reflection_value
+    from o1pruner.toy.anatomy import reflection_value
 
     # problem 0 always wrong, one sample below its median; problem 1 always right, one above:
     # pooled, "more checks" would look 100 points better; within each problem nothing differs

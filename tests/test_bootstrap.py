@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from o1pruner.aes import compute_aes
-from o1pruner.bootstrap import (attach_intervals, bootstrap_cells, counts_from_indices, discordance,
+from o1pruner.evaluation.aes import compute_aes
+from o1pruner.evaluation.bootstrap import (attach_intervals, bootstrap_cells, counts_from_indices, discordance,
                                 naive_bootstrap_cells, problems_needed)
 
 
@@ -64,7 +64,7 @@ def test_sampled_evaluation_resamples_problems_with_their_samples():
     rows = _rows([1, 1, 1, 1, 0, 0, 0, 0], [10] * 8, samples=4)
     samples = {("m", "baseline", None, "d"): rows,
                ("m", "lh", None, "d"): rows.assign(num_tokens=5)}
-    from o1pruner.bootstrap import bootstrap_group
+    from o1pruner.evaluation.bootstrap import bootstrap_group
 
     reps = bootstrap_group({("baseline", None): rows, ("lh", None): rows}, 400,
                            np.random.default_rng(0), {"alpha": 1, "beta": 3, "gamma": 5}, "paper")
@@ -113,7 +113,7 @@ def test_counts_and_sample_size():
 
 
 def test_eval_set_size_gives_the_asked_half_width():
-    from o1pruner.bootstrap import eval_set_size
+    from o1pruner.evaluation.bootstrap import eval_set_size
 
     def sets(n, seed):
         rng = np.random.default_rng(seed)
@@ -134,7 +134,7 @@ def test_eval_set_size_gives_the_asked_half_width():
 
 
 def test_eval_set_size_without_discordance_gives_no_size():
-    from o1pruner.bootstrap import eval_set_size
+    from o1pruner.evaluation.bootstrap import eval_set_size
 
     rows = _rows([1, 0, 1, 1], [5, 5, 5, 5])
     out = eval_set_size({("m", "baseline", None, "d"): rows, ("m", "lh", None, "d"): rows}).iloc[0]

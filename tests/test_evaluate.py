@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from o1pruner.problems import load_dataset
-from o1pruner.evaluate import run_metrics
+from o1pruner.evaluation.evaluate import run_metrics
 
 
 def test_run_metrics_by_hand():

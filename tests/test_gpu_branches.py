@@ -1,7 +1,7 @@
 """The GPU branches of generation, sampling and evaluation, run on this CPU machine with a fake CUDA
 (tests/fakes/fake_cuda.py) and a fake vLLM (tests/fakes/vllm) that records what it is handed:
 how the engine would start, its arguments, the prompt token ids and the per-request seeds. Also
-the stop of a job that asked for GPUs and has none (o1pruner.devices)."""
+the stop of a job that asked for GPUs and has none (o1pruner.cluster.devices)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import shutil
 import pandas as pd
 import pytest
 
-from o1pruner import devices, generation
-from o1pruner.generation import SamplingSpec
+from o1pruner.cluster import devices
+
+from o1pruner.generation import engines as generation
+from o1pruner.generation.engines import SamplingSpec
 from o1pruner.problems import load_dataset
 
 SAMPLED = SamplingSpec(n=3, temperature=0.6, top_p=0.9, top_k=20, max_tokens=16, seed=11)
@@ -42,7 +44,7 @@ def bos_model(tiny_toy_model, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def prompts(bos_model):
-    from o1pruner.sampling import render_prompts
+    from o1pruner.generation.sampling import render_prompts
 
     problems = load_dataset("gpu_t", {"source": "toy", "n": 2, "levels": [2], "seed": 4})
     rendered = render_prompts(problems, str(bos_model))
@@ -105,7 +107,7 @@ def test_greedy_requests_carry_no_seed(fake_cuda, fake_vllm, bos_model, prompts)
 def test_vllm_gets_the_prompt_ids_training_sees(fake_vllm, bos_model, prompts):
     from transformers import AutoTokenizer
 
-    from o1pruner.lh_trainer import tokenize_lh_example
+    from o1pruner.training.lh_trainer import tokenize_lh_example
 
     tok = AutoTokenizer.from_pretrained(bos_model)
     generation.generate("vllm", str(bos_model), prompts, SamplingSpec(max_tokens=8))
@@ -159,7 +161,7 @@ def problems_file(tmp_path):
 
 
 def test_sample_cli_on_cuda(fake_cuda, fake_vllm, bos_model, problems_file, tmp_path):
-    from o1pruner.sampling import cli_sample
+    from o1pruner.generation.sampling import cli_sample
 
     out = tmp_path / "s.parquet"
     assert cli_sample(["--model", str(bos_model), "--problems", str(problems_file), "--backend", "vllm",
@@ -173,7 +175,7 @@ def test_sample_cli_on_cuda(fake_cuda, fake_vllm, bos_model, problems_file, tmp_
 
 
 def test_evaluate_cli_on_cuda_passes_the_sampled_seed(fake_cuda, fake_vllm, bos_model, problems_file, tmp_path):
-    from o1pruner.evaluate import cli_evaluate
+    from o1pruner.evaluation.evaluate import cli_evaluate
 
     assert cli_evaluate(["--model", str(bos_model), "--run", "baseline", "--model-name", "toy",
                          "--backend", "vllm", "--gpus", "1", "--max-tokens", "16",
@@ -240,7 +242,7 @@ def test_cpu_jobs_are_not_checked(monkeypatch):
 
 
 def test_train_entry_stops_when_its_rule_asked_for_gpus(monkeypatch, tmp_path):
-    from o1pruner.train import cli_train
+    from o1pruner.training.train import cli_train
 
     monkeypatch.setattr(devices, "torch_cuda_version", lambda: None)
     monkeypatch.setenv(devices.JOB_GPUS_ENV, "4")

@@ -1,4 +1,4 @@
-"""GPU acceptance (o1pruner.gpu_check) on CPU: the failure without CUDA, the table and exit code,
+"""GPU acceptance (o1pruner.cluster.gpu_check) on CPU: the failure without CUDA, the table and exit code,
 the list of checks, the verdicts on a training summary, and the whole check in its CPU mode."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from o1pruner import gpu_check as g
+from o1pruner.cluster import gpu_check as g
 
 
 def test_gpu_mode_without_cuda_fails_naming_the_reason(tmp_path, capsys):
@@ -35,7 +35,7 @@ def test_module_entry_point_exits_nonzero_without_cuda(tmp_path):
 
     if torch.version.cuda is not None:
         pytest.skip("this torch is a CUDA build")
-    res = subprocess.run([sys.executable, "-m", "o1pruner.gpu_check", "--workdir", str(tmp_path / "w"),
+    res = subprocess.run([sys.executable, "-m", "o1pruner.cluster.gpu_check", "--workdir", str(tmp_path / "w"),
                           "--only", "sft-full-bf16"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 1 and "CPU build" in res.stdout, res.stdout + res.stderr
 
@@ -130,8 +130,8 @@ def test_verify_train_summary(tmp_path):
 
 def test_training_tables_have_the_trainers_columns():
     from o1pruner.prompts import render
-    from o1pruner.toy import chain_problems, long_thought_solution
-    from o1pruner.train import METHODS
+    from o1pruner.toy.model import chain_problems, long_thought_solution
+    from o1pruner.training.train import METHODS
 
     class Tok:  # render() only needs the chat template
         def apply_chat_template(self, messages, tokenize, add_generation_prompt, **kwargs):
@@ -176,7 +176,7 @@ def test_cpu_mode_runs_every_step(tmp_path):
     import subprocess
     import sys
 
-    res = subprocess.run([sys.executable, "-m", "o1pruner.gpu_check", "--cpu", "--workdir", str(tmp_path)],
+    res = subprocess.run([sys.executable, "-m", "o1pruner.cluster.gpu_check", "--cpu", "--workdir", str(tmp_path)],
                          capture_output=True, text=True, timeout=1500)
     rows = len(g.all_checks()) + 1
     assert res.returncode == 0 and f"{rows}/{rows} passed" in res.stdout, res.stdout[-4000:] + res.stderr[-2000:]

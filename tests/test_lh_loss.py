@@ -1,4 +1,4 @@
-"""LH (O1-Pruner) loss, tokenisation, reference pass and trainer (o1pruner.lh_trainer)."""
+"""LH (O1-Pruner) loss, tokenisation, reference pass and trainer (o1pruner.training.lh_trainer)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from o1pruner.lh_trainer import (
+from o1pruner.training.lh_trainer import (
     LHConfig,
     IGNORE_INDEX,
     LHDataCollator,
@@ -333,7 +333,7 @@ def test_lh_config_carries_epsilon_and_the_trainer_scores_pi_ref_once(tokenizer,
 
 def _old_vs_fused(model, batch, ref_shift=0.3):
     """LH loss and gradients from the model's logits (the pre-fused path) and through the fused head."""
-    from o1pruner.lh_trainer import add_fused_head, model_mean_logprobs
+    from o1pruner.training.lh_trainer import add_fused_head, model_mean_logprobs
 
     ref = batch["ref_logp"] + torch.tensor([ref_shift, -ref_shift] * (len(batch["ref_logp"]) // 2)
                                            + [0.0] * (len(batch["ref_logp"]) % 2))

@@ -1,4 +1,4 @@
-"""Pre-flight feasibility check (o1pruner.plan): tensor parallelism, GPU memory, long outputs.
+"""Pre-flight feasibility check (o1pruner.cluster.plan): tensor parallelism, GPU memory, long outputs.
 
 Offline: the models are local folders with the real config.json numbers of Qwen2-7B (Marco-o1)
 and Qwen2.5-32B (QwQ-32B-Preview); no weights are needed.
@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from o1pruner.config import validate
-from o1pruner.plan import (Arch, PlanError, check, check_or_raise, cli_check_plan, deep_merge,
+from o1pruner.cluster.plan import (Arch, PlanError, check, check_or_raise, cli_check_plan, deep_merge,
                            inference_memory, load_layered, tp_choices, training_memory, valid_tp)
 from tests.conftest import REPO
 
@@ -265,7 +265,7 @@ def test_max_model_len_beyond_the_models_positions_is_an_error(paper, monkeypatc
 
 
 def test_rope_scaling_extends_the_context():
-    from o1pruner.plan import derived_max_len
+    from o1pruner.cluster.plan import derived_max_len
 
     assert derived_max_len({"max_position_embeddings": 32768}) == 32768
     assert derived_max_len({"max_position_embeddings": 32768,
@@ -312,7 +312,7 @@ def test_r1_distill_dpo_estimate_has_no_full_logits_term():
     # issue 21: with a [tokens, vocab] logits term (10 bytes each) DPO at 2 x 17,408 tokens and
     # 151,936 entries alone was 49.3 GiB, and the plan refused this preset
     cfg = validate(preset("r1_distill_1.5b.yaml"))
-    from o1pruner.training_config import effective_training_config
+    from o1pruner.training.settings import effective_training_config
 
     arch = Arch.from_config(json.loads((MODEL_CONFIGS / PRESETS["r1_distill_1.5b.yaml"]["r1_1.5b"]
                                         / "config.json").read_text()), "r1")

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from o1pruner.problems import DatasetError, load_dataset, problem_id, read_records
-from o1pruner.toy import toy_problems
+from o1pruner.toy.model import toy_problems
 from tests.conftest import REPO
 
 SHARED_SPECS = {

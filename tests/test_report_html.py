@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from o1pruner.tables import markdown_to_html
+from o1pruner.reporting.tables import markdown_to_html
 from tests.conftest import REPO
 from tests.test_workflow import snakemake
 

@@ -13,7 +13,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from o1pruner import anatomy, cli, results_page, stats, tables
+from o1pruner import cli
+
+from o1pruner.toy import anatomy
+
+from o1pruner.reporting import results_page
+
+from o1pruner.reporting import length_disharmony
+
+from o1pruner.reporting import tables
 from o1pruner.config import load
 from tests.conftest import REPO
 
@@ -53,7 +61,7 @@ def _write_run(results: Path) -> None:
     tables.write_table(tables.table3(aes3), results / "tables" / "table3")
     per_problem = pd.DataFrame({"problem_id": ["a", "a", "b", "b"], "interval": [1, 2, 1, 2],
                                 "accuracy": [1.0, 0.5, 0.5, 0.0], "mean_length": [10.0, 20.0, 12.0, 24.0]})
-    tables.write_table(stats.table1(per_problem), results / "tables" / "table1_toy")
+    tables.write_table(length_disharmony.table1(per_problem), results / "tables" / "table1_toy")
     counts = pd.DataFrame([{"model": "toy", "method": "baseline", "dataset": "toy_easy", "n": 12, "acc": 75.0,
                             "n_checks": 2.0, "n_corrections": 0.5, "n_errors": 0.5}])
     anatomy.write_markdown(counts, results / "tables" / "pruning_anatomy.md")

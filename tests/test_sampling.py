@@ -12,7 +12,7 @@ import pytest
 
 from o1pruner.problems import load_dataset
 from o1pruner.schemas import SAMPLES
-from o1pruner.sampling import select_shard
+from o1pruner.generation.sampling import select_shard
 
 SPEC = {"source": "toy", "n": 6, "levels": [2, 3], "seed": 5}
 

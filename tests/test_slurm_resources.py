@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from o1pruner.retries import partition_limits, retried
+from o1pruner.cluster.retries import partition_limits, retried
 from tests.conftest import REPO
 
 PARTITIONS = REPO / "profiles" / "slurm" / "partitions.yaml"

@@ -69,9 +69,9 @@ def test_every_o1pruner_import_resolves():
 
 def test_the_import_check_catches_a_stale_import(tmp_path):
     bad = tmp_path / "probe.py"
-    bad.write_text("def f():\n    from o1pruner.data import load_dataset\n    from o1pruner.generation import nope\n")
+    bad.write_text("def f():\n    from o1pruner.data import load_dataset\n    from o1pruner.generation.engines import nope\n")
     assert [p.split(": ", 1)[1] for p in unresolved(bad)] == [
-        "import o1pruner.data: No module named 'o1pruner.data'", "o1pruner.generation has no nope"]
+        "import o1pruner.data: No module named 'o1pruner.data'", "o1pruner.generation.engines has no nope"]
 
 
 # ---- the cluster environments --------------------------------------------------------------

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from o1pruner.cli import main
-from o1pruner.stats import length_intervals, reference_stats, table1
+from o1pruner.reference_stats import reference_stats
+from o1pruner.reporting.length_disharmony import length_intervals, table1
 
 
 def graded(rows):

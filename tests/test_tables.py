@@ -1,4 +1,4 @@
-"""Paper tables (o1pruner.tables): Table 2 / Table 3 layout, method names and order, Markdown."""
+"""Paper tables (o1pruner.reporting.tables): Table 2 / Table 3 layout, method names and order, Markdown."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from o1pruner import aes, tables
+from o1pruner.evaluation import aes
+
+from o1pruner.reporting import tables
 from o1pruner.schemas import SchemaError
 
 DATA = Path(__file__).parent / "data"
@@ -153,8 +155,8 @@ def test_markdown_escapes_pipes():
 
 
 def _aes_with_intervals():
-    from o1pruner.aes import compute_aes
-    from o1pruner.bootstrap import attach_intervals, bootstrap_cells
+    from o1pruner.evaluation.aes import compute_aes
+    from o1pruner.evaluation.bootstrap import attach_intervals, bootstrap_cells
 
     rng = np.random.default_rng(0)
     samples = {}

@@ -64,7 +64,7 @@ def test_render_passes_the_family_template_arguments():
 
 @pytest.fixture(scope="module")
 def thinking_toy(tmp_path_factory):
-    from o1pruner.toy import ToyConfig, train_toy
+    from o1pruner.toy.model import ToyConfig, train_toy
 
     out = tmp_path_factory.mktemp("think") / "model"
     train_toy(ToyConfig(steps=80, batch_size=16, train_problems=1500, levels=[1, 2], thinking=True),
@@ -75,7 +75,7 @@ def thinking_toy(tmp_path_factory):
 def test_thinking_toy_template_opens_think_and_counts_add_up(thinking_toy):
     from transformers import AutoTokenizer
 
-    from o1pruner.generation import SamplingSpec, TransformersEngine
+    from o1pruner.generation.engines import SamplingSpec, TransformersEngine
 
     tok = AutoTokenizer.from_pretrained(thinking_toy)
     prompt = render(tok, "Start with 3. Then a) +2. What is the final number?", "toy_think")
@@ -98,7 +98,7 @@ def test_vllm_records_the_same_thinking_counts(thinking_toy):
     pytest.importorskip("vllm")
     from transformers import AutoTokenizer
 
-    from o1pruner.generation import SamplingSpec, TransformersEngine, VLLMEngine
+    from o1pruner.generation.engines import SamplingSpec, TransformersEngine, VLLMEngine
 
     tok = AutoTokenizer.from_pretrained(thinking_toy)
     prompts = [render(tok, "Start with 3. Then a) +2. What is the final number?", "toy_think")]
@@ -120,7 +120,7 @@ def _round_trip_share(tok, model_dir, prompts, n=4, max_new_tokens=40) -> tuple[
     import torch
     from transformers import AutoModelForCausalLM
 
-    from o1pruner.lh_trainer import tokenize_lh_example
+    from o1pruner.training.lh_trainer import tokenize_lh_example
 
     lm = AutoModelForCausalLM.from_pretrained(model_dir).eval()
     torch.manual_seed(0)
@@ -183,7 +183,7 @@ def test_official_training_prompt_is_marcos_system_prompt_and_the_raw_problem(ti
     from transformers import AutoTokenizer
 
     from o1pruner.prompts import MARCO_SYSTEM
-    from o1pruner.train import apply_training_prompt
+    from o1pruner.training.train import apply_training_prompt
 
     q = "Start with 3. Then a) +2. What is the final number?"
     for model, family in ((tiny_toy_model, "qwq"), (thinking_toy, "toy_think")):

@@ -7,9 +7,9 @@ import re
 import numpy as np
 import pytest
 
-from o1pruner.anatomy import anatomy
+from o1pruner.toy.anatomy import anatomy
 from o1pruner.grading import Grader
-from o1pruner.toy import (MAX_VALUE, ChainProblem, SlipTable, ToyConfig, chain_problems, facts,
+from o1pruner.toy.model import (MAX_VALUE, ChainProblem, SlipTable, ToyConfig, chain_problems, facts,
                           long_thought_solution, slip_table, training_corpus)
 
 
@@ -120,7 +120,7 @@ def test_shared_prefix_loss_equals_the_full_batch_loss_and_gradient():
     """The toy build's step: the prefix computed once and broadcast, the head on labels only."""
     import torch
 
-    from o1pruner.toy import (REFLECTIVE_PIECES, ToyConfig, build_model, build_tokenizer, common_prefix,
+    from o1pruner.toy.model import (REFLECTIVE_PIECES, ToyConfig, build_model, build_tokenizer, common_prefix,
                               encode_pairs, shared_prefix_loss, training_corpus)
 
     cfg = ToyConfig(train_problems=64, reflective=True, hidden_size=32, intermediate_size=64,
@@ -155,7 +155,7 @@ def test_shared_prefix_loss_equals_the_full_batch_loss_and_gradient():
 def test_learning_rate_holds_its_peak_then_decays_over_the_last_share_of_the_steps():
     import math
 
-    from o1pruner.toy import lr_factor
+    from o1pruner.toy.model import lr_factor
 
     whole = ToyConfig(steps=1000, warmup_steps=10)   # decay_fraction 1.0: a cosine over the run
     assert lr_factor(whole, 0) == pytest.approx(0.1) and lr_factor(whole, 9) == pytest.approx(1.0, abs=1e-3)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from o1pruner.toy_check import render
+from o1pruner.toy.check import render
 
 
 def row(seed, easy=100.0, medium=99.0, presample=90.0, hard_gap=20.0, build_s=250.0):

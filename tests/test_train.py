@@ -1,4 +1,4 @@
-"""Training entry point (o1pruner.train): SFT / DPO / LH on a tiny random Llama, on CPU."""
+"""Training entry point (o1pruner.training.train): SFT / DPO / LH on a tiny random Llama, on CPU."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ tokenizers = pytest.importorskip("tokenizers")
 pytest.importorskip("trl")
 pytest.importorskip("peft")
 
-from o1pruner import run_folder  # noqa: E402
-from o1pruner import train as T  # noqa: E402
+from o1pruner.training import run_folder  # noqa: E402
+from o1pruner.training import train as T  # noqa: E402
 from o1pruner.config import ConfigError, load  # noqa: E402
-from o1pruner.training_config import training_defaults  # noqa: E402
+from o1pruner.training.settings import training_defaults  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -185,9 +185,9 @@ def test_zero3_config_is_valid_json_with_auto_values():
 
 
 @pytest.mark.parametrize("method, config_class, own", [
-    ("sft", "o1pruner.trl_trainers.SFTConfig", {"max_length": 64, "completion_only_loss": True}),
-    ("dpo", "o1pruner.trl_trainers.DPOConfig", {"beta": 0.3, "max_length": 64, "precompute_ref_log_probs": True}),
-    ("lh", "o1pruner.lh_trainer.LHConfig", {"epsilon": 0.15, "remove_unused_columns": False,
+    ("sft", "o1pruner.training.trl_trainers.SFTConfig", {"max_length": 64, "completion_only_loss": True}),
+    ("dpo", "o1pruner.training.trl_trainers.DPOConfig", {"beta": 0.3, "max_length": 64, "precompute_ref_log_probs": True}),
+    ("lh", "o1pruner.training.lh_trainer.LHConfig", {"epsilon": 0.15, "remove_unused_columns": False,
                                             "precompute_ref_log_probs": True}),
 ])
 def test_training_arguments_carry_the_settings_of_the_method_table(method, config_class, own, tmp_path):
@@ -203,8 +203,8 @@ def test_training_arguments_carry_the_settings_of_the_method_table(method, confi
 
 
 def test_adam_mini_kwargs_come_from_the_model_config_and_the_zero3_flag(tmp_path):
-    from o1pruner.lh_trainer import LHConfig
-    from o1pruner.optimizers import adam_mini_kwargs
+    from o1pruner.training.lh_trainer import LHConfig
+    from o1pruner.training.optimizers import adam_mini_kwargs
 
     args = LHConfig(output_dir=str(tmp_path), learning_rate=2e-7, weight_decay=0.0, use_cpu=True, report_to="none")
     gqa = transformers.LlamaConfig(hidden_size=64, num_attention_heads=8, num_key_value_heads=2)
@@ -223,8 +223,8 @@ def test_create_adam_mini_passes_zero3_when_deepspeed_zero3_is_on(base_model, tm
     import adam_mini
     import transformers.integrations.deepspeed as hf_ds
 
-    from o1pruner.lh_trainer import LHConfig
-    from o1pruner.optimizers import create_adam_mini
+    from o1pruner.training.lh_trainer import LHConfig
+    from o1pruner.training.optimizers import create_adam_mini
 
     seen = {}
 
@@ -242,7 +242,7 @@ def test_create_adam_mini_passes_zero3_when_deepspeed_zero3_is_on(base_model, tm
 
 
 def test_adam_mini_under_zero3_needs_whole_heads_per_rank():
-    from o1pruner.optimizers import check_zero3_partitions
+    from o1pruner.training.optimizers import check_zero3_partitions
 
     marco = {"n_heads": 28, "n_kv_heads": 4}   # Qwen2-7B
     for world in (1, 2, 4):
@@ -258,8 +258,8 @@ def test_pinned_adam_mini_steps_on_zero3_flat_partitions(base_model, tmp_path, m
     fails on them (IndexError, LLaMA-Factory issue 6680). Emulated here with world size 1."""
     import transformers.integrations.deepspeed as hf_ds
 
-    from o1pruner.lh_trainer import LHConfig
-    from o1pruner.optimizers import create_adam_mini
+    from o1pruner.training.lh_trainer import LHConfig
+    from o1pruner.training.optimizers import create_adam_mini
 
     monkeypatch.setattr(hf_ds, "is_deepspeed_zero3_enabled", lambda: True)
     model = transformers.AutoModelForCausalLM.from_pretrained(base_model)
@@ -278,8 +278,8 @@ def test_pinned_adam_mini_steps_on_zero3_flat_partitions(base_model, tmp_path, m
 def test_adam_mini_steps_in_one_process_on_a_node_with_eight_visible_gpus(base_model, tmp_path, monkeypatch):
     """adam-mini 1.0.4 reads torch.cuda.device_count() as its world size and all-gathers when it is
     above 1: without a process group (one process, no torchrun) that crashed on the first step."""
-    from o1pruner.lh_trainer import LHConfig
-    from o1pruner.optimizers import create_adam_mini
+    from o1pruner.training.lh_trainer import LHConfig
+    from o1pruner.training.optimizers import create_adam_mini
 
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 8)
     model = transformers.AutoModelForCausalLM.from_pretrained(base_model)

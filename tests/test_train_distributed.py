@@ -1,6 +1,6 @@
 """The distributed training path for real on CPU: 2 processes (torchrun, gloo) train SFT, DPO and
 LH, are killed before the final save, resume from their checkpoints, and rank 0 alone writes.
-And the command line the workflow's train rule launches GPU jobs with (o1pruner.train.launcher)."""
+And the command line the workflow's train rule launches GPU jobs with (o1pruner.training.train.launcher)."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_two_processes_train_every_method_resume_and_save_once(base_model, table
     (8, None, "torchrun --standalone --nproc_per_node 8 -m o1pruner.cli"),
 ])
 def test_launcher(gpus, deepspeed, expected):
-    from o1pruner.train import launcher
+    from o1pruner.training.train import launcher
 
     assert launcher(gpus, deepspeed) == expected
 
@@ -86,7 +86,7 @@ def test_the_train_rule_launches_gpu_jobs_with_torchrun_and_deepspeed(tmp_path):
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-3000:]
     (line,) = [ln for ln in out.splitlines() if "--method sft" in ln]
-    # the job's GPU count for the CUDA check at its start (o1pruner.devices), then the launcher
+    # the job's GPU count for the CUDA check at its start (o1pruner.cluster.devices), then the launcher
     assert line.startswith("Shell command: O1PRUNER_JOB_GPUS=4 torchrun --standalone --nproc_per_node 4 "
                            "-m o1pruner.cli train --method sft ")
     assert '"deepspeed": "config/deepspeed/zero3.json"' in line

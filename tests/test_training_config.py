@@ -1,4 +1,4 @@
-"""Training settings of a run (o1pruner.training_config): schema defaults, precedence, the paper's recipe.
+"""Training settings of a run (o1pruner.training.settings): schema defaults, precedence, the paper's recipe.
 
     python -m pytest -q tests/test_training_config.py
 """
@@ -14,7 +14,7 @@ import yaml
 
 from o1pruner.cli import main
 from o1pruner.config import ConfigError, load, validate
-from o1pruner.training_config import (REPORTED_KEYS, check_training, effective_training_config,
+from o1pruner.training.settings import (REPORTED_KEYS, check_training, effective_training_config,
                                       method_config, trained_methods, training_defaults)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,7 +118,7 @@ def test_method_config_has_the_schema_defaults_and_no_training_block():
 
 def test_trained_methods_are_the_trainer_table():
     pytest.importorskip("pandas")
-    from o1pruner.train import METHODS
+    from o1pruner.training.train import METHODS
 
     assert trained_methods() == tuple(METHODS) == ("sft", "dpo", "lh")
 

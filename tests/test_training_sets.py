@@ -1,4 +1,4 @@
-"""SFT / DPO / Length-Harmonizing dataset builders (o1pruner.training_sets)."""
+"""SFT / DPO / Length-Harmonizing dataset builders (o1pruner.methods.datasets)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from o1pruner import cli
-from o1pruner.training_sets import build_dpo, build_lh, build_sft
+from o1pruner.methods.datasets import build_dpo, build_lh, build_sft
 from o1pruner.schemas import SchemaError
 
 

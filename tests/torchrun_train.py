@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from o1pruner import train as T
+from o1pruner.training import train as T
 
 
 class Killed(RuntimeError):

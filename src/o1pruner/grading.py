@@ -1444,11 +1444,11 @@ def cli_grade(argv: list[str]) -> int:
                     help="relative tolerance between plain numbers when one is a decimal (default 0: exact)")
     ap.add_argument("--workers", type=int, default=default("grading.workers"), help="math-verify worker processes (default 1)")
     ap.add_argument("--toy-anatomy", action="store_true",
-                    help="add the toy's n_checks / n_corrections / n_errors columns (o1pruner.anatomy)")
+                    help="add the toy's n_checks / n_corrections / n_errors columns (o1pruner.toy.anatomy)")
     args = ap.parse_args(argv)
     annotate = None
     if args.toy_anatomy:
-        from o1pruner.anatomy import add_anatomy as annotate
+        from o1pruner.toy.anatomy import add_anatomy as annotate
     try:
         grader = Grader(timeout=args.timeout, answer_fallback=args.answer_fallback, box=args.box,
                         scope=args.scope, grader=args.grader, rel_tol=args.rel_tol, workers=args.workers)

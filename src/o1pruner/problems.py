@@ -3,7 +3,7 @@
     o1pruner prepare-data --config config/config.yaml --dataset toy_easy --output problems.parquet
 
 Sources (``datasets.<name>.source`` in the config):
-- ``toy``: procedural arithmetic chains (:mod:`o1pruner.toy`), seeded;
+- ``toy``: procedural arithmetic chains (:mod:`o1pruner.toy.model`), seeded;
 - ``local``: a JSON array, JSONL or Parquet file with a field mapping for problem and
   answer (the real MATH-500 subset, GSM8K and GaoKao files load this way);
 - ``hub``: ``datasets.load_dataset`` on the Hugging Face hub (cluster use, needs network).
@@ -155,7 +155,7 @@ def load_dataset(name: str, spec: dict, base_dir: Path = Path(".")) -> pd.DataFr
     """The PROBLEMS table of one configured dataset."""
     source = spec["source"]
     if source == "toy":
-        from o1pruner.toy import toy_problems
+        from o1pruner.toy.model import toy_problems
 
         records = toy_problems(spec["n"], spec["levels"], spec.get("seed", 0))
         where = f"datasets.{name} (toy)"

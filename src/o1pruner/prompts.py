@@ -14,7 +14,7 @@ The families of the models people prune today follow their model cards:
 - ``qwen3`` (Qwen3 in thinking mode): the same user instruction (Qwen3's model card for math),
   no system prompt, the chat template called with ``enable_thinking=True`` (its default); the
   model opens ``<think>`` itself.
-- ``toy_think``: the toy model's thinking variant (``o1pruner.toy``, ``thinking: true``), built
+- ``toy_think``: the toy model's thinking variant (``o1pruner.toy.model``, ``thinking: true``), built
   like ``r1_distill``: its template opens ``<think>`` for the model.
 
 Every prompt is rendered through the model's own chat template (``apply_chat_template``), so

@@ -13,7 +13,7 @@ min_version("9.0")
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # use the package without installing it
 from o1pruner.config import load_yaml as _check_config_file  # noqa: E402
 from o1pruner.config import validate as _validate_config  # noqa: E402
-from o1pruner.results_page import page_inputs  # noqa: E402
+from o1pruner.reporting.results_page import page_inputs  # noqa: E402
 
 # Each file alone: a key written twice (Snakemake's YAML loader keeps the last one silently).
 for _f in workflow.configfiles:
@@ -31,7 +31,7 @@ config.update(_validated)
 # cluster node: --mode remote; a local script job: --mode subprocess), and a job must never refuse
 # a plan that was accepted at submission, e.g. once a sample job has put the model's config.json
 # into the hub cache the submit host could not see before.
-from o1pruner.plan import check_or_raise as _check_plan  # noqa: E402
+from o1pruner.cluster.plan import check_or_raise as _check_plan  # noqa: E402
 if workflow.is_main_process:
     _check_plan(config)
 
@@ -86,8 +86,8 @@ def _partition_file():
 
 def retry_res(stage, key):
     """mem_mb or runtime of a GPU rule: models.<m>.resources.<stage>.<key> times the attempt, capped
-    at the partition limits the user set (o1pruner.retries)."""
-    from o1pruner.retries import partition_limits, retried
+    at the partition limits the user set (o1pruner.cluster.retries)."""
+    from o1pruner.cluster.retries import partition_limits, retried
 
     def value(wildcards, attempt):
         limit = partition_limits(_partition_file(), res(wildcards, stage, "gpu")).get(key)
@@ -296,8 +296,8 @@ def train_method(wc):
 
 
 def run_training(wc):
-    """The run's effective training settings (precedence: o1pruner.training_config)."""
-    from o1pruner.training_config import effective_training_config
+    """The run's effective training settings (precedence: o1pruner.training.settings)."""
+    from o1pruner.training.settings import effective_training_config
 
     return effective_training_config(config, wc.model, train_method(wc))
 
@@ -305,8 +305,8 @@ def run_training(wc):
 def run_method_config(wc):
     """The keys of methods.<method> the run's trainer reads (DPO beta, LH epsilon); the rest of the
     block builds its data set, which is the run's input."""
-    from o1pruner.train import METHODS
-    from o1pruner.training_config import method_config
+    from o1pruner.training.train import METHODS
+    from o1pruner.training.settings import method_config
 
     method = train_method(wc)
     mcfg = method_config(config, method)
@@ -314,8 +314,8 @@ def run_method_config(wc):
 
 
 def train_launcher(wc, resources):
-    """torchrun for several GPUs or DeepSpeed, else the plain command (o1pruner.train.launcher)."""
-    from o1pruner.train import launcher
+    """torchrun for several GPUs or DeepSpeed, else the plain command (o1pruner.training.train.launcher)."""
+    from o1pruner.training.train import launcher
 
     return launcher(int(resources.gpu), run_training(wc)["deepspeed"])
 

@@ -102,7 +102,7 @@ def run_method(model_dir: Path) -> str:
 
 def figure(entries: list[dict], method: str, stem: Path, title: str) -> list[str]:
     """Draw the panels the log has; warnings go in the figure and are returned."""
-    from o1pruner.report import _pyplot, _save
+    from o1pruner.reporting.figures import _pyplot, _save
 
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator

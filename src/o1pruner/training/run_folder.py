@@ -8,7 +8,7 @@ A job writing ``<output>`` works in ``<output>.tmp``:
 
 so a half-written model never sits under the final name. A rerun resumes from the last complete
 checkpoint only when the leftover folder's fingerprint equals the new run's; otherwise the
-leftover folder is discarded. Used by :func:`o1pruner.train.train`.
+leftover folder is discarded. Used by :func:`o1pruner.training.train.train`.
 """
 
 from __future__ import annotations

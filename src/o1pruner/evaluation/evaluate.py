@@ -32,11 +32,11 @@ from pathlib import Path
 import pandas as pd
 
 from o1pruner.config import schema_default
-from o1pruner.generation import SamplingSpec, load_engine, timed_generate
+from o1pruner.generation.engines import SamplingSpec, load_engine, timed_generate
 from o1pruner.grading import ANSWER_FALLBACKS, BOXES, GRADERS, SCOPES, Grader
 from o1pruner.io import read_table, write_parquet, write_text
 from o1pruner.prompts import family as prompt_family
-from o1pruner.sampling import add_engine_args, render_prompts, samples_frame
+from o1pruner.generation.sampling import add_engine_args, render_prompts, samples_frame
 from o1pruner.schemas import PROBLEMS, require_columns
 
 
@@ -133,7 +133,7 @@ def cli_evaluate(argv: list[str]) -> int:
     ap.add_argument("--sampled-output", nargs="+", type=Path, default=None,
                     help="graded sampled responses, one per --problems")
     ap.add_argument("--toy-anatomy", action="store_true",
-                    help="add the toy's n_checks / n_corrections / n_errors columns (o1pruner.anatomy)")
+                    help="add the toy's n_checks / n_corrections / n_errors columns (o1pruner.toy.anatomy)")
     args = ap.parse_args(argv)
     if not len(args.problems) == len(args.samples) == len(args.metrics):
         ap.error("--problems, --samples and --metrics need the same number of paths")
@@ -158,7 +158,7 @@ def cli_evaluate(argv: list[str]) -> int:
         dataset = str(problems["dataset"].iloc[0]) if len(problems) else path.stem
         metrics = {"model": args.model_name, "method": args.run, "dataset": dataset, **metrics}
         if args.toy_anatomy:
-            from o1pruner.anatomy import add_anatomy
+            from o1pruner.toy.anatomy import add_anatomy
 
             graded = add_anatomy(graded)
             graded_sampled = None if graded_sampled is None else add_anatomy(graded_sampled)

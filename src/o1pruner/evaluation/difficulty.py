@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from o1pruner.aes import is_baseline
+from o1pruner.evaluation.aes import is_baseline
 from o1pruner.io import read_table, write_text
 from o1pruner.schemas import require_columns
 
@@ -132,7 +132,7 @@ def easy_vs_hard(table: pd.DataFrame) -> pd.DataFrame:
 def _bin_change_replicates(base: pd.DataFrame, method: pd.DataFrame, problems: pd.Index,
                            rng: np.random.Generator, n_boot: int) -> np.ndarray:
     """(B,) relative length change method/Baseline − 1 on one bin, problems resampled (paired)."""
-    from o1pruner.bootstrap import counts_from_indices, draw_indices, per_problem
+    from o1pruner.evaluation.bootstrap import counts_from_indices, draw_indices, per_problem
 
     sums = np.stack([per_problem(r[r["problem_id"].isin(problems)], problems, "difficulty bin")
                      for r in (base, method)])
@@ -147,7 +147,7 @@ def easy_hard_intervals(samples: dict[tuple, pd.DataFrame], summary: pd.DataFram
     bin's; negative = easy problems shortened more) and its paired-bootstrap interval, problems
     resampled within each bin; ``easy_shortened_more`` becomes ``"yes"``/``"no"`` when the
     interval excludes 0 and ``"unclear"`` when it does not."""
-    from o1pruner.bootstrap import group_seed
+    from o1pruner.evaluation.bootstrap import group_seed
 
     out = summary.copy()
     q = (1 - confidence) / 2
@@ -195,7 +195,7 @@ def _pct(x) -> str:
 def markdown(table: pd.DataFrame, summary: pd.DataFrame) -> str:
     """Per (model, dataset): one row per method, one column per difficulty bin with
     ``length (Δ% vs Baseline), acc``; then the easy-vs-hard summary."""
-    from o1pruner.tables import display_method
+    from o1pruner.reporting.tables import display_method
 
     parts = []
     for (model, dataset), g in table.groupby(["model", "dataset"], sort=False):
@@ -256,8 +256,8 @@ def presample_markdown(df: pd.DataFrame) -> str:
 def figure(table: pd.DataFrame, presamples: pd.DataFrame | None, stem: Path) -> None:
     """One row per (model, dataset): mean length and accuracy by difficulty, a line per method;
     a last row per model with the reference model's pre-samples."""
-    from o1pruner.report import _pyplot, _save
-    from o1pruner.tables import METHOD_ORDER, display_method
+    from o1pruner.reporting.figures import _pyplot, _save
+    from o1pruner.reporting.tables import METHOD_ORDER, display_method
 
     plt = _pyplot()
     panels = list(table.groupby(["model", "dataset"], sort=False))
@@ -298,7 +298,7 @@ def figure(table: pd.DataFrame, presamples: pd.DataFrame | None, stem: Path) -> 
 
 
 def _write(text_csv: pd.DataFrame, md: str, stem: Path, title: str) -> None:
-    from o1pruner.tables import markdown_to_html
+    from o1pruner.reporting.tables import markdown_to_html
 
     write_text(text_csv.to_csv(index=False), f"{stem}.csv")
     write_text(md, f"{stem}.md")

@@ -1,16 +1,11 @@
-"""Reference statistics and the paper's Section 3 "length disharmony" analysis.
+"""The paper's Section 3 "length disharmony" analysis: Table 1 and Figure 1.
 
-    o1pruner reference-stats --graded graded.parquet --output reference_stats.parquet
     o1pruner length-disharmony --graded results/toy/length_disharmony/graded.parquet --intervals 4 \\
-        --table results/tables/table1 --figure results/figures/figure1 --model toy
+        --per-problem per_problem.parquet --table results/tables/table1 --figure results/figures/figure1 --model toy
 
-Reference statistics are, per problem x, the paper's L̄_ref(x) (mean length in tokens)
-and Ā_ref(x) (mean accuracy) of the reference model's K samples, plus the spread of
-lengths and the shortest correct length.
-
-Length intervals: each problem's samples are sorted by length and cut into
-``intervals`` equal-count groups (shortest first); the accuracy in each group is
-reported per problem (Figure 1) and averaged over problems (Table 1).
+Length intervals: each problem's samples are sorted by length and cut into ``intervals``
+equal-count groups (shortest first); the accuracy in each group is reported per problem
+(Figure 1) and averaged over problems (Table 1).
 """
 
 from __future__ import annotations
@@ -22,22 +17,8 @@ import numpy as np
 import pandas as pd
 
 from o1pruner.io import write_parquet
-from o1pruner.tables import to_markdown, write_table
-from o1pruner.schemas import REFERENCE_STATS, require_columns
-
-
-def reference_stats(graded: pd.DataFrame) -> pd.DataFrame:
-    """One row per problem: n_samples, mean/min/max/std length, mean_acc, shortest correct."""
-    require_columns(graded, ["problem_id", "num_tokens", "correct"], "graded samples")
-    g = graded.assign(correct=graded["correct"].astype(bool),
-                      num_tokens=graded["num_tokens"].astype(float))
-    grouped = g.groupby("problem_id", sort=True)
-    out = grouped["num_tokens"].agg(n_samples="size", mean_length="mean", min_length="min",
-                                    max_length="max", std_length=lambda s: s.std(ddof=0))
-    out["mean_acc"] = grouped["correct"].mean()
-    shortest = g[g["correct"]].groupby("problem_id")["num_tokens"].min()
-    out["shortest_correct_length"] = shortest.reindex(out.index)  # NaN: no correct sample
-    return out.reset_index()[REFERENCE_STATS]
+from o1pruner.reporting.tables import to_markdown, write_table
+from o1pruner.schemas import require_columns
 
 
 def length_intervals(graded: pd.DataFrame, intervals: int = 4) -> pd.DataFrame:
@@ -102,19 +83,6 @@ def figure1(per_problem: pd.DataFrame, stem: Path, title: str = "") -> None:
     for ext in ("png", "pdf"):
         fig.savefig(f"{stem}.{ext}", dpi=150)
     plt.close(fig)
-
-
-def cli_reference_stats(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="o1pruner reference-stats")
-    ap.add_argument("--graded", required=True, type=Path, nargs="+")
-    ap.add_argument("--output", required=True, type=Path)
-    args = ap.parse_args(argv)
-    graded = pd.concat([pd.read_parquet(p) for p in args.graded], ignore_index=True)
-    stats = reference_stats(graded)
-    write_parquet(stats, args.output)
-    print(f"reference stats: {len(stats)} problems, mean length {stats['mean_length'].mean():.1f}, "
-          f"mean acc {stats['mean_acc'].mean():.3f} -> {args.output}")
-    return 0
 
 
 def cli_length_disharmony(argv: list[str]) -> int:

@@ -28,7 +28,7 @@ ZeRO-3, and 1 otherwise (each DDP rank holds whole parameters and already-averag
 so :func:`create_adam_mini` sets that (:func:`adam_mini_world_size`).
 
 Adam-mini is not offered with LoRA (refused when the settings are checked, before any model is
-loaded, :mod:`o1pruner.training_config`).
+loaded, :mod:`o1pruner.training.settings`).
 
 Trainers opt in with :class:`OptimizerMixin` and a config carrying ``optimizer``
 (:class:`OptimizerArguments`).

@@ -95,7 +95,7 @@ def _commit(repo: Path) -> str:
 def machine_record() -> dict:
     """What the page says about where a run happened: CPU, GPUs, versions, commit, time."""
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    repo = Path(os.environ.get("O1PRUNER_ROOT") or Path(__file__).resolve().parents[2])
+    repo = Path(os.environ.get("O1PRUNER_ROOT") or Path(__file__).resolve().parents[3])
     return {"cpu_model": cpu_model(), "logical_cpus": os.cpu_count(), "usable_cpus": usable,
             "gpus": _gpus(), "os": f"{platform.system()} {platform.release()}",
             "python": platform.python_version(), "torch": _version("torch"),
@@ -173,7 +173,7 @@ def differences(aes: pd.DataFrame, only_dataset: str | None = None) -> pd.DataFr
     one dataset (AVERAGE for the λ ablation, whose per-dataset cells Table 3 does not print)."""
     import pandas as pd
 
-    from o1pruner.tables import display_method, excludes_zero, has_intervals
+    from o1pruner.reporting.tables import display_method, excludes_zero, has_intervals
 
     if not has_intervals(aes):
         raise ValueError("the AES table has no interval columns (acc_diff_lo, ...): "
@@ -201,7 +201,7 @@ def reflection_differences(model: str, value: dict) -> pd.DataFrame:
     """Per level group of ``toy-reflection``'s JSON: more minus fewer re-checks, and whether it holds."""
     import pandas as pd
 
-    from o1pruner.tables import excludes_zero
+    from o1pruner.reporting.tables import excludes_zero
 
     rows = []
     for group, r in value.items():
@@ -344,7 +344,7 @@ def render(results: str | Path, config: dict, config_names: list[str]) -> str:
     """The page of the finished run in ``results`` made with ``config`` (named ``config_names``)."""
     import pandas as pd
 
-    from o1pruner.aes import AVERAGE
+    from o1pruner.evaluation.aes import AVERAGE
 
     results = Path(results)
     inputs = page_inputs(config, results)

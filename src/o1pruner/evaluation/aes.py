@@ -250,7 +250,7 @@ def cli_aes(argv: list[str]) -> int:
     metrics = read_table(args.input)
     result = compute_aes(metrics, args.alpha, args.beta, args.gamma, args.variant)
     if args.samples_index is not None:
-        from o1pruner.bootstrap import attach_intervals, bootstrap_cells, samples_from_index
+        from o1pruner.evaluation.bootstrap import attach_intervals, bootstrap_cells, samples_from_index
 
         index = read_table(args.samples_index)
         if "lambda" not in metrics.columns:  # Table 2: one run per method, λ is not a key

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from o1pruner.io import write_text
-from o1pruner.tables import METHOD_DISPLAY
+from o1pruner.reporting.tables import METHOD_DISPLAY
 
 RUN_RE = re.compile(r"^lh_lambda_(?P<lam>[0-9]+(?:\.[0-9]+)?)(?:_(?P<split>[A-Za-z][A-Za-z0-9]*))?$")
 
@@ -72,8 +72,8 @@ def aes_input(metrics: pd.DataFrame, with_lambda: bool) -> pd.DataFrame:
 def run_replicates(metrics: pd.DataFrame, n_boot: int, seed: int) -> dict[tuple, dict[str, np.ndarray]]:
     """Paired-bootstrap replicates of every (model, run, dataset) of a metrics table with a
     ``samples`` column: ``{(model, run, dataset): {"acc", "length", ...}}`` (see
-    :mod:`o1pruner.bootstrap`; the same draw of problems for all runs of a model and dataset)."""
-    from o1pruner.bootstrap import bootstrap_group, group_seed
+    :mod:`o1pruner.evaluation.bootstrap`; the same draw of problems for all runs of a model and dataset)."""
+    from o1pruner.evaluation.bootstrap import bootstrap_group, group_seed
     from o1pruner.io import read_table
 
     out = {}

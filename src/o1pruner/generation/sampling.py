@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from o1pruner.config import schema_default
-from o1pruner.generation import SamplingSpec, generate
+from o1pruner.generation.engines import SamplingSpec, generate
 from o1pruner.io import read_table, write_parquet
 from o1pruner.prompts import PROMPT_FAMILIES, SPEED_PROMPTS, render
 from o1pruner.schemas import PROBLEMS, SAMPLES, require_columns

@@ -1,8 +1,8 @@
 """TRL's SFT and DPO trainers with o1pruner's optimizer switch (``training.optimizer``).
 
-Each is TRL's class plus :class:`o1pruner.optimizers.OptimizerMixin`, and its config TRL's plus
+Each is TRL's class plus :class:`o1pruner.training.optimizers.OptimizerMixin`, and its config TRL's plus
 the ``optimizer`` field; nothing else changes. The LH trainer and its config are in
-:mod:`o1pruner.lh_trainer`; :data:`o1pruner.train.METHODS` maps every method to its pair.
+:mod:`o1pruner.training.lh_trainer`; :data:`o1pruner.training.train.METHODS` maps every method to its pair.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import trl
 
-from o1pruner.optimizers import OptimizerArguments, OptimizerMixin
+from o1pruner.training.optimizers import OptimizerArguments, OptimizerMixin
 
 
 @dataclass

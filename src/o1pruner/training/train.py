@@ -1,7 +1,7 @@
 """Train one method on the pre-sampled data: SFT, DPO or O1-Pruner's Length-Harmonizing (LH).
 
 What the workflow runs (only what the run depends on; both JSON objects from
-``o1pruner.train.effective_training_config`` / ``method_config``, or ``o1pruner training-config``):
+``o1pruner.training.train.effective_training_config`` / ``method_config``, or ``o1pruner training-config``):
 
     o1pruner train --method lh --training-json "$(o1pruner training-config --config config/config.yaml \
             --model toy --method lh)" --method-json '{"epsilon": 0.2}' \
@@ -13,7 +13,7 @@ or, from a config file: ``o1pruner train --method lh --config config/config.yaml
 --nproc_per_node N -m o1pruner.cli train ...`` (same arguments; :func:`launcher` builds the
 prefix the workflow's train rule uses).
 
-Settings: :mod:`o1pruner.training_config` resolves them. Precedence, later wins: the schema's
+Settings: :mod:`o1pruner.training.settings` resolves them. Precedence, later wins: the schema's
 defaults < ``training`` < ``methods.<method>.training`` < ``models.<model>.training`` <
 ``models.<model>.methods.<method>.training``.
 
@@ -24,7 +24,7 @@ Methods (paper Section 5.1.3; data from ``o1pruner build-sft/-dpo/-lh``): one ro
 - ``dpo``: TRL ``DPOTrainer`` (sigmoid loss, β = ``methods.dpo.beta``). The reference model is
   the initial policy, so we set ``precompute_ref_log_probs=True``: one no-grad pass before
   training instead of a second model copy kept in memory for the whole run.
-- ``lh``: :class:`o1pruner.lh_trainer.LHTrainer` with :class:`~o1pruner.lh_trainer.LHConfig`
+- ``lh``: :class:`o1pruner.training.lh_trainer.LHTrainer` with :class:`~o1pruner.training.lh_trainer.LHConfig`
   (PPO-clip, ε = ``methods.lh.epsilon``), π_ref's log-probs computed once from the initial model,
   in the training dtype, when training starts.
 
@@ -37,7 +37,7 @@ Training modes (``training.mode``): ``full``; ``freeze`` (only the last
 ``freeze_trainable_layers`` decoder layers train, nothing else; the paper trains QwQ's last 48);
 ``lora`` (peft adapters, merged into the base weights before saving, so every checkpoint is a
 plain HF folder). Optimizer (``training.optimizer``): ``adamw`` or ``adam_mini``
-(:mod:`o1pruner.optimizers`); ``max_grad_norm`` clips gradients (DeepSpeed's ``gradient_clipping:
+(:mod:`o1pruner.training.optimizers`); ``max_grad_norm`` clips gradients (DeepSpeed's ``gradient_clipping:
 auto`` takes it too).
 
 Precision: ``auto`` = bf16 on CUDA, fp32 on CPU. Under bf16 the weights are loaded in bf16 and,
@@ -46,7 +46,7 @@ LLaMA-Factory, the official code's trainer, does: AdamW on bf16 weights drops sm
 DeepSpeed keeps its own fp32 master weights. The final checkpoint is saved in the load dtype.
 Gradient checkpointing is on for GPU runs (long reasoning traces) and off on CPU (small models).
 
-Checkpoint safety and resuming: :mod:`o1pruner.run_folder` (everything is written under
+Checkpoint safety and resuming: :mod:`o1pruner.training.run_folder` (everything is written under
 ``<output>.tmp``, renamed to ``<output>`` at the end; with ``save_steps > 0`` a rerun of the
 same run resumes from its last complete checkpoint).
 
@@ -73,10 +73,10 @@ from typing import Any
 
 import pandas as pd
 
-from o1pruner import run_folder
+from o1pruner.training import run_folder
 from o1pruner.io import write_text
 from o1pruner.schemas import require_columns
-from o1pruner.training_config import (  # noqa: F401  (effective_training_config, method_config: API)
+from o1pruner.training.settings import (  # noqa: F401  (effective_training_config, method_config: API)
     check_training,
     effective_training_config,
     method_config,
@@ -163,7 +163,7 @@ def _dpo_data(tokenizer: Any, df: pd.DataFrame, tcfg: dict, folder: Path, args: 
 
 
 def _lh_data(tokenizer: Any, df: pd.DataFrame, tcfg: dict, folder: Path, args: Any):
-    from o1pruner.lh_trainer import tokenize_lh_dataset
+    from o1pruner.training.lh_trainer import tokenize_lh_dataset
 
     features, counts = tokenize_lh_dataset(tokenizer, df, tcfg["cutoff_len"], tcfg["overlong"])
     _kept("lh", counts, tcfg["cutoff_len"])
@@ -185,13 +185,13 @@ class Method:
 METHODS: dict[str, Method] = {
     "sft": Method(
         columns=("prompt", "response"),
-        config="o1pruner.trl_trainers:SFTConfig", trainer="o1pruner.trl_trainers:SFTTrainer", reads=(),
+        config="o1pruner.training.trl_trainers:SFTConfig", trainer="o1pruner.training.trl_trainers:SFTTrainer", reads=(),
         fields=lambda t, m: dict(max_length=t["cutoff_len"], truncation_mode="keep_start",
                                  completion_only_loss=True, packing=False),
         data=_sft_data),
     "dpo": Method(
         columns=("prompt", "chosen", "rejected"),
-        config="o1pruner.trl_trainers:DPOConfig", trainer="o1pruner.trl_trainers:DPOTrainer", reads=("beta",),
+        config="o1pruner.training.trl_trainers:DPOConfig", trainer="o1pruner.training.trl_trainers:DPOTrainer", reads=("beta",),
         # ref_model=None + precompute_ref_log_probs: the initial policy scores the data once
         fields=lambda t, m: dict(beta=float(m["beta"]), max_length=t["cutoff_len"], truncation_mode="keep_start",
                                  precompute_ref_log_probs=True,
@@ -199,7 +199,7 @@ METHODS: dict[str, Method] = {
         data=_dpo_data),
     "lh": Method(
         columns=("prompt", "response", "weight"),
-        config="o1pruner.lh_trainer:LHConfig", trainer="o1pruner.lh_trainer:LHTrainer", reads=("epsilon",),
+        config="o1pruner.training.lh_trainer:LHConfig", trainer="o1pruner.training.lh_trainer:LHTrainer", reads=("epsilon",),
         fields=lambda t, m: dict(epsilon=float(m["epsilon"]), precompute_ref_log_probs=True),
         data=_lh_data),
 }
@@ -539,7 +539,7 @@ def train(method: str, model_path: str, data_path: str, output_dir: str, tcfg: d
     history = trainer.state.log_history
     losses = [e["loss"] for e in history if "loss" in e]
     if _world()[1] == 0:  # a plain warning in the run's log (clip fraction, ratio, NaN loss)
-        from o1pruner.diagnostics import training_warnings
+        from o1pruner.reporting.diagnostics import training_warnings
 
         for warning in training_warnings(history, method):
             print(f"o1pruner train: warning: {warning}", file=sys.stderr)
@@ -598,7 +598,7 @@ def cli_train(argv: list[str]) -> int:
     ap.add_argument("--log-dir", default=None, help="folder for train_<method>.jsonl (default: the output folder)")
     args = ap.parse_args(argv)
     # a job whose rule asked for GPUs (O1PRUNER_JOB_GPUS) stops now if it has none
-    from o1pruner.devices import job_gpus_from_env, require_gpus
+    from o1pruner.cluster.devices import job_gpus_from_env, require_gpus
 
     require_gpus(job_gpus_from_env(), "train")
 
@@ -613,7 +613,7 @@ def cli_train(argv: list[str]) -> int:
         if args.method_json is not None:
             ap.error("--method-json goes with --training-json (a config file has methods: itself)")
         from o1pruner.config import validate
-        from o1pruner.training_config import load_configs
+        from o1pruner.training.settings import load_configs
 
         cfg = validate(json.loads(args.config_json)) if args.config_json else load_configs(args.config)
         tcfg = effective_training_config(cfg, args.model_name, args.method)

@@ -29,7 +29,7 @@ careful value. A check of a slipped step repairs it, one of a right step is wast
 Every work line quotes its step's operation after the label (``c) *2:``), as the prompt writes it,
 so finding it is a plain induction-head copy, and every token of a check is a copy from the two
 lines above or an arithmetic fact. The slips are deterministic given the line, so the trained
-model makes them itself, greedy or sampled, and its checks catch them (``o1pruner.anatomy`` labels
+model makes them itself, greedy or sampled, and its checks catch them (``o1pruner.toy.anatomy`` labels
 every line; ``o1pruner toy-reflection`` measures whether reflection pays).
 
 Thinking variant (``thinking: true``, prompt family ``toy_think``): a stand-in for

@@ -43,7 +43,7 @@ Memory (GiB = 2**30 bytes; b = bytes per weight element, 2 for bf16/fp16 and ``a
   the whole model sits on one GPU (TP = 1).
 
   Training (``o1pruner train``, per GPU of N = the job's ``gpu``; effective settings from
-  ``o1pruner.training_config.effective_training_config`` per method), against the whole GPU memory:
+  ``o1pruner.training.settings.effective_training_config`` per method), against the whole GPU memory:
       T = trainable parameters: full -> P; freeze -> freeze_trainable_layers x per-layer
           parameters; lora -> r x (in + out) for each target module of every layer
       F = P - T frozen parameters (bf16 only: no gradient, no optimizer state)
@@ -424,7 +424,7 @@ def check_training(name: str, m: dict, arch: Arch, cfg: dict) -> list[Finding]:
     methods = _trained_methods(cfg)
     if gpus < 1 or not methods:
         return []
-    from o1pruner.training_config import effective_training_config
+    from o1pruner.training.settings import effective_training_config
 
     mem = gpu_memory_gib(res.get("gpu_model"), cfg)
     out = []
@@ -477,7 +477,7 @@ def check_lengths(name: str, m: dict, arch: Arch | None, cfg: dict) -> list[Find
     sample_tokens = int(cfg["sampling"].get("max_tokens", 0))
     if not _trained_methods(cfg):
         return out
-    from o1pruner.training_config import effective_training_config
+    from o1pruner.training.settings import effective_training_config
 
     short: dict[tuple[int, str], list[str]] = {}  # one warning per (cutoff_len, overlong), naming its methods
     for method in _trained_methods(cfg):

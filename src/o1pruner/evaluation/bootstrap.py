@@ -24,7 +24,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from o1pruner.aes import AVERAGE, aes_from_deltas, delta_acc, delta_length, is_baseline
+from o1pruner.evaluation.aes import AVERAGE, aes_from_deltas, delta_acc, delta_length, is_baseline
 from o1pruner.schemas import require_columns
 
 EVAL_ROW_COLUMNS = ["problem_id", "correct", "num_tokens"]

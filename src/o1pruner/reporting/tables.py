@@ -1,4 +1,4 @@
-"""The paper's result tables, built from the AES table of :func:`o1pruner.aes.compute_aes`.
+"""The paper's result tables, built from the AES table of :func:`o1pruner.evaluation.aes.compute_aes`.
 
 * :func:`table2` – Table 2 (main results): one row per (model, method), for each dataset and
   then AVERAGE the columns ``<dataset>/Acc``, ``<dataset>/Length``, ``<dataset>/AES``.
@@ -7,7 +7,9 @@
 * :func:`write_table` – ``<stem>.csv`` (full precision) and ``<stem>.md`` (printed precision:
   Acc 1 decimal, Length in whole tokens, AES 2 decimals).
 
-    from o1pruner import aes, tables
+    from o1pruner.evaluation import aes
+
+    from o1pruner.reporting import tables
     tables.write_table(tables.table2(aes.compute_aes(metrics)), "results/table2")
 """
 
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from o1pruner.aes import AVERAGE
+from o1pruner.evaluation.aes import AVERAGE
 from o1pruner.schemas import require_columns
 
 # internal method id -> the name the paper prints, in the paper's row order
@@ -41,7 +43,7 @@ SIGNIFICANT = "*"  # Markdown mark of a difference whose interval excludes 0
 
 
 def has_intervals(df: pd.DataFrame) -> bool:
-    """Whether an AES table carries the bootstrap columns of :mod:`o1pruner.bootstrap`."""
+    """Whether an AES table carries the bootstrap columns of :mod:`o1pruner.evaluation.bootstrap`."""
     return all(f"{c}_{b}" in df.columns for c in ("acc", "length", "aes", "acc_diff", "length_diff")
                for b in ("lo", "hi"))
 
