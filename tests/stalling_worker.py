@@ -2,7 +2,7 @@
 
 The grader's deadline tests need a comparison that outlasts the deadline on any machine:
 a slow sympy input is slow only on a slow CPU (``(x+y+z)^{40}`` takes 1.4 s on one, > 5 s
-on another).  This worker is the real one (:func:`o1pruner.grading._worker_main`) except
+on another).  This worker is the real one (:func:`o1pruner.grading.worker._worker_main`) except
 that it stops reading at a ``STALL`` request and waits for its parent to hang up, so the
 parent's deadline always passes first.  Tests start it by patching in :func:`command`.
 
@@ -44,7 +44,7 @@ class _StallingLines:
 
 
 def main() -> None:
-    from o1pruner.grading import _worker_main
+    from o1pruner.grading.worker import _worker_main
 
     sys.stdin = types.SimpleNamespace(buffer=_StallingLines(sys.stdin.buffer))
     _worker_main()

@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "convert-gguf": ("o1pruner.models", "cli_convert_gguf", "convert a GGUF file to an HF folder"),
     "prepare-data": ("o1pruner.problems", "cli_prepare", "load a configured dataset into problems.parquet"),
     "sample": ("o1pruner.generation.sampling", "cli_sample", "pre-sample K solutions per problem (one shard)"),
-    "grade": ("o1pruner.grading", "cli_grade", "grade responses against gold answers"),
+    "grade": ("o1pruner.grading.commands", "cli_grade", "grade responses against gold answers"),
     "reference-stats": ("o1pruner.reference_stats", "cli_reference_stats", "per-problem reference statistics"),
     "length-disharmony": ("o1pruner.reporting.length_disharmony", "cli_length_disharmony", "Table 1 / Figure 1: accuracy by length interval"),
     "build-sft": ("o1pruner.methods.datasets", "cli_build_sft", "SFT dataset: shortest correct solutions"),
