@@ -131,7 +131,7 @@ def test_verify_train_summary(tmp_path):
 def test_training_tables_have_the_trainers_columns():
     from o1pruner.prompts import render
     from o1pruner.toy.model import chain_problems, long_thought_solution
-    from o1pruner.training.train import METHODS
+    from o1pruner.training.train import TRAINERS
 
     class Tok:  # render() only needs the chat template
         def apply_chat_template(self, messages, tokenize, add_generation_prompt, **kwargs):
@@ -139,8 +139,8 @@ def test_training_tables_have_the_trainers_columns():
 
     tables = g.training_tables(Tok(), chain_problems(4, [1, 2], seed=3), render, long_thought_solution,
                                np.random.default_rng(0))
-    for method, spec in METHODS.items():
-        assert set(spec.columns) <= set(tables[method])
+    for trainer, method in g.checked_methods().items():
+        assert set(TRAINERS[trainer].columns) <= set(tables[method])
         assert len({len(v) for v in tables[method].values()}) == 1
     assert all(len(c) <= len(r) for c, r in zip(tables["dpo"]["chosen"], tables["dpo"]["rejected"]))
     assert min(tables["lh"]["weight"]) < 0 < max(tables["lh"]["weight"])

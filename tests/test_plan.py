@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from o1pruner.config import validate
-from o1pruner.cluster.plan import (Arch, PlanError, check, check_or_raise, cli_check_plan, deep_merge,
-                           inference_memory, load_layered, tp_choices, training_memory, valid_tp)
+from o1pruner.config import load, merge, validate
+from o1pruner.cluster.plan import (Arch, PlanError, check, check_or_raise, cli_check_plan,
+                           inference_memory, tp_choices, training_memory, valid_tp)
 from tests.conftest import REPO
 
 QWEN2_7B = {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": 3584,
@@ -224,12 +224,12 @@ def test_layered_configs_merge_deep_later_wins(tmp_path, paper, capsys):
     fix = tmp_path / "fix.yaml"
     fix.write_text(yaml.safe_dump({"models": {"marco": {"resources": {"evaluate": {"gpu": 2}}},
                                               "qwq": {"resources": {"evaluate": {"gpu": 4}}}}}))
-    merged = load_layered([base, fix])
+    merged = load(base, fix)
     assert merged["models"]["marco"]["resources"]["evaluate"] == {**paper["models"]["marco"]["resources"]["evaluate"], "gpu": 2}
     assert cli_check_plan(["--config", str(base)]) == 1
     assert "marco evaluate: 8 GPUs" in capsys.readouterr().out
     assert cli_check_plan(["--config", str(base), "--config", str(fix)]) == 0
-    assert deep_merge({"a": {"b": 1, "c": 2}}, {"a": {"c": 3}}) == {"a": {"b": 1, "c": 3}}
+    assert merge({"a": {"b": 1, "c": 2}}, {"a": {"c": 3}}) == {"a": {"b": 1, "c": 3}}
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "smollm2.yaml"])

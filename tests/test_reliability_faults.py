@@ -277,14 +277,14 @@ def test_results_keep_the_usual_file_mode(tmp_path):
 
 
 def test_stage_cli_disk_full_names_the_output(tmp_path, monkeypatch):
-    """A stage command (build-sft through o1pruner.io) on a full disk: the error names its output."""
+    """A stage command (build-dataset through o1pruner.io) on a full disk: the error names its output."""
     graded = tmp_path / "graded.parquet"
     pd.DataFrame({"problem_id": ["p"], "sample_idx": [0], "prompt": ["q"], "response": ["r"],
                   "num_tokens": [3], "correct": [True]}).to_parquet(graded)
     out = tmp_path / "out" / "sft.parquet"
     _disk_full(monkeypatch)
     with pytest.raises(OSError, match=f"cannot write {re.escape(str(out))}: .*No space left on device"):
-        cli.main(["build-sft", "--samples", str(graded), "--n", "2", "--output", str(out)])
+        cli.main(["build-dataset", "--method", "sft", "--samples", str(graded), "--output", str(out)])
     assert not out.exists() and list(out.parent.iterdir()) == []
 
 

@@ -105,17 +105,20 @@ def _graded_rows(spec: dict[str, list[tuple[int, bool]]]) -> pd.DataFrame:
 
 
 def _chain(tmp_path, samples: pd.DataFrame, tag: str = "") -> dict[str, pd.DataFrame]:
-    """grade -> reference-stats -> build-sft/-dpo/-lh, all through ``o1pruner``; return the tables."""
+    """grade -> reference-stats -> build-dataset (sft, dpo, lh), all through ``o1pruner``; return the tables."""
     d = tmp_path / f"chain{tag}"
     d.mkdir()
     samples.to_parquet(d / "samples.parquet", index=False)
     steps = [
         ["grade", "--input", d / "samples.parquet", "--output", d / "graded.parquet"],
         ["reference-stats", "--graded", d / "graded.parquet", "--output", d / "stats.parquet"],
-        ["build-sft", "--samples", d / "graded.parquet", "--n", "2", "--output", d / "sft.parquet"],
-        ["build-dpo", "--samples", d / "graded.parquet", "--n", "2", "--output", d / "dpo.parquet"],
-        ["build-lh", "--samples", d / "graded.parquet", "--stats", d / "stats.parquet", "--lambda", "2",
-         "--seed", "0", "--samples-per-problem", "10", "--clip", "-2", "4", "--output", d / "lh.parquet"],
+        ["build-dataset", "--method", "sft", "--samples", d / "graded.parquet", "--stats", d / "stats.parquet",
+         "--method-json", '{"n_shortest": 2}', "--output", d / "sft.parquet"],
+        ["build-dataset", "--method", "dpo", "--samples", d / "graded.parquet", "--stats", d / "stats.parquet",
+         "--method-json", '{"n_chosen": 2}', "--output", d / "dpo.parquet"],
+        ["build-dataset", "--method", "lh", "--samples", d / "graded.parquet", "--stats", d / "stats.parquet",
+         "--value", "2", "--seed", "0", "--method-json", '{"samples_per_problem": 10, "clip": [-2, 4]}',
+         "--output", d / "lh.parquet"],
     ]
     for argv in steps:
         assert cli.main([str(a) for a in argv]) == 0, argv
@@ -214,14 +217,15 @@ pd.DataFrame(samples).to_parquet(out / "samples.parquet", index=False)
 g = str(out / "graded.parquet")
 assert cli.main(["grade", "--input", str(out / "samples.parquet"), "--output", g]) == 0
 assert cli.main(["reference-stats", "--graded", g, "--output", str(out / "stats.parquet")]) == 0
-assert cli.main(["build-sft", "--samples", g, "--n", "2", "--output", str(out / "sft.parquet")]) == 0
-assert cli.main(["build-dpo", "--samples", g, "--n", "2", "--output", str(out / "dpo.parquet")]) == 0
-lh = ["--samples-per-problem", "2", "--clip", "-2", "4"]
+st = ["--stats", str(out / "stats.parquet")]
+assert cli.main(["build-dataset", "--method", "sft", "--samples", g, *st, "--output", str(out / "sft.parquet")]) == 0
+assert cli.main(["build-dataset", "--method", "dpo", "--samples", g, *st, "--output", str(out / "dpo.parquet")]) == 0
+lh = ["--method", "lh", "--method-json", '{"samples_per_problem": 2, "clip": [-2, 4]}']
 for lam in ("0", "2"):
-    assert cli.main(["build-lh", "--samples", g, "--stats", str(out / "stats.parquet"), "--lambda", lam,
-                     "--seed", "3", *lh, "--output", str(out / f"lh_{lam}.parquet")]) == 0
-assert cli.main(["build-lh", "--samples", g, "--stats", str(out / "stats.parquet"), "--lambda", "2",
-                 "--seed", "0", *lh, "--difficulty-percentiles", "20", "70",
+    assert cli.main(["build-dataset", *lh, "--samples", g, *st, "--value", lam,
+                     "--seed", "3", "--output", str(out / f"lh_{lam}.parquet")]) == 0
+assert cli.main(["build-dataset", *lh, "--samples", g, *st, "--value", "2",
+                 "--seed", "0", "--difficulty-percentiles", "20", "70",
                  "--output", str(out / "lh_split.parquet")]) == 0
 """
 

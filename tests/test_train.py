@@ -193,8 +193,8 @@ def test_zero3_config_is_valid_json_with_auto_values():
 def test_training_arguments_carry_the_settings_of_the_method_table(method, config_class, own, tmp_path):
     tcfg = T.check_training(_tcfg(max_grad_norm=10, optimizer="adam_mini", learning_rate=2e-7))
     mcfg = T.method_config({"methods": {"dpo": {"beta": 0.3}, "lh": {"epsilon": 0.15}}}, method)
-    # the trainer reads only METHODS[method].reads of the method config (the rest builds the data)
-    mcfg = {k: mcfg[k] for k in T.METHODS[method].reads}
+    # the trainer reads only trainer_of(method).reads of the method config (the rest builds the data)
+    mcfg = {k: mcfg[k] for k in T.trainer_of(method).reads}
     args = T.training_arguments(method, tmp_path, tcfg, mcfg, "fp32", on_gpu=False)
     assert f"{type(args).__module__}.{type(args).__name__}" == config_class
     assert (args.max_grad_norm, args.optimizer, args.learning_rate) == (10.0, "adam_mini", 2e-7)

@@ -118,9 +118,9 @@ def test_method_config_has_the_schema_defaults_and_no_training_block():
 
 def test_trained_methods_are_the_trainer_table():
     pytest.importorskip("pandas")
-    from o1pruner.training.train import METHODS
+    from o1pruner.methods import registry
 
-    assert trained_methods() == tuple(METHODS) == ("sft", "dpo", "lh")
+    assert trained_methods() == tuple(registry.trained()) == ("sft", "dpo", "lh")
 
 
 # ---- checking settings that did not come through validate() ---------------------------------

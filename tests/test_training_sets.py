@@ -182,8 +182,8 @@ def test_cli_round_trip_and_byte_identical_determinism(tmp_path):
     outs = []
     for name, inp in [("1", src), ("2", src), ("3", shuffled)]:
         out = tmp_path / f"lh{name}.parquet"
-        assert cli.main(["build-lh", "--samples", inp, "--lambda", "2", "--output", str(out),
-                         "--samples-per-problem", "2", "--clip", "-2", "4", "--seed", "7"]) == 0
+        assert cli.main(["build-dataset", "--method", "lh", "--samples", inp, "--value", "2", "--output", str(out),
+                         "--method-json", '{"samples_per_problem": 2, "clip": [-2, 4]}', "--seed", "7"]) == 0
         outs.append(out)
     assert outs[0].read_bytes() == outs[1].read_bytes() == outs[2].read_bytes()
     df = pd.read_parquet(outs[0])
@@ -191,14 +191,15 @@ def test_cli_round_trip_and_byte_identical_determinism(tmp_path):
     assert len(df) == 24 and np.isfinite(df["weight"]).all()
     assert not list(tmp_path.glob(".*tmp*"))  # atomic write left no temporary file
 
-    for cmd, fn in [("build-sft", build_sft), ("build-dpo", build_dpo)]:
-        out = tmp_path / f"{cmd}.parquet"
-        assert cli.main([cmd, "--samples", shuffled, "--output", str(out), "--n", "1"]) == 0
+    for name, key, fn in [("sft", "n_shortest", build_sft), ("dpo", "n_chosen", build_dpo)]:
+        out = tmp_path / f"{name}.parquet"
+        assert cli.main(["build-dataset", "--method", name, "--samples", shuffled, "--output", str(out),
+                         "--method-json", f'{{"{key}": 1}}']) == 0
         pd.testing.assert_frame_equal(pd.read_parquet(out), fn(big, 1))
 
 
 def test_cli_missing_columns_names_file_and_columns(tmp_path):
     bad = _write(TABLE.drop(columns=["num_tokens", "correct"]), tmp_path / "ungraded.parquet")
     with pytest.raises(SchemaError, match=r"ungraded\.parquet.*num_tokens.*correct"):
-        cli.main(["build-lh", "--samples", bad, "--lambda", "2", "--samples-per-problem", "2", "--clip", "-2", "4", "--seed", "0", "--output", str(tmp_path / "x.parquet")])
+        cli.main(["build-dataset", "--method", "lh", "--samples", bad, "--value", "2", "--output", str(tmp_path / "x.parquet")])
     assert not (tmp_path / "x.parquet").exists()

@@ -1,7 +1,8 @@
 """The ``o1pruner`` console script: one subcommand per pipeline stage.
 
     o1pruner grade --input samples.jsonl --output graded.parquet
-    o1pruner build-lh --samples graded.parquet --lambda 2 --output lh.parquet
+    o1pruner build-dataset --method lh --samples graded.parquet --stats reference_stats.parquet \
+        --value 2 --output lh_lambda_2.parquet
     o1pruner aes --input metrics.csv --output aes.csv
 
 Each subcommand lives in the module that implements the stage, as a function
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import importlib
 import sys
+
+from o1pruner.methods import registry
 
 # subcommand -> (module, function, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -28,9 +31,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "grade": ("o1pruner.grading.commands", "cli_grade", "grade responses against gold answers"),
     "reference-stats": ("o1pruner.reference_stats", "cli_reference_stats", "per-problem reference statistics"),
     "length-disharmony": ("o1pruner.reporting.length_disharmony", "cli_length_disharmony", "Table 1 / Figure 1: accuracy by length interval"),
-    "build-sft": ("o1pruner.methods.datasets", "cli_build_sft", "SFT dataset: shortest correct solutions"),
-    "build-dpo": ("o1pruner.methods.datasets", "cli_build_dpo", "DPO dataset: shortest correct vs longest"),
-    "build-lh": ("o1pruner.methods.datasets", "cli_build_lh", "Length-Harmonizing dataset with weights"),
+    "build-dataset": ("o1pruner.methods.datasets", "cli_build_dataset",
+                      "a method's training set from the graded pre-samples (SFT, DPO, LH, ...)"),
     "training-config": ("o1pruner.training.settings", "cli_training_config",
                         "effective training settings of one run (model, method) as JSON"),
     "train": ("o1pruner.training.train", "cli_train", "train one method (sft, dpo, lh)"),
@@ -85,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"o1pruner: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
+    registry.load_plugins()  # the methods a workflow's `plugins:` registered ($O1PRUNER_PLUGINS)
     module, func, _ = COMMANDS[name]
     return int(getattr(importlib.import_module(module), func)(rest) or 0)
 

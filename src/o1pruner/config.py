@@ -12,6 +12,10 @@ Validation is the JSON schema in ``schema.yaml`` (unknown keys and wrong types a
 errors naming the key's path, e.g. ``sampling.k``) followed by cross-reference checks
 the schema cannot express (a dataset named in ``eval_datasets`` must exist, ...).
 Defaults from the schema are filled in, so every stage sees the same complete config.
+
+The method names the schema allows come from the method registry
+(:mod:`o1pruner.methods.registry`): ``evaluation.methods``, ``models.<m>.methods.<method>``, and
+the ``methods.<method>`` block of a method registered by a module under ``plugins:``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from typing import Any
 
 import yaml
 
+from o1pruner.methods import registry
+
 SCHEMA_PATH = Path(__file__).with_name("schema.yaml")
 
 
@@ -33,12 +39,48 @@ class ConfigError(ValueError):
 
 
 @functools.lru_cache(maxsize=1)
-def _schema() -> dict:
+def _schema_file() -> dict:
     return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _with_methods(schema: dict) -> dict:
+    """The schema with the registry's method names put in (in place)."""
+    names = list(registry.METHODS)
+    evaluated = schema["properties"]["evaluation"]["properties"]["methods"]
+    evaluated["items"] = {"enum": names}
+    evaluated.setdefault("default", names)
+    blocks = schema["$defs"]["methods"]["properties"]
+    per_model = schema["$defs"]["model"]["properties"]["methods"]["properties"]
+    for m in registry.METHODS.values():
+        if m.params is not None:
+            props = dict(m.params, **({"training": {"$ref": "#/$defs/training"}} if m.trainer else {}))
+            blocks[m.name] = {"type": "object", "additionalProperties": False, "default": {},
+                              "properties": props}
+        if m.trainer is not None:
+            per_model[m.name] = {"$ref": "#/$defs/model_method"}
+    return schema
+
+
+@functools.lru_cache(maxsize=8)
+def _schema_for(methods: tuple[str, ...]) -> dict:
+    return _with_methods(copy.deepcopy(_schema_file()))
+
+
+def _schema() -> dict:
+    """The schema for the methods registered now (a plugin module may have added some)."""
+    return _schema_for(tuple(registry.METHODS))
 
 
 def load_schema() -> dict:
     return copy.deepcopy(_schema())
+
+
+def method_defaults(name: str) -> dict:
+    """``methods.<name>``'s own keys at their defaults (its ``training`` block left out)."""
+    root = _schema()
+    block = fill_defaults({}, root["$defs"]["methods"]["properties"].get(name, {}), root)
+    block.pop("training", None)
+    return block
 
 
 def schema_default(key: str) -> Any:
@@ -148,13 +190,14 @@ def _reference_errors(config: dict) -> list[str]:
         for key in need:
             if key not in ds:
                 errors.append(f"datasets.{name}.{key}: required for source {ds['source']!r}")
-    lh = config.get("methods", {}).get("lh", {})
-    if "clip" in lh and not lh["clip"][0] < lh["clip"][1]:
-        errors.append(f"methods.lh.clip: lower bound {lh['clip'][0]} must be below the upper "
-                      f"bound {lh['clip'][1]}")
-    grid = [f"{float(lam):g}" for lam in lh.get("lambda_grid", [])]
-    if len(set(grid)) != len(grid):  # 2 and 2.0 are one run (results/.../lh_lambda_2)
-        errors.append(f"methods.lh.lambda_grid: values repeat ({grid})")
+    for name, block in config.get("methods", {}).items():
+        if "clip" in block and not block["clip"][0] < block["clip"][1]:
+            errors.append(f"methods.{name}.clip: lower bound {block['clip'][0]} must be below the upper "
+                          f"bound {block['clip'][1]}")
+        param = registry.METHODS[name].run_param if name in registry.METHODS else None
+        grid = [f"{float(v):g}" for v in block.get(f"{param}_grid", [])] if param else []
+        if len(set(grid)) != len(grid):  # 2 and 2.0 are one run (results/.../lh_lambda_2)
+            errors.append(f"methods.{name}.{param}_grid: values repeat ({grid})")
     for name, band in config.get("difficulty_splits", {}).items():
         if not band[0] < band[1]:  # an empty band would train LH on no problem at all
             errors.append(f"difficulty_splits.{name}: lower percentile {band[0]} must be below "
@@ -169,6 +212,12 @@ def validate(config: dict) -> dict:
     """Return a validated copy of ``config`` with defaults filled; raise ConfigError."""
     if not isinstance(config, dict):
         raise ConfigError(f"<root>: the config must be a mapping, got {type(config).__name__}")
+    plugins = config.get("plugins") or []
+    try:  # a malformed list is the schema's to report
+        if isinstance(plugins, list) and all(isinstance(m, str) for m in plugins):
+            registry.load_plugins(plugins)
+    except (ImportError, ValueError) as e:
+        raise ConfigError(f"plugins: {e}") from None
     schema = load_schema()
     config = fill_defaults(copy.deepcopy(config), schema)
     errors = _schema_errors(config, schema)

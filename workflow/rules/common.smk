@@ -13,6 +13,7 @@ min_version("9.0")
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # use the package without installing it
 from o1pruner.config import load_yaml as _check_config_file  # noqa: E402
 from o1pruner.config import validate as _validate_config  # noqa: E402
+from o1pruner.methods import registry  # noqa: E402
 from o1pruner.reporting.results_page import page_inputs  # noqa: E402
 
 # Each file alone: a key written twice (Snakemake's YAML loader keeps the last one silently).
@@ -21,9 +22,11 @@ for _f in workflow.configfiles:
 
 # The merged config (all --configfile layers and --config), once, before any job starts:
 # unknown keys, wrong types, dangling names -> error with the key path.
-_validated = _validate_config(config)
+_validated = _validate_config(config)  # imports the modules under `plugins:` (they register methods)
 config.clear()
 config.update(_validated)
+# every job imports the same plugins, so its `o1pruner` command knows the methods this run has
+os.environ[registry.PLUGINS_ENV] = ",".join(config["plugins"])
 
 # Pre-flight (o1pruner check-plan): a GPU job that cannot start (TP vs heads, memory, max_tokens vs
 # max_model_len) stops the run here, not hours later in the queue; warnings are printed.
@@ -134,43 +137,54 @@ def all_targets():
     return targets + report_targets()
 
 
-# ---- methods, runs and λ ---------------------------------------------------------------
-# A "run" is one trained model: sft, dpo, lh_lambda_<λ> or lh_lambda_<λ>_<split> (Figure 4).
-# Evaluation also knows the untrained runs baseline and fast_prompt (the reference model).
+# ---- methods and runs (o1pruner.methods.registry) ----------------------------------------
+# A "run" is one evaluated model: an untrained method's (baseline, fast_prompt: the reference model)
+# or a trained one (sft, dpo, lh_lambda_<λ>, lh_lambda_<λ>_<split> for Figure 4).
+PAPER = registry.PAPER_METHOD  # Table 3 is its parameter grid, Figure 4 its difficulty subsets
 
 wildcard_constraints:
     lam=r"[0-9]+(\.[0-9]+)?",
     split=r"[A-Za-z][A-Za-z0-9]*",
-    run=r"baseline|fast_prompt|sft|dpo|lh_lambda_[0-9]+(\.[0-9]+)?(_[A-Za-z][A-Za-z0-9]*)?",
+    run=registry.run_regex(),
 
 
-def lam_str(lam):
-    """Canonical λ in paths: 2 -> '2', 0.5 -> '0.5' (so lambda_2 and lambda_2.0 are one run)."""
-    return f"{float(lam):g}"
+def run_of(model, name, value=None, split=None):
+    """The run of method ``name`` for ``model``: at ``value`` of its run parameter, else at the
+    model's own value (models.<m>.<name>_<param>, e.g. lh_lambda) or the method's."""
+    param = registry.method(name).run_param
+    if param is not None and value is None:
+        value = config["models"][model].get(f"{name}_{param}", config["methods"][name][param])
+    return registry.run_name(name, value, split)
 
 
-def default_lambda(model):
-    return lam_str(config["models"][model].get("lh_lambda", config["methods"]["lh"]["lambda"]))
+def run_method(wc):
+    """The method a run belongs to."""
+    return registry.parse_run(wc.run)[0]
 
 
 def lambda_grid():
-    return [lam_str(l) for l in config["methods"]["lh"]["lambda_grid"]]
+    """Table 3's grid: the values of the paper method's run parameter (λ)."""
+    param = registry.method(PAPER).run_param
+    return [f"{float(v):g}" for v in config["methods"][PAPER][f"{param}_grid"]]
 
 
 def lh_run(model, lam=None, split=None):
-    lam = lam_str(lam) if lam is not None else default_lambda(model)
-    return f"lh_lambda_{lam}" + (f"_{split}" if split else "")
+    return run_of(model, PAPER, lam, split)
+
+
+def is_trained(run):
+    return registry.method(registry.parse_run(run)[0]).trainer is not None
 
 
 def run_model(wildcards):
     """The model folder a run evaluates: the reference model, or a trained checkpoint."""
-    if wildcards.run in ("baseline", "fast_prompt"):
+    if not is_trained(wildcards.run):
         return model_path(wildcards)
     return f"{RESULTS}/{wildcards.model}/runs/{wildcards.run}/model"
 
 
 def run_model_input(wildcards):
-    if wildcards.run in ("baseline", "fast_prompt"):
+    if not is_trained(wildcards.run):
         return model_input(wildcards)
     return [f"{RESULTS}/{wildcards.model}/runs/{wildcards.run}/model"]
 
@@ -180,8 +194,7 @@ def eval_metrics(model, run, datasets=None):
 
 
 def table2_runs(model):
-    methods = config["evaluation"]["methods"]
-    return [lh_run(model) if m == "lh" else m for m in methods]
+    return [run_of(model, m) for m in config["evaluation"]["methods"]]
 
 
 # ---- rule parameters -------------------------------------------------------------------
@@ -237,8 +250,10 @@ def sampled_eval_args(outputs):
 
 
 def prompt_speed(run):
-    """The speed prompt of a run: the Fast-solving prompt baseline's, or none."""
-    return config["methods"]["fast_prompt"]["speed"] if run == "fast_prompt" else "normal"
+    """The speed prompt of a run: its method's (the Fast-solving prompt baseline's), or none."""
+    name = registry.parse_run(run)[0]
+    key = registry.method(name).prompt_speed
+    return config["methods"][name][key] if key else "normal"
 
 
 def sampling_args(wc):
@@ -255,12 +270,17 @@ def sampling_args(wc):
     return args
 
 
-def lh_args(wc):
-    lh = config["methods"]["lh"]
-    lo, hi = lh["clip"]
-    args = (f"--lambda {wc.lam} --samples-per-problem {lh['samples_per_problem']} "
-            f"--clip {lo} {hi} --seed {config['seed']}")
-    split = getattr(wc, "split", None)
+def dataset_args(wc):
+    """`o1pruner build-dataset` flags of a run: its method, the method keys its builder reads, the
+    run parameter's value and the difficulty band (only what the training set depends on)."""
+    name, value, split = registry.parse_run(wc.run)
+    m = registry.method(name)
+    keys = {k: config["methods"][name][k] for k in m.data_keys}
+    args = f"--method {name} --method-json {shlex.quote(json.dumps(keys, sort_keys=True))}"
+    if m.seeded:
+        args += f" --seed {config['seed']}"
+    if value is not None:
+        args += f" --value {value:g}"
     if split:
         p_lo, p_hi = config["difficulty_splits"][split]
         args += f" --difficulty-percentiles {p_lo} {p_hi}"
@@ -291,26 +311,22 @@ def _figure4_metrics(wc=None):
             for p in eval_metrics(m, run, first)]
 
 
-def train_method(wc):
-    return "lh" if wc.run.startswith("lh_") else wc.run
-
-
 def run_training(wc):
     """The run's effective training settings (precedence: o1pruner.training.settings)."""
     from o1pruner.training.settings import effective_training_config
 
-    return effective_training_config(config, wc.model, train_method(wc))
+    return effective_training_config(config, wc.model, run_method(wc))
 
 
 def run_method_config(wc):
     """The keys of methods.<method> the run's trainer reads (DPO beta, LH epsilon); the rest of the
     block builds its data set, which is the run's input."""
-    from o1pruner.training.train import METHODS
     from o1pruner.training.settings import method_config
+    from o1pruner.training.train import TRAINERS
 
-    method = train_method(wc)
+    method = run_method(wc)
     mcfg = method_config(config, method)
-    return {k: mcfg[k] for k in METHODS[method].reads}
+    return {k: mcfg[k] for k in TRAINERS[registry.method(method).trainer].reads}
 
 
 def train_launcher(wc, resources):
@@ -340,10 +356,10 @@ def _aes_metrics_jsons(wc):
 
 def trained_runs(model):
     """Every run of the DAG that trains a model (Table 2, the λ grid, the difficulty splits)."""
-    runs = [r for r in table2_runs(model) if r not in ("baseline", "fast_prompt")]
+    runs = list(table2_runs(model))
     runs += [lh_run(model, l) for l in lambda_grid()]
     runs += [lh_run(model, split=s) for s in config.get("difficulty_splits", {})]
-    return [r for r in dict.fromkeys(runs) if r in ("sft", "dpo") or r.startswith("lh_")]
+    return [r for r in dict.fromkeys(runs) if is_trained(r)]
 
 
 def report_targets():

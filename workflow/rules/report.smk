@@ -246,7 +246,7 @@ rule training_figure:
                caption="../report/training.rst", category="Training diagnostics",
                subcategory="{model}", labels={"model": "{model}", "run": "{run}"}),
     wildcard_constraints:
-        run=r"sft|dpo|lh_lambda_[0-9]+(\.[0-9]+)?(_[A-Za-z][A-Za-z0-9]*)?",
+        run=registry.run_regex(trained_only=True),
     params:
         stem=lambda wc, output: output[0].rsplit(".", 1)[0],
     log:

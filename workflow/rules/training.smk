@@ -11,7 +11,7 @@ rule train:
         directory(f"{RESULTS}/{{model}}/runs/{{run}}/model"),
     params:
         model=model_path,
-        method=train_method,
+        method=run_method,
         # only what the run's result depends on (its model and data are inputs): its effective
         # training settings and the method keys its trainer reads. Editing another method's
         # settings, a resource or the evaluation reruns nothing here.

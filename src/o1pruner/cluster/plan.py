@@ -98,6 +98,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from o1pruner.config import load
+from o1pruner.methods import registry
+from o1pruner.training.settings import effective_training_config
+from o1pruner.training.train import trainer_of
+
 GIB = 2**30
 
 # vLLM 0.32's CacheConfig.gpu_memory_utilization default: the share of GPU memory vLLM takes
@@ -318,7 +323,7 @@ def training_memory(arch: Arch, tcfg: dict, n_gpus: int, method: str) -> dict:
         states += 4 * arch.largest_layer_params()
     else:
         states = TRAIN_STATE_BYTES_NO_DS[optimizer] * trainable + 2 * frozen
-    tokens = int(tcfg["per_device_batch_size"]) * int(tcfg["cutoff_len"]) * (2 if method == "dpo" else 1)
+    tokens = int(tcfg["per_device_batch_size"]) * int(tcfg["cutoff_len"]) * trainer_of(method).sequences
     return {"model_states": states / GIB,
             "checkpoints": tokens * arch.hidden * arch.layers * 2 / GIB,
             "recompute": tokens * (6 * arch.hidden + 2 * arch.kv_dim + 4 * arch.intermediate) * 2 / GIB,
@@ -415,7 +420,7 @@ def check_inference(name: str, m: dict, arch: Arch, cfg: dict, stage: str) -> li
 
 
 def _trained_methods(cfg: dict) -> list[str]:
-    return [meth for meth in ("sft", "dpo", "lh") if meth in (cfg.get("methods") or {})]
+    return [meth for meth in registry.trained() if meth in (cfg.get("methods") or {})]
 
 
 def check_training(name: str, m: dict, arch: Arch, cfg: dict) -> list[Finding]:
@@ -424,7 +429,6 @@ def check_training(name: str, m: dict, arch: Arch, cfg: dict) -> list[Finding]:
     methods = _trained_methods(cfg)
     if gpus < 1 or not methods:
         return []
-    from o1pruner.training.settings import effective_training_config
 
     mem = gpu_memory_gib(res.get("gpu_model"), cfg)
     out = []
@@ -477,7 +481,6 @@ def check_lengths(name: str, m: dict, arch: Arch | None, cfg: dict) -> list[Find
     sample_tokens = int(cfg["sampling"].get("max_tokens", 0))
     if not _trained_methods(cfg):
         return out
-    from o1pruner.training.settings import effective_training_config
 
     short: dict[tuple[int, str], list[str]] = {}  # one warning per (cutoff_len, overlong), naming its methods
     for method in _trained_methods(cfg):
@@ -536,35 +539,6 @@ def check_or_raise(cfg: dict, root: str | Path = ".", log: Callable[[str], None]
 
 # ---- layered config files -----------------------------------------------------------------
 
-def deep_merge(base: dict, over: dict) -> dict:
-    """``over`` into ``base``, dicts key by key (Snakemake's update_config for --configfile)."""
-    out = copy.deepcopy(base)
-    for key, value in over.items():
-        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) \
-            else copy.deepcopy(value)
-    return out
-
-
-def load_layered(paths: list[str | Path]) -> dict:
-    import yaml
-
-    from o1pruner.config import ConfigError, _UniqueKeyLoader, validate
-
-    merged: dict[str, Any] = {}
-    for p in paths:
-        try:
-            raw = yaml.load(Path(p).read_text(), Loader=_UniqueKeyLoader) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{p}: not valid YAML: {e}") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{p}: the config must be a mapping")
-        merged = deep_merge(merged, raw)
-    try:
-        return validate(merged)
-    except ConfigError as e:
-        raise ConfigError(f"{' + '.join(map(str, paths))}: {e}") from None
-
-
 def cli_check_plan(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="o1pruner check-plan", description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", action="append", required=True, type=Path,
@@ -572,7 +546,7 @@ def cli_check_plan(argv: list[str]) -> int:
     ap.add_argument("--root", type=Path, default=Path(os.getcwd()),
                     help="working directory of the workflow (relative model paths, results)")
     args = ap.parse_args(argv)
-    cfg = load_layered(args.config)
+    cfg = load(*args.config)
     findings = check(cfg, args.root)
     report(findings, print)
     errors = sum(f.level == "error" for f in findings)

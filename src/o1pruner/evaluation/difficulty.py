@@ -257,7 +257,7 @@ def figure(table: pd.DataFrame, presamples: pd.DataFrame | None, stem: Path) -> 
     """One row per (model, dataset): mean length and accuracy by difficulty, a line per method;
     a last row per model with the reference model's pre-samples."""
     from o1pruner.reporting.figures import _pyplot, _save
-    from o1pruner.reporting.tables import METHOD_ORDER, display_method
+    from o1pruner.reporting.tables import display_method, method_order
 
     plt = _pyplot()
     panels = list(table.groupby(["model", "dataset"], sort=False))
@@ -266,8 +266,8 @@ def figure(table: pd.DataFrame, presamples: pd.DataFrame | None, stem: Path) -> 
     fig, axes = plt.subplots(n_rows, 2, figsize=(9, 2.8 * n_rows), squeeze=False)
     for i, ((model, dataset), g) in enumerate(panels):
         for method, m in sorted(g.groupby("method", sort=False),
-                                key=lambda x: METHOD_ORDER.index(display_method(x[0]))
-                                if display_method(x[0]) in METHOD_ORDER else 99):
+                                key=lambda x: method_order().index(display_method(x[0]))
+                                if display_method(x[0]) in method_order() else 99):
             style = {"color": "black", "ls": "--"} if is_baseline(method) else {}
             axes[i, 0].plot(m["difficulty"], m["length"], marker="o", label=display_method(method), **style)
             axes[i, 1].plot(m["difficulty"], m["acc"], marker="o", label=display_method(method), **style)

@@ -1,10 +1,13 @@
 """Training sets built from the graded reference samples: SFT, DPO and Length-Harmonizing (LH).
 
-    o1pruner build-sft --samples results/toy/presample/graded.parquet --n 2 --output sft.parquet
-    o1pruner build-dpo --samples results/toy/presample/graded.parquet --n 2 --output dpo.parquet
-    o1pruner build-lh  --samples results/toy/presample/graded.parquet --lambda 2 \
-        --samples-per-problem 2 --clip -2 4 --seed 0 --output lh.parquet \
-        [--stats results/toy/reference_stats.parquet [--difficulty-percentiles 0 40]]
+    o1pruner build-dataset --method sft --samples results/toy/presample/graded.parquet \
+        --stats results/toy/reference_stats.parquet --method-json '{"n_shortest": 2}' --output sft.parquet
+    o1pruner build-dataset --method lh --samples results/toy/presample/graded.parquet \
+        --stats results/toy/reference_stats.parquet --method-json '{"samples_per_problem": 2, "clip": [-2, 4]}' \
+        --value 2 --seed 0 [--difficulty-percentiles 0 40] --output lh_lambda_2.parquet
+
+(the method's keys and defaults: ``methods.<method>`` of the config schema; the workflow passes
+the ones its builder reads, :data:`o1pruner.methods.registry.Method.data_keys`).
 
 Input: a graded-samples table (``schemas.GRADED``; this module needs ``problem_id, sample_idx,
 prompt, response, num_tokens, correct``). ``(problem_id, sample_idx)`` must be unique.
@@ -32,13 +35,16 @@ L(y) = max(num_tokens, 1).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 import numpy as np
 import pandas as pd
 
-from o1pruner.config import schema_default
+from o1pruner.config import method_defaults, schema_default
 from o1pruner.io import read_table, write_parquet
+from o1pruner.methods.registry import builder, method
+from o1pruner.reference_stats import reference_stats
 from o1pruner.schemas import require_columns
 
 # columns every builder reads from the graded table
@@ -87,17 +93,12 @@ def _canonical(graded: pd.DataFrame, where: str = "graded samples") -> pd.DataFr
 
 
 def _reference_means(df: pd.DataFrame, stats: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per-problem L̄_ref(x) (``mean_length``) and Ā_ref(x) (``mean_acc``), indexed by problem_id.
-
-    Computed from all graded samples of each problem unless a reference-stats table
-    (``o1pruner reference-stats``) is passed, in which case its two columns are used.
+    """Per-problem L̄_ref(x) (``mean_length``) and Ā_ref(x) (``mean_acc``), indexed by problem_id:
+    the reference statistics (:func:`o1pruner.reference_stats.reference_stats`) of the graded
+    samples, or the ``stats`` table of ``o1pruner reference-stats`` when one is passed.
     """
     if stats is None:
-        grouped = df.groupby("problem_id", sort=True)
-        return pd.DataFrame({
-            "mean_length": grouped["num_tokens"].mean().astype(float),
-            "mean_acc": grouped["correct"].mean().astype(float),
-        })
+        stats = reference_stats(df)
     require_columns(stats, ["problem_id", "mean_length", "mean_acc"], "reference stats")
     if stats["problem_id"].duplicated().any():
         dup = stats.loc[stats["problem_id"].duplicated(), "problem_id"].iloc[0]
@@ -266,43 +267,20 @@ def build_lh(
     return out[_keep_problem(LH_COLUMNS, out)].reset_index(drop=True)
 
 
-# ---- CLI ----------------------------------------------------------------------------------
+# ---- the registry's builders: (graded, reference stats, methods.<m> keys, seed, run value) ------
 
-def _read_graded(path: str) -> pd.DataFrame:
-    df = read_table(path)
-    require_columns(df, NEEDED, path)
-    return df
+def sft_dataset(graded: pd.DataFrame, stats: pd.DataFrame, mcfg: dict, seed: int, value: float | None) -> pd.DataFrame:
+    return build_sft(graded, int(mcfg["n_shortest"]))
 
 
-def _report(kind: str, df: pd.DataFrame, graded: pd.DataFrame, output: str) -> None:
-    n_in = graded["problem_id"].nunique()
-    n_out = df["problem_id"].nunique()
-    print(f"{kind}: {len(df)} rows from {n_out}/{n_in} problems -> {output}", file=sys.stderr)
+def dpo_dataset(graded: pd.DataFrame, stats: pd.DataFrame, mcfg: dict, seed: int, value: float | None) -> pd.DataFrame:
+    return build_dpo(graded, int(mcfg["n_chosen"]))
 
 
-def _cli_build_pairs(argv: list[str], kind: str, build, n_kwarg: str, n_help: str) -> int:
-    p = argparse.ArgumentParser(prog=f"o1pruner {kind}", description=build.__doc__)
-    p.add_argument("--samples", required=True, help="graded samples Parquet")
-    p.add_argument("--output", required=True)
-    p.add_argument("--n", type=int, required=True, help=n_help)
-    a = p.parse_args(argv)
-    graded = _read_graded(a.samples)
-    df = build(graded, **{n_kwarg: a.n})
-    write_parquet(df, a.output)
-    _report(kind, df, graded, a.output)
-    return 0
-
-
-def cli_build_sft(argv: list[str]) -> int:
-    """o1pruner build-sft --samples graded.parquet --n 2 --output sft.parquet"""
-    return _cli_build_pairs(argv, "build-sft", build_sft, "n_shortest",
-                            "shortest correct solutions per problem")
-
-
-def cli_build_dpo(argv: list[str]) -> int:
-    """o1pruner build-dpo --samples graded.parquet --n 2 --output dpo.parquet"""
-    return _cli_build_pairs(argv, "build-dpo", build_dpo, "n_chosen",
-                            "chosen (shortest correct) per problem")
+def lh_dataset(graded: pd.DataFrame, stats: pd.DataFrame, mcfg: dict, seed: int, value: float | None) -> pd.DataFrame:
+    """LH at λ = ``value`` (the run's λ: ``lh_lambda_<λ>``)."""
+    return build_lh(graded, value, samples_per_problem=int(mcfg["samples_per_problem"]),
+                    clip=tuple(mcfg["clip"]), seed=seed, stats=stats)
 
 
 def difficulty_subset(graded: pd.DataFrame, stats: pd.DataFrame, lo: float, hi: float) -> pd.DataFrame:
@@ -322,37 +300,44 @@ def difficulty_subset(graded: pd.DataFrame, stats: pd.DataFrame, lo: float, hi: 
     return graded[graded["problem_id"].isin(keep)]
 
 
-def cli_build_lh(argv: list[str]) -> int:
-    """o1pruner build-lh --samples graded.parquet --lambda 2 --samples-per-problem 2 --clip -2 4
-    --seed 0 --output lh.parquet [--stats reference_stats.parquet]"""
-    p = argparse.ArgumentParser(prog="o1pruner build-lh", description=build_lh.__doc__,
+# ---- CLI ----------------------------------------------------------------------------------
+
+def cli_build_dataset(argv: list[str]) -> int:
+    """o1pruner build-dataset --method lh --samples graded.parquet --stats reference_stats.parquet
+    --method-json '{"samples_per_problem": 2, "clip": [-2, 4]}' --value 2 --seed 0 --output lh.parquet"""
+    p = argparse.ArgumentParser(prog="o1pruner build-dataset", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--method", required=True, help="a registered method that trains (sft, dpo, lh, ...)")
     p.add_argument("--samples", required=True, help="graded samples Parquet")
-    p.add_argument("--lambda", dest="lam", type=float, required=True, help="accuracy weight λ >= 0")
-    p.add_argument("--output", required=True)
-    p.add_argument("--samples-per-problem", type=int, required=True, help="methods.lh.samples_per_problem")
-    p.add_argument("--clip", type=float, nargs=2, required=True, metavar=("LO", "HI"), help="methods.lh.clip")
-    p.add_argument("--seed", type=int, required=True, help="seed of the per-problem sample picks")
     p.add_argument("--stats", default=None,
-                   help="reference_stats.parquet to take L̄_ref/Ā_ref from (default: computed here)")
-    p.add_argument("--difficulty-percentiles", type=float, nargs=2, default=None,
-                   metavar=("LO", "HI"), help="keep only problems in this difficulty band (needs --stats)")
+                   help="reference_stats.parquet (o1pruner reference-stats; default: computed from --samples)")
+    p.add_argument("--method-json", default="{}", help="the keys of methods.<method> its builder reads")
+    p.add_argument("--value", type=float, default=None, help="the run parameter's value (lh: λ)")
+    p.add_argument("--seed", type=int, default=0, help="seed of any random pick (lh: the per-problem samples)")
+    p.add_argument("--difficulty-percentiles", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+                   help="keep only problems in this difficulty band (Figure 4)")
+    p.add_argument("--output", required=True)
     a = p.parse_args(argv)
-    graded = _read_graded(a.samples)
-    stats = None
-    if a.stats is not None:
+    m = method(a.method)
+    if m.run_param is not None and a.value is None:
+        p.error(f"--value (methods.{m.name}.{m.run_param}) is required for {m.name}")
+    graded = read_table(a.samples)
+    require_columns(graded, NEEDED, a.samples)
+    if a.stats is None:
+        stats = reference_stats(_canonical(graded, a.samples))
+    else:
         stats = read_table(a.stats)
         require_columns(stats, ["problem_id", "mean_length", "mean_acc"], a.stats)
     if a.difficulty_percentiles is not None:
-        if stats is None:
-            p.error("--difficulty-percentiles needs --stats")
         graded = difficulty_subset(graded, stats, *a.difficulty_percentiles)
-    df = build_lh(graded, a.lam, samples_per_problem=a.samples_per_problem, clip=tuple(a.clip),
-                  seed=a.seed, stats=stats)
+    mcfg = {**method_defaults(m.name), **json.loads(a.method_json)}
+    df = builder(m)(graded, stats, mcfg, a.seed, a.value)
     write_parquet(df, a.output)
-    _report("build-lh", df, graded, a.output)
-    if len(df):
+    n_in, n_out = graded["problem_id"].nunique(), df["problem_id"].nunique()
+    print(f"build-dataset {m.name}: {len(df)} rows from {n_out}/{n_in} problems -> {a.output}", file=sys.stderr)
+    if "reward_clipped" in df.columns and len(df):
         r = df["reward_clipped"]
-        print(f"build-lh: clipped reward mean {r.mean():.4f} std {r.std(ddof=0):.4f}; "
+        print(f"build-dataset {m.name}: clipped reward mean {r.mean():.4f} std {r.std(ddof=0):.4f}; "
               f"{int((df['reward'] != r).sum())} rows clipped", file=sys.stderr)
     return 0
+

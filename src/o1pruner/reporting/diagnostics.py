@@ -17,17 +17,19 @@ import math
 from pathlib import Path
 
 from o1pruner.io import read_records
+from o1pruner.methods import registry
+from o1pruner.training.train import TRAINERS
 
 CLIP_FRAC_LIMIT = 0.5
 RATIO_RANGE = (0.5, 2.0)
 
 # (log key, axis label) per panel; a panel is drawn only when the log has the key
 COMMON_PANELS = [("loss", "loss"), ("learning_rate", "learning rate"), ("grad_norm", "gradient norm")]
-METHOD_PANELS = {
-    "lh": [("lh_ratio", "mean ratio π/π_ref (lh_ratio)"), ("lh_clip_frac", "clip fraction (lh_clip_frac)")],
-    "dpo": [("rewards/margins", "reward margin"), ("rewards/accuracies", "reward accuracy")],
-    "sft": [],
-}
+
+
+def trainer_panels(method: str) -> list[tuple[str, str]]:
+    """The panels the method's trainer adds (o1pruner.training.train.TRAINERS)."""
+    return list(TRAINERS[registry.method(method).trainer].panels)
 
 
 def _series(entries: list[dict], key: str) -> tuple[list[float], list[float]]:
@@ -62,7 +64,7 @@ def training_warnings(entries: list[dict], method: str) -> list[str]:
     bad = [s for s, v in zip(steps, loss) if not math.isfinite(v)]
     if bad:
         out.append(f"loss is NaN/inf at {len(bad)} logged step(s), first at step {bad[0]:g}")
-    if method == "lh":
+    if "lh_clip_frac" in dict(trainer_panels(method)):  # the LH trainer's PPO-clip
         steps, clip = _series(entries, "lh_clip_frac")
         late = clip[len(clip) // 2:]
         if late and min(late) > CLIP_FRAC_LIMIT:
@@ -107,7 +109,7 @@ def figure(entries: list[dict], method: str, stem: Path, title: str) -> list[str
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
 
-    panels = [(k, label) for k, label in COMMON_PANELS + METHOD_PANELS.get(method, [])
+    panels = [(k, label) for k, label in COMMON_PANELS + trainer_panels(method)
               if _series(entries, k)[0]]
     if not panels:
         raise ValueError(f"{title}: the training log has none of {[k for k, _ in COMMON_PANELS]}")
@@ -141,7 +143,7 @@ def cli_training_figure(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="o1pruner training-figure", description=__doc__.split("\n")[0])
     ap.add_argument("--model-dir", required=True, type=Path, help="the trained run's model folder")
     ap.add_argument("--log", type=Path, default=None, help="train_<method>.jsonl (default: from train_summary.json)")
-    ap.add_argument("--method", default=None, help="sft, dpo or lh (default: from train_summary.json)")
+    ap.add_argument("--method", default=None, help="the run's method (default: from train_summary.json)")
     ap.add_argument("--output", required=True, type=Path, help="stem: .png and .pdf")
     ap.add_argument("--title", default=None)
     args = ap.parse_args(argv)

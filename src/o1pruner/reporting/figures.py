@@ -19,20 +19,14 @@ import numpy as np
 import pandas as pd
 
 from o1pruner.io import write_text
-from o1pruner.reporting.tables import METHOD_DISPLAY
+from o1pruner.methods import registry
 
-RUN_RE = re.compile(r"^lh_lambda_(?P<lam>[0-9]+(?:\.[0-9]+)?)(?:_(?P<split>[A-Za-z][A-Za-z0-9]*))?$")
 
 
 
 def parse_run(run: str) -> tuple[str, float | None, str | None]:
     """run id -> (method, λ, split)."""
-    m = RUN_RE.match(run)
-    if m:
-        return "lh", float(m.group("lam")), m.group("split")
-    if run not in METHOD_DISPLAY:
-        raise ValueError(f"unknown run id {run!r}")
-    return run, None, None
+    return registry.parse_run(run)
 
 
 def collect_metrics(paths: list[str | Path]) -> pd.DataFrame:
@@ -106,7 +100,7 @@ def figure3(metrics: pd.DataFrame, stem: Path, n_boot: int = 0, seed: int = 0,
     """
     plt = _pyplot()
     total = (metrics.groupby(["model", "method"], sort=False)["generate_s"].sum().unstack(0))
-    total = total.reindex([m for m in METHOD_DISPLAY if m in total.index])
+    total = total.reindex([m for m in registry.METHODS if m in total.index])
     err = None
     if n_boot and _has_samples(metrics):
         reps = run_replicates(metrics, n_boot, seed)
@@ -126,7 +120,7 @@ def figure3(metrics: pd.DataFrame, stem: Path, n_boot: int = 0, seed: int = 0,
                       yerr=yerr, capsize=3 if err else 0)
         ax.bar_label(bars, fmt="%.1f", fontsize=7)
     ax.set_xticks(x)
-    ax.set_xticklabels([METHOD_DISPLAY[m] for m in total.index], fontsize=8)
+    ax.set_xticklabels([registry.display_names()[m] for m in total.index], fontsize=8)
     ax.set_ylabel("generation time (s), all eval sets")
     ax.set_title("Figure 3: inference time per method" + (" (95 % bootstrap interval)" if err else ""))
     ax.legend(fontsize=8)

@@ -21,18 +21,18 @@ from pathlib import Path
 import pandas as pd
 
 from o1pruner.evaluation.aes import AVERAGE
+from o1pruner.methods import registry
 from o1pruner.schemas import require_columns
 
-# internal method id -> the name the paper prints, in the paper's row order
-METHOD_DISPLAY = {
-    "baseline": "Baseline",
-    "fast_prompt": "Fast-solving prompt",
-    "sft": "SFT",
-    "dpo": "DPO",
-    "lh": "O1-Pruner",
-}
-METHOD_ORDER = list(METHOD_DISPLAY.values())
-_BY_LOWER = {**METHOD_DISPLAY, **{v.lower(): v for v in METHOD_DISPLAY.values()}}
+
+
+def method_display() -> dict[str, str]:
+    """method -> the name the paper prints, in the paper's row order (the method registry)."""
+    return registry.display_names()
+
+
+def method_order() -> list[str]:
+    return list(method_display().values())
 
 # metric (column suffix) -> (source column in the AES table, Markdown format)
 METRIC_COLUMNS = {"Acc": ("acc", "{:.1f}"), "Length": ("length", "{:.0f}"), "AES": ("aes", "{:.2f}")}
@@ -66,11 +66,14 @@ def _interval_sources(df: pd.DataFrame) -> list[tuple[str, str]]:
 def display_method(method: object) -> str:
     """Paper name of a method given its id (``lh``) or display name (any case); others pass through."""
     text = str(method).strip()
-    return _BY_LOWER.get(text.lower(), text)
+    names = method_display()
+    by_lower = {**names, **{v.lower(): v for v in names.values()}}
+    return by_lower.get(text.lower(), text)
 
 
 def _method_rank(name: str) -> int:
-    return METHOD_ORDER.index(name) if name in METHOD_ORDER else len(METHOD_ORDER)
+    order = method_order()
+    return order.index(name) if name in order else len(order)
 
 
 def _ordered(values: pd.Series) -> list:
@@ -129,7 +132,7 @@ def table3(aes_df: pd.DataFrame) -> pd.DataFrame:
     """
     require_columns(aes_df, ["model", "method", "dataset", "lambda", "acc", "length", "aes"], "table3 input")
     df = aes_df.assign(method=aes_df["method"].map(display_method))
-    runs = df[(df["method"] == METHOD_DISPLAY["lh"]) & (df["dataset"] == AVERAGE)]
+    runs = df[(df["method"] == method_display()[registry.PAPER_METHOD]) & (df["dataset"] == AVERAGE)]
     if runs.empty:
         raise ValueError(f"table3: no O1-Pruner rows with dataset={AVERAGE!r}; run compute_aes first")
     if runs["lambda"].isna().any():
@@ -316,7 +319,7 @@ def table2_vs_paper(aes_df: pd.DataFrame, paper: pd.DataFrame, models: dict[str,
         part["diff"] = part["ours"] - part["printed"]
         rows.append(part)
     out = pd.concat(rows, ignore_index=True)
-    order = {m: i for i, m in enumerate(METHOD_ORDER)}
+    order = {m: i for i, m in enumerate(method_order())}
     dorder = {d: i for i, d in enumerate(_ordered(printed["dataset"]))}
     morder = {m: i for i, m in enumerate(_ordered(printed["model"]))}
     out = out.assign(_m=out["model"].map(morder), _r=out["method"].map(order).fillna(99),

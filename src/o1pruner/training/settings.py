@@ -33,7 +33,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from o1pruner.config import ConfigError, fill_defaults, load_schema, merge
+from o1pruner.config import ConfigError, fill_defaults, load, load_schema, merge
+from o1pruner.methods import registry
 
 # What a run's training settings must contain, at least (``o1pruner training-config``'s contract)
 REPORTED_KEYS = ("mode", "freeze_trainable_layers", "learning_rate", "epochs", "per_device_batch_size",
@@ -42,9 +43,8 @@ REPORTED_KEYS = ("mode", "freeze_trainable_layers", "learning_rate", "epochs", "
 
 
 def trained_methods() -> tuple[str, ...]:
-    """The methods that train a model (those with a ``training`` block in the schema): sft, dpo, lh."""
-    methods = load_schema()["$defs"]["methods"]["properties"]
-    return tuple(m for m, node in methods.items() if "training" in node.get("properties", {}))
+    """The methods that train a model (the method registry): sft, dpo, lh, and any registered."""
+    return tuple(registry.trained())
 
 
 def training_defaults() -> dict:

@@ -17,8 +17,9 @@ Settings: :mod:`o1pruner.training.settings` resolves them. Precedence, later win
 defaults < ``training`` < ``methods.<method>.training`` < ``models.<model>.training`` <
 ``models.<model>.methods.<method>.training``.
 
-Methods (paper Section 5.1.3; data from ``o1pruner build-sft/-dpo/-lh``): one row each of
-:data:`METHODS` (table columns, config class, trainer class, data preparation):
+Methods (paper Section 5.1.3; data from ``o1pruner build-dataset``): each method of the registry
+(:mod:`o1pruner.methods.registry`) names its trainer, one row of :data:`TRAINERS` (table columns,
+config class, trainer class, data preparation):
 
 - ``sft``: TRL ``SFTTrainer`` on prompt-completion pairs (loss on the completion only).
 - ``dpo``: TRL ``DPOTrainer`` (sigmoid loss, β = ``methods.dpo.beta``). The reference model is
@@ -75,6 +76,7 @@ import pandas as pd
 
 from o1pruner.training import run_folder
 from o1pruner.io import write_text
+from o1pruner.methods import registry
 from o1pruner.schemas import require_columns
 from o1pruner.training.settings import (  # noqa: F401  (effective_training_config, method_config: API)
     check_training,
@@ -171,8 +173,8 @@ def _lh_data(tokenizer: Any, df: pd.DataFrame, tcfg: dict, folder: Path, args: A
 
 
 @dataclass(frozen=True)
-class Method:
-    """One training method: what it reads, how it is configured and trained."""
+class Trainer:
+    """One trainer: what it reads, how it is configured and trained."""
 
     columns: tuple[str, ...]   # columns of its training table (o1pruner build-<method>)
     config: str                # "module:Class" of its TrainingArguments dataclass
@@ -180,35 +182,41 @@ class Method:
     reads: tuple[str, ...]     # the keys of methods.<method> its trainer reads (the rest builds data)
     fields: Callable[[dict, dict], dict]  # (training, method config) -> its config's own fields
     data: Callable[..., tuple[Any, dict]]  # (tokenizer, table, training, folder, args) -> (train_dataset, counts)
+    sequences: int = 1         # sequences through the model per example (DPO: chosen and rejected), for the plan
+    # what its log adds to the training figure: (log key, panel title)
+    panels: tuple[tuple[str, str], ...] = ()
 
 
-METHODS: dict[str, Method] = {
-    "sft": Method(
+TRAINERS: dict[str, Trainer] = {
+    "sft": Trainer(
         columns=("prompt", "response"),
         config="o1pruner.training.trl_trainers:SFTConfig", trainer="o1pruner.training.trl_trainers:SFTTrainer", reads=(),
         fields=lambda t, m: dict(max_length=t["cutoff_len"], truncation_mode="keep_start",
                                  completion_only_loss=True, packing=False),
         data=_sft_data),
-    "dpo": Method(
+    "dpo": Trainer(
         columns=("prompt", "chosen", "rejected"),
         config="o1pruner.training.trl_trainers:DPOConfig", trainer="o1pruner.training.trl_trainers:DPOTrainer", reads=("beta",),
         # ref_model=None + precompute_ref_log_probs: the initial policy scores the data once
         fields=lambda t, m: dict(beta=float(m["beta"]), max_length=t["cutoff_len"], truncation_mode="keep_start",
                                  precompute_ref_log_probs=True,
                                  precompute_ref_batch_size=t["per_device_batch_size"]),
-        data=_dpo_data),
-    "lh": Method(
+        data=_dpo_data, sequences=2,
+        panels=(("rewards/margins", "reward margin"), ("rewards/accuracies", "reward accuracy"))),
+    "lh": Trainer(
         columns=("prompt", "response", "weight"),
         config="o1pruner.training.lh_trainer:LHConfig", trainer="o1pruner.training.lh_trainer:LHTrainer", reads=("epsilon",),
         fields=lambda t, m: dict(epsilon=float(m["epsilon"]), precompute_ref_log_probs=True),
-        data=_lh_data),
+        data=_lh_data,
+        panels=(("lh_ratio", "mean ratio π/π_ref (lh_ratio)"), ("lh_clip_frac", "clip fraction (lh_clip_frac)"))),
 }
 
 
-def _method(name: str) -> Method:
-    if name not in METHODS:
-        raise ValueError(f"method must be one of {tuple(METHODS)}, got {name!r}")
-    return METHODS[name]
+def trainer_of(method: str) -> Trainer:
+    """The trainer of a registered method that trains (sft, dpo, lh, ...)."""
+    if method not in registry.trained():
+        raise ValueError(f"method must be one of {tuple(registry.trained())}, got {method!r}")
+    return TRAINERS[registry.method(method).trainer]
 
 
 # ---- model modes --------------------------------------------------------------------------
@@ -288,7 +296,7 @@ def load_policy(model_path: str, tcfg: dict, precision: str):
 # ---- data ---------------------------------------------------------------------------------
 
 def read_training_table(method: str, data_path: str | Path) -> pd.DataFrame:
-    columns = list(_method(method).columns)
+    columns = list(trainer_of(method).columns)
     df = pd.read_parquet(data_path)
     require_columns(df, columns, str(data_path))
     if df.empty:
@@ -364,7 +372,7 @@ def training_arguments(method: str, tmp: Path, tcfg: dict, mcfg: dict, precision
     Built before the model is loaded: with DeepSpeed ZeRO-3 the arguments register the DeepSpeed
     config, which makes ``from_pretrained`` shard the weights while loading.
     """
-    spec = _method(method)
+    spec = trainer_of(method)
     save_steps = int(tcfg["save_steps"])
     common = dict(
         output_dir=str(tmp),
@@ -427,7 +435,7 @@ def _no_final_checkpoint_callback():
 def build_trainer(method: str, args: Any, model: Any, tokenizer: Any, df: pd.DataFrame, tmp: Path,
                   tcfg: dict, callbacks: list) -> tuple[Any, dict[str, int]]:
     """The trainer for ``method`` with its training data ready. Returns (trainer, data counts)."""
-    spec = _method(method)
+    spec = trainer_of(method)
     dataset, counts = spec.data(tokenizer, df, tcfg, tmp / "data", args)
     trainer = _import(spec.trainer)(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                                     callbacks=callbacks)
@@ -496,7 +504,7 @@ def train(method: str, model_path: str, data_path: str, output_dir: str, tcfg: d
     import transformers
 
     start = time.time()
-    _method(method)
+    trainer_of(method)
     tcfg = check_training(tcfg)
     mcfg = method_config({"methods": {method: mcfg}}, method)
     on_gpu = torch.cuda.is_available()
@@ -583,7 +591,7 @@ def train(method: str, model_path: str, data_path: str, output_dir: str, tcfg: d
 
 def cli_train(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="o1pruner train", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--method", required=True, choices=tuple(METHODS))
+    ap.add_argument("--method", required=True, help=f"a registered method that trains: {', '.join(registry.trained())}")
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--training-json", help="the run's training settings as JSON (o1pruner training-config)")
     src.add_argument("--config", type=Path, action="append",
@@ -593,7 +601,7 @@ def cli_train(argv: list[str]) -> int:
                     help="with --training-json: methods.<method> without its training block, as JSON")
     ap.add_argument("--model-name", default=None, help="with --config/--config-json: key under models:")
     ap.add_argument("--model-path", required=True, help="HF folder of the model to fine-tune")
-    ap.add_argument("--data", required=True, help="training table from build-sft / build-dpo / build-lh")
+    ap.add_argument("--data", required=True, help="the method's training table (o1pruner build-dataset)")
     ap.add_argument("--output", required=True, help="output model folder (written atomically)")
     ap.add_argument("--log-dir", default=None, help="folder for train_<method>.jsonl (default: the output folder)")
     args = ap.parse_args(argv)

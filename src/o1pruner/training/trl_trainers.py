@@ -2,7 +2,7 @@
 
 Each is TRL's class plus :class:`o1pruner.training.optimizers.OptimizerMixin`, and its config TRL's plus
 the ``optimizer`` field; nothing else changes. The LH trainer and its config are in
-:mod:`o1pruner.training.lh_trainer`; :data:`o1pruner.training.train.METHODS` maps every method to its pair.
+:mod:`o1pruner.training.lh_trainer`; :data:`o1pruner.training.train.TRAINERS` maps every trainer to its pair.
 """
 
 from __future__ import annotations

@@ -1,0 +1,154 @@
+"""The method registry: every method of the paper's Table 2, declared once.
+
+A method is what one row of Table 2 is: a name (the config block ``methods.<name>`` and the start
+of its run names), the name the tables print, the JSON schema of its own config keys (with their
+defaults), and, for the methods that train, the training set it learns from (a builder over the
+graded pre-samples and the reference statistics) and the trainer that learns it
+(:data:`o1pruner.training.train.TRAINERS`). Everything else is derived from here: the config
+schema's method names, the workflow's run names and its one ``build_dataset`` rule, the table
+labels and row order, the plan check, gpu-check and the training diagnostics.
+
+Adding a method (e.g. another length reward on the LH trainer) is one :func:`register` call in a
+module the config names under ``plugins:``, which the Snakefile and every job import
+(``$O1PRUNER_PLUGINS``)::
+
+    register(Method(name="my_reward", display="My reward", trainer="lh", build=my_builder,
+                    params={"lambda": {"type": "number", "default": 2}, ...},
+                    data_keys=("samples_per_problem", "clip"), seeded=True, run_param="lambda"))
+
+Run names: a method without ``run_param`` has one run per model, its name (``sft``); a method
+with one names each run by that parameter's value, ``<name>_<param>_<value>`` (``lh_lambda_2``),
+optionally on a difficulty subset, ``lh_lambda_2_easy`` (Figure 4).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# The paper's own method: Table 3 (its λ grid) and Figure 4 (its difficulty subsets) are about it.
+PAPER_METHOD = "lh"
+# modules that register more methods, comma-separated (the Snakefile sets it from `plugins:`)
+PLUGINS_ENV = "O1PRUNER_PLUGINS"
+NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+SPLIT = r"[A-Za-z][A-Za-z0-9]*"
+
+# (graded pre-samples, reference stats, methods.<name> block, seed, run parameter's value) -> table
+Builder = Callable[["pd.DataFrame", "pd.DataFrame", dict, int, "float | None"], "pd.DataFrame"]
+
+
+@dataclass(frozen=True)
+class Method:
+    """One method: a row of Table 2."""
+
+    name: str                    # methods.<name>; its runs' names start with it
+    display: str                 # its label in the tables and figures
+    trainer: str | None = None   # key of o1pruner.training.train.TRAINERS; None: evaluated untrained
+    build: Builder | str | None = None  # its training set from the graded pre-samples ("module:function")
+    params: dict | None = None   # JSON schema of methods.<name>'s own keys (None: in the config schema)
+    data_keys: tuple[str, ...] = ()  # the keys of methods.<name> its builder reads
+    seeded: bool = False         # its builder draws at random (the config's seed is passed)
+    run_param: str | None = None  # a key whose value names the run (lh: lambda -> lh_lambda_2)
+    prompt_speed: str | None = None  # a key naming the speed prompt it is evaluated with
+
+    def run_pattern(self) -> str:
+        """The regular expression of this method's run names."""
+        if self.run_param is None:
+            return re.escape(self.name)
+        return rf"{re.escape(self.name)}_{re.escape(self.run_param)}_{NUMBER}(?:_{SPLIT})?"
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register(method: Method) -> Method:
+    """Add ``method`` to the registry (its name must be new and usable in paths)."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", method.name):
+        raise ValueError(f"method name {method.name!r}: lower-case letters, digits and _ only")
+    if method.name in METHODS and METHODS[method.name] != method:
+        raise ValueError(f"method {method.name!r} is registered already")
+    if (method.trainer is None) != (method.build is None):
+        raise ValueError(f"method {method.name!r}: a trainer needs a dataset builder and vice versa")
+    METHODS[method.name] = method
+    return method
+
+
+def load_plugins(modules: list[str] | None = None) -> None:
+    """Import the modules that register more methods: ``modules``, else ``$O1PRUNER_PLUGINS``."""
+    names = modules if modules is not None else os.environ.get(PLUGINS_ENV, "").split(",")
+    for name in filter(None, (n.strip() for n in names)):
+        importlib.import_module(name)
+
+
+def builder(m: Method) -> Builder:
+    """The method's dataset builder (imported when a "module:function" string names it)."""
+    if isinstance(m.build, str):
+        module, func = m.build.split(":")
+        return getattr(importlib.import_module(module), func)
+    if m.build is None:
+        raise ValueError(f"method {m.name!r} trains nothing: it has no training set")
+    return m.build
+
+
+def method(name: str) -> Method:
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; registered: {', '.join(METHODS)}")
+    return METHODS[name]
+
+
+def trained() -> list[str]:
+    """The methods that train a model, in registry order."""
+    return [m.name for m in METHODS.values() if m.trainer is not None]
+
+
+def run_name(name: str, value: float | str | None = None, split: str | None = None) -> str:
+    """The run of ``name`` (at ``value`` of its run parameter, on difficulty subset ``split``)."""
+    m = method(name)
+    if m.run_param is None:
+        return name
+    return f"{name}_{m.run_param}_{float(value):g}" + (f"_{split}" if split else "")
+
+
+def parse_run(run: str) -> tuple[str, float | None, str | None]:
+    """run name -> (method, value of its run parameter, difficulty split)."""
+    for m in METHODS.values():
+        if m.run_param is None:
+            if run == m.name:
+                return m.name, None, None
+            continue
+        hit = re.fullmatch(rf"{re.escape(m.name)}_{re.escape(m.run_param)}_(?P<v>{NUMBER})(?:_(?P<s>{SPLIT}))?", run)
+        if hit:
+            return m.name, float(hit.group("v")), hit.group("s")
+    raise ValueError(f"unknown run id {run!r} (methods: {', '.join(METHODS)})")
+
+
+def run_regex(trained_only: bool = False) -> str:
+    """Every run name of every registered method (the workflow's ``run`` wildcard), or of the
+    methods that train."""
+    return "|".join(m.run_pattern() for m in METHODS.values() if m.trainer or not trained_only)
+
+
+def display_names() -> dict[str, str]:
+    """method -> the name the paper prints, in the paper's row order."""
+    return {m.name: m.display for m in METHODS.values()}
+
+
+# ---- the paper's methods (Section 5.1.3), in Table 2's row order ----------------------------
+# Their config keys and defaults live in the config schema (src/o1pruner/schema.yaml, $defs.methods),
+# the one home of every default.
+
+register(Method("baseline", "Baseline"))
+register(Method("fast_prompt", "Fast-solving prompt", prompt_speed="speed"))
+register(Method("sft", "SFT", trainer="sft", build="o1pruner.methods.datasets:sft_dataset",
+                data_keys=("n_shortest",)))
+register(Method("dpo", "DPO", trainer="dpo", build="o1pruner.methods.datasets:dpo_dataset",
+                data_keys=("n_chosen",)))
+register(Method(PAPER_METHOD, "O1-Pruner", trainer="lh", build="o1pruner.methods.datasets:lh_dataset",
+                data_keys=("samples_per_problem", "clip"), seeded=True, run_param="lambda"))
