@@ -123,7 +123,7 @@ def test_workflow_annotates_toy_models_only(tmp_path):
     out = res.stdout + res.stderr
     grades = [ln for ln in out.splitlines() if "o1pruner grade " in ln]
     evals = [ln for ln in out.splitlines() if "o1pruner evaluate " in ln]
-    assert grades and evals and all("--toy-anatomy" in ln for ln in grades + evals)
+    assert grades and evals and all("--annotate o1pruner.toy.anatomy:add_anatomy" in ln for ln in grades + evals)
     anatomy_cmd = out.split("rule pruning_anatomy:")[1].split("\n\n")[0]
     assert "eval/baseline/toy_hard.parquet" in anatomy_cmd and "eval/sft/toy_easy.parquet" in anatomy_cmd
     assert job_counts(res.stdout)["toy_reflection"] == 1
@@ -134,7 +134,7 @@ def test_workflow_annotates_toy_models_only(tmp_path):
                     f"results={tmp_path}/p")
     assert res.returncode == 0, res.stderr[-3000:]
     assert "pruning_anatomy" not in job_counts(res.stdout) and "toy_reflection" not in job_counts(res.stdout)
-    assert "--toy-anatomy" not in res.stdout + res.stderr
+    assert "--annotate" not in res.stdout + res.stderr
 
 
 def test_reflection_table_has_one_row_per_group_with_intervals():

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from o1pruner.evaluation.difficulty import (difficulty_bins, easy_vs_hard, length_by_difficulty, markdown,
+from o1pruner.reporting.difficulty import (difficulty_bins, easy_vs_hard, length_by_difficulty, markdown,
                                  presample_by_difficulty, presample_markdown)
 
 
@@ -73,7 +73,7 @@ def test_greedy_reference_gives_two_bins():
 
 
 def test_pooled_sets_span_the_levels():
-    from o1pruner.evaluation.difficulty import with_pooled
+    from o1pruner.reporting.difficulty import with_pooled
 
     a, b = _eval([1, 1], [10, 20], [1, 1]), _eval([3, 3], [100, 100], [0, 1])
     s = with_pooled({("m", "baseline", "easy"): a, ("m", "baseline", "hard"): b,
@@ -88,7 +88,7 @@ def test_pooled_sets_span_the_levels():
 
 
 def test_easy_vs_hard_verdict_has_a_paired_interval():
-    from o1pruner.evaluation.difficulty import easy_hard_intervals
+    from o1pruner.reporting.difficulty import easy_hard_intervals
 
     rng = np.random.default_rng(0)
     levels = np.repeat([1, 2, 3], 60)

@@ -1,7 +1,7 @@
 """The GPU branches of generation, sampling and evaluation, run on this CPU machine with a fake CUDA
 (tests/fakes/fake_cuda.py) and a fake vLLM (tests/fakes/vllm) that records what it is handed:
 how the engine would start, its arguments, the prompt token ids and the per-request seeds. Also
-the stop of a job that asked for GPUs and has none (o1pruner.cluster.devices)."""
+the stop of a job that asked for GPUs and has none (o1pruner.devices)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from o1pruner.cluster import devices
+from o1pruner import devices
 
 from o1pruner.generation import engines as generation
 from o1pruner.generation.engines import SamplingSpec

@@ -165,7 +165,7 @@ def test_end_to_end_thinking(tmp_path):
 
 
 def test_gpu_jobs_tell_their_command_how_many_gpus_they_asked_for(tmp_path):
-    """What lets a GPU job stop at once without CUDA (o1pruner.cluster.devices.require_gpus): sample and
+    """What lets a GPU job stop at once without CUDA (o1pruner.devices.require_gpus): sample and
     evaluate get --gpus <resources.gpu>, train O1PRUNER_JOB_GPUS=<resources.gpu> and torchrun."""
     res = _dry_run_with_overlay(tmp_path, "models: {toy: {resources: {sample: {gpu: 1}, evaluate: {gpu: 1}, "
                                           "train: {gpu: 2}}}}\n")

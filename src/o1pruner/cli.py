@@ -45,7 +45,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                         "toy: re-checks, corrections and errors per method against the baseline"),
     "toy-reflection": ("o1pruner.toy.anatomy", "cli_toy_reflection",
                        "toy: accuracy with more vs fewer re-checks, corrections, per level group"),
-    "length-by-difficulty": ("o1pruner.evaluation.difficulty", "cli_length_by_difficulty",
+    "length-by-difficulty": ("o1pruner.reporting.difficulty", "cli_length_by_difficulty",
                              "length and accuracy per difficulty level, per method"),
     "eval-set-size": ("o1pruner.evaluation.bootstrap", "cli_eval_set_size",
                       "problems per eval set for a ±h-point paired interval of a method's accuracy gain"),

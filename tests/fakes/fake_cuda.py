@@ -24,7 +24,7 @@ def install(monkeypatch, devices: int = 2, cuda: str = "13.0", driver: str = "58
     import torch
     import transformers
 
-    from o1pruner.cluster import devices as dev
+    from o1pruner import devices as dev
 
     TOUCHED.clear()
     MOVES.clear()

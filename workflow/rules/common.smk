@@ -222,8 +222,9 @@ def grading_args():
 
 
 def toy_anatomy_args(wildcards):
-    """`--toy-anatomy` for a toy model's grading: its rows get n_checks / n_corrections / n_errors."""
-    return "--toy-anatomy" if model_cfg(wildcards)["source"] == "toy" else ""
+    """A toy model's grading adds the toy's anatomy to its rows (n_checks / n_corrections /
+    n_errors): hooked in here, so the generic grading and evaluation never import the toy."""
+    return "--annotate o1pruner.toy.anatomy:add_anatomy" if model_cfg(wildcards)["source"] == "toy" else ""
 
 
 def toy_models():

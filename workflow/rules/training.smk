@@ -1,6 +1,6 @@
 # One trained model per run: sft, dpo, lh_lambda_<λ>[_<split>]. GPU jobs launch one
 # process per GPU of the job (torchrun); CPU jobs run in-process. O1PRUNER_JOB_GPUS tells the
-# trainer how many GPUs the job asked for: with none visible it stops at once (o1pruner.cluster.devices).
+# trainer how many GPUs the job asked for: with none visible it stops at once (o1pruner.devices).
 
 
 rule train:

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from o1pruner.cluster.devices import JOB_GPUS_ENV
+from o1pruner.devices import JOB_GPUS_ENV
 from o1pruner.config import load, merge
 from o1pruner.methods import registry
 from o1pruner.training.train import TRAINERS
@@ -554,8 +554,8 @@ def conda_env_pythons(repo: Path = REPO_ROOT) -> dict[str, str]:
 
 def cuda_preflight(env: str, python: str, log: Path) -> tuple[StepResult, int]:
     """Row ``cuda-<env>``: the interpreter's torch sees a CUDA GPU and a driver new enough for its
-    build (o1pruner.cluster.devices.require_gpus, the check every GPU job makes); (row, GPUs it sees)."""
-    code = "from o1pruner.cluster.devices import require_gpus; print(require_gpus(1, 'gpu-check'))"
+    build (o1pruner.devices.require_gpus, the check every GPU job makes); (row, GPUs it sees)."""
+    code = "from o1pruner.devices import require_gpus; print(require_gpus(1, 'gpu-check'))"
     t0 = time.time()
     rc, tail, _ = run_logged([python, "-c", code], log, timeout=300)
     lines = tail.splitlines()

@@ -34,6 +34,7 @@ import pandas as pd
 from o1pruner.config import schema_default
 from o1pruner.generation.engines import SamplingSpec, load_engine, timed_generate
 from o1pruner.grading import ANSWER_FALLBACKS, BOXES, GRADERS, SCOPES, Grader
+from o1pruner.hooks import add_annotate_arg, import_object
 from o1pruner.io import read_table, write_parquet, write_text
 from o1pruner.prompts import family as prompt_family
 from o1pruner.generation.sampling import add_engine_args, render_prompts, samples_frame
@@ -132,9 +133,9 @@ def cli_evaluate(argv: list[str]) -> int:
     ap.add_argument("--sampled-seed", type=int, default=0)
     ap.add_argument("--sampled-output", nargs="+", type=Path, default=None,
                     help="graded sampled responses, one per --problems")
-    ap.add_argument("--toy-anatomy", action="store_true",
-                    help="add the toy's n_checks / n_corrections / n_errors columns (o1pruner.toy.anatomy)")
+    add_annotate_arg(ap)
     args = ap.parse_args(argv)
+    annotate = import_object(args.annotate) if args.annotate else None
     if not len(args.problems) == len(args.samples) == len(args.metrics):
         ap.error("--problems, --samples and --metrics need the same number of paths")
     sampled = None
@@ -157,11 +158,9 @@ def cli_evaluate(argv: list[str]) -> int:
             args.problems, sets, args.samples, args.metrics, sampled_out, results):
         dataset = str(problems["dataset"].iloc[0]) if len(problems) else path.stem
         metrics = {"model": args.model_name, "method": args.run, "dataset": dataset, **metrics}
-        if args.toy_anatomy:
-            from o1pruner.toy.anatomy import add_anatomy
-
-            graded = add_anatomy(graded)
-            graded_sampled = None if graded_sampled is None else add_anatomy(graded_sampled)
+        if annotate is not None:
+            graded = annotate(graded)
+            graded_sampled = None if graded_sampled is None else annotate(graded_sampled)
         write_parquet(graded, samples_out)
         if graded_sampled is not None:
             write_parquet(graded_sampled, sampled_path)

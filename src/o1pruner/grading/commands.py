@@ -8,6 +8,7 @@ import sys
 from o1pruner.config import schema_default as default  # the one home of the grading defaults
 from o1pruner.grading.extraction import ANSWER_FALLBACKS, BOXES, SCOPES
 from o1pruner.grading.grader import GRADERS, Grader, grade_file
+from o1pruner.hooks import add_annotate_arg, import_object
 
 
 def cli_grade(argv: list[str]) -> int:
@@ -32,12 +33,9 @@ def cli_grade(argv: list[str]) -> int:
     ap.add_argument("--rel-tol", type=float, default=default("grading.rel_tol"),
                     help="relative tolerance between plain numbers when one is a decimal (default 0: exact)")
     ap.add_argument("--workers", type=int, default=default("grading.workers"), help="math-verify worker processes (default 1)")
-    ap.add_argument("--toy-anatomy", action="store_true",
-                    help="add the toy's n_checks / n_corrections / n_errors columns (o1pruner.toy.anatomy)")
+    add_annotate_arg(ap)
     args = ap.parse_args(argv)
-    annotate = None
-    if args.toy_anatomy:
-        from o1pruner.toy.anatomy import add_anatomy as annotate
+    annotate = import_object(args.annotate) if args.annotate else None
     try:
         grader = Grader(timeout=args.timeout, answer_fallback=args.answer_fallback, box=args.box,
                         scope=args.scope, grader=args.grader, rel_tol=args.rel_tol, workers=args.workers)

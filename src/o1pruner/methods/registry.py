@@ -30,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from o1pruner.hooks import import_object
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -90,8 +92,7 @@ def load_plugins(modules: list[str] | None = None) -> None:
 def builder(m: Method) -> Builder:
     """The method's dataset builder (imported when a "module:function" string names it)."""
     if isinstance(m.build, str):
-        module, func = m.build.split(":")
-        return getattr(importlib.import_module(module), func)
+        return import_object(m.build)
     if m.build is None:
         raise ValueError(f"method {m.name!r} trains nothing: it has no training set")
     return m.build

@@ -18,10 +18,8 @@ from pathlib import Path
 
 from o1pruner.io import read_records
 from o1pruner.methods import registry
+from o1pruner.training.health import series, training_warnings
 from o1pruner.training.train import TRAINERS
-
-CLIP_FRAC_LIMIT = 0.5
-RATIO_RANGE = (0.5, 2.0)
 
 # (log key, axis label) per panel; a panel is drawn only when the log has the key
 COMMON_PANELS = [("loss", "loss"), ("learning_rate", "learning rate"), ("grad_norm", "gradient norm")]
@@ -30,54 +28,6 @@ COMMON_PANELS = [("loss", "loss"), ("learning_rate", "learning rate"), ("grad_no
 def trainer_panels(method: str) -> list[tuple[str, str]]:
     """The panels the method's trainer adds (o1pruner.training.train.TRAINERS)."""
     return list(TRAINERS[registry.method(method).trainer].panels)
-
-
-def _series(entries: list[dict], key: str) -> tuple[list[float], list[float]]:
-    """(steps, values) of the training entries that log ``key`` (the final summary entry, with
-    ``train_loss`` instead of ``loss``, is skipped by construction)."""
-    steps, values = [], []
-    for i, e in enumerate(entries):
-        if key in e and e[key] is not None:
-            try:
-                v = float(e[key])
-            except (TypeError, ValueError):
-                continue
-            steps.append(float(e.get("step", i)))
-            values.append(v)
-    return steps, values
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.3g}"
-
-
-def training_warnings(entries: list[dict], method: str) -> list[str]:
-    """Plain warnings about a run from its log entries (empty list: nothing to report).
-
-    * the loss is NaN or infinite at some step;
-    * LH: the clip fraction stays above 0.5 – above it in every entry of the second half of
-      training (most of the weighted ratios are clipped, so the loss barely moves the model);
-    * LH: the mean ratio π/π_ref leaves [0.5, 2] (the policy drifted far from the reference).
-    """
-    out = []
-    steps, loss = _series(entries, "loss")
-    bad = [s for s, v in zip(steps, loss) if not math.isfinite(v)]
-    if bad:
-        out.append(f"loss is NaN/inf at {len(bad)} logged step(s), first at step {bad[0]:g}")
-    if "lh_clip_frac" in dict(trainer_panels(method)):  # the LH trainer's PPO-clip
-        steps, clip = _series(entries, "lh_clip_frac")
-        late = clip[len(clip) // 2:]
-        if late and min(late) > CLIP_FRAC_LIMIT:
-            out.append(f"LH clip fraction stays above {CLIP_FRAC_LIMIT:g} (min {_fmt(min(late))} over the "
-                       f"last {len(late)} logged steps): most ratios are clipped")
-        steps, ratio = _series(entries, "lh_ratio")
-        lo, hi = RATIO_RANGE
-        outside = [(s, v) for s, v in zip(steps, ratio) if not (lo <= v <= hi)]
-        if outside:
-            s, v = outside[0]
-            out.append(f"LH mean ratio leaves [{lo:g}, {hi:g}] at {len(outside)} logged step(s), "
-                       f"first at step {s:g} ({_fmt(v)})")
-    return out
 
 
 def find_log(model_dir: Path, method: str) -> Path:
@@ -110,7 +60,7 @@ def figure(entries: list[dict], method: str, stem: Path, title: str) -> list[str
     from matplotlib.ticker import MaxNLocator
 
     panels = [(k, label) for k, label in COMMON_PANELS + trainer_panels(method)
-              if _series(entries, k)[0]]
+              if series(entries, k)[0]]
     if not panels:
         raise ValueError(f"{title}: the training log has none of {[k for k, _ in COMMON_PANELS]}")
     warnings = training_warnings(entries, method)
@@ -119,7 +69,7 @@ def figure(entries: list[dict], method: str, stem: Path, title: str) -> list[str
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.6 * rows + 0.4 * len(warnings)),
                              squeeze=False)
     for ax, (key, label) in zip(axes.ravel(), panels):
-        steps, values = _series(entries, key)
+        steps, values = series(entries, key)
         ax.plot(steps, values, marker="." if len(steps) < 50 else None, lw=1)
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("step", fontsize=8)

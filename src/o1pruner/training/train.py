@@ -60,7 +60,6 @@ rewards). Only the main process writes.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import resource
@@ -75,6 +74,8 @@ from typing import Any
 import pandas as pd
 
 from o1pruner.training import run_folder
+from o1pruner.training.health import training_warnings
+from o1pruner.hooks import import_object
 from o1pruner.io import write_text
 from o1pruner.methods import registry
 from o1pruner.schemas import require_columns
@@ -110,8 +111,7 @@ def _barrier() -> None:
 
 def _import(path: str) -> Any:
     """``"module:Name"`` -> the object (the trainer modules import TRL, which takes seconds)."""
-    module, name = path.split(":")
-    return getattr(importlib.import_module(module), name)
+    return import_object(path)
 
 
 def _check_run(tcfg: dict, on_gpu: bool) -> None:
@@ -547,8 +547,6 @@ def train(method: str, model_path: str, data_path: str, output_dir: str, tcfg: d
     history = trainer.state.log_history
     losses = [e["loss"] for e in history if "loss" in e]
     if _world()[1] == 0:  # a plain warning in the run's log (clip fraction, ratio, NaN loss)
-        from o1pruner.reporting.diagnostics import training_warnings
-
         for warning in training_warnings(history, method):
             print(f"o1pruner train: warning: {warning}", file=sys.stderr)
     world, _ = _world()
@@ -606,7 +604,7 @@ def cli_train(argv: list[str]) -> int:
     ap.add_argument("--log-dir", default=None, help="folder for train_<method>.jsonl (default: the output folder)")
     args = ap.parse_args(argv)
     # a job whose rule asked for GPUs (O1PRUNER_JOB_GPUS) stops now if it has none
-    from o1pruner.cluster.devices import job_gpus_from_env, require_gpus
+    from o1pruner.devices import job_gpus_from_env, require_gpus
 
     require_gpus(job_gpus_from_env(), "train")
 
