@@ -47,10 +47,10 @@ test: venv
 # gpu-check-cpu: the same steps on the CPU (toy model, fp32, gloo), as CI runs them.
 #   GPU_CHECK_ARGS="--only sft-full-bf16"
 gpu-check: venv
-	python -m o1pruner.cluster.gpu_check --envs conda $(GPU_CHECK_ARGS)
+	python -m o1pruner.cli gpu-check --envs conda $(GPU_CHECK_ARGS)
 
 gpu-check-cpu: venv
-	python -m o1pruner.cluster.gpu_check --cpu $(GPU_CHECK_ARGS)
+	python -m o1pruner.cli gpu-check --cpu $(GPU_CHECK_ARGS)
 
 lint: venv
 	snakemake --lint

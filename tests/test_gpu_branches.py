@@ -161,7 +161,7 @@ def problems_file(tmp_path):
 
 
 def test_sample_cli_on_cuda(fake_cuda, fake_vllm, bos_model, problems_file, tmp_path):
-    from o1pruner.generation.sampling import cli_sample
+    from o1pruner.generation.commands import cli_sample
 
     out = tmp_path / "s.parquet"
     assert cli_sample(["--model", str(bos_model), "--problems", str(problems_file), "--backend", "vllm",
@@ -175,7 +175,7 @@ def test_sample_cli_on_cuda(fake_cuda, fake_vllm, bos_model, problems_file, tmp_
 
 
 def test_evaluate_cli_on_cuda_passes_the_sampled_seed(fake_cuda, fake_vllm, bos_model, problems_file, tmp_path):
-    from o1pruner.evaluation.evaluate import cli_evaluate
+    from o1pruner.evaluation.commands import cli_evaluate
 
     assert cli_evaluate(["--model", str(bos_model), "--run", "baseline", "--model-name", "toy",
                          "--backend", "vllm", "--gpus", "1", "--max-tokens", "16",
@@ -242,7 +242,7 @@ def test_cpu_jobs_are_not_checked(monkeypatch):
 
 
 def test_train_entry_stops_when_its_rule_asked_for_gpus(monkeypatch, tmp_path):
-    from o1pruner.training.train import cli_train
+    from o1pruner.training.commands import cli_train
 
     monkeypatch.setattr(devices, "torch_cuda_version", lambda: None)
     monkeypatch.setenv(devices.JOB_GPUS_ENV, "4")

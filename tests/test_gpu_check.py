@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from o1pruner.cluster import gpu_check as g
+from o1pruner.cluster.commands import cli_gpu_check
 
 
 def test_gpu_mode_without_cuda_fails_naming_the_reason(tmp_path, capsys):
@@ -19,7 +20,7 @@ def test_gpu_mode_without_cuda_fails_naming_the_reason(tmp_path, capsys):
 
     if torch.version.cuda is not None:
         pytest.skip("this torch is a CUDA build: the preflight could pass")
-    assert g.cli_gpu_check(["--workdir", str(tmp_path), "--only", "vllm-sample"]) == 1
+    assert cli_gpu_check(["--workdir", str(tmp_path), "--only", "vllm-sample"]) == 1
     out = capsys.readouterr().out
     assert "cuda-train" in out and "CPU build" in out and "FAIL" in out
     # nothing ran after the failed preflight, and each later row says why
@@ -35,7 +36,7 @@ def test_module_entry_point_exits_nonzero_without_cuda(tmp_path):
 
     if torch.version.cuda is not None:
         pytest.skip("this torch is a CUDA build")
-    res = subprocess.run([sys.executable, "-m", "o1pruner.cluster.gpu_check", "--workdir", str(tmp_path / "w"),
+    res = subprocess.run([sys.executable, "-m", "o1pruner.cli", "gpu-check", "--workdir", str(tmp_path / "w"),
                           "--only", "sft-full-bf16"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 1 and "CPU build" in res.stdout, res.stdout + res.stderr
 
@@ -86,15 +87,15 @@ def test_the_list_of_checks_covers_every_gpu_path(capsys):
     assert rows["lora-merge"].training["mode"] == "lora"
     assert rows["zero3-torchrun"].processes is not None and Path(rows["zero3-torchrun"].training["deepspeed"]).is_file()
     assert rows["adam-mini"].training["optimizer"] == "adam_mini"
-    assert g.cli_gpu_check(["--list"]) == 0
+    assert cli_gpu_check(["--list"]) == 0
     assert capsys.readouterr().out.split() == ["convert-gguf"] + names
-    assert g.cli_gpu_check(["--list", "--cpu"]) == 0
+    assert cli_gpu_check(["--list", "--cpu"]) == 0
     assert capsys.readouterr().out.split() == ["build-toy"] + names
 
 
 def test_unknown_only_name_is_an_error():
     with pytest.raises(SystemExit):
-        g.cli_gpu_check(["--only", "nope"])
+        cli_gpu_check(["--only", "nope"])
 
 
 def summary(**kw):
@@ -176,7 +177,7 @@ def test_cpu_mode_runs_every_step(tmp_path):
     import subprocess
     import sys
 
-    res = subprocess.run([sys.executable, "-m", "o1pruner.cluster.gpu_check", "--cpu", "--workdir", str(tmp_path)],
+    res = subprocess.run([sys.executable, "-m", "o1pruner.cli", "gpu-check", "--cpu", "--workdir", str(tmp_path)],
                          capture_output=True, text=True, timeout=1500)
     rows = len(g.all_checks()) + 1
     assert res.returncode == 0 and f"{rows}/{rows} passed" in res.stdout, res.stdout[-4000:] + res.stderr[-2000:]

@@ -16,7 +16,6 @@ Pathological math (10^{10^{10}}, code payloads) is tested in tests/test_grading_
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import subprocess

@@ -20,7 +20,6 @@ the ``methods.<method>`` block of a method registered by a module under ``plugin
 
 from __future__ import annotations
 
-import argparse
 import copy
 import functools
 import math
@@ -277,12 +276,3 @@ def load(*paths: str | Path) -> dict:
     except ConfigError as e:
         where = ", ".join(map(str, paths))
         raise ConfigError(f"{where}: {e}") from None
-
-
-def cli_validate(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="o1pruner validate-config")
-    ap.add_argument("config", type=Path, nargs="+", help="config file(s), later ones layered over earlier")
-    args = ap.parse_args(argv)
-    load(*args.config)
-    print(f"{', '.join(map(str, args.config))}: ok")
-    return 0

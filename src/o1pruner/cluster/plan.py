@@ -89,16 +89,13 @@ Advice: a model whose weights take at most half of one GPU's usable memory runs 
 
 from __future__ import annotations
 
-import argparse
-import copy
 import json
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-from o1pruner.config import load
 from o1pruner.methods import registry
 from o1pruner.training.settings import effective_training_config
 from o1pruner.training.train import trainer_of
@@ -538,17 +535,3 @@ def check_or_raise(cfg: dict, root: str | Path = ".", log: Callable[[str], None]
 
 
 # ---- layered config files -----------------------------------------------------------------
-
-def cli_check_plan(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="o1pruner check-plan", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--config", action="append", required=True, type=Path,
-                    help="config file; repeat to layer files (later wins, deep merge)")
-    ap.add_argument("--root", type=Path, default=Path(os.getcwd()),
-                    help="working directory of the workflow (relative model paths, results)")
-    args = ap.parse_args(argv)
-    cfg = load(*args.config)
-    findings = check(cfg, args.root)
-    report(findings, print)
-    errors = sum(f.level == "error" for f in findings)
-    print(f"check-plan: {errors} error(s), {sum(f.level == 'warning' for f in findings)} warning(s)")
-    return 1 if errors else 0

@@ -23,14 +23,11 @@ AES is the mean of the per-dataset AES values (not the AES of the mean Acc/Lengt
 
 from __future__ import annotations
 
-import argparse
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from o1pruner.io import read_table, write_table
 from o1pruner.schemas import require_columns
 
 VARIANTS = ("paper", "table2")
@@ -229,45 +226,3 @@ def compute_aes(df: pd.DataFrame, alpha: float = 1.0, beta: float = 3.0, gamma: 
     # the baseline scores 0 by definition (and not, e.g., -0.0 from rounding)
     out.loc[out["method"].map(is_baseline), AES_EXTRA] = 0.0
     return pd.concat([out, _averages(out, base, run_cols)], ignore_index=True)
-
-
-def cli_aes(argv: list[str]) -> int:
-    """o1pruner aes --input metrics.csv --output aes.csv [--variant paper|table2] [--alpha 1 --beta 3 --gamma 5]"""
-    p = argparse.ArgumentParser(prog="o1pruner aes", description=__doc__.split("\n")[0])
-    p.add_argument("--input", required=True, help="metrics table (.csv/.parquet): model, method, dataset, acc, length")
-    p.add_argument("--output", required=True, help="AES table (.csv/.parquet)")
-    p.add_argument("--variant", choices=VARIANTS, default="paper",
-                   help="paper: formula as written (default); table2: reading that reproduces Table 2")
-    for name, value in DEFAULT_WEIGHTS.items():
-        p.add_argument(f"--{name}", type=float, default=value, help=f"AES weight {name} (default {value:g})")
-    p.add_argument("--samples-index", type=Path, default=None,
-                   help="metrics CSV of `o1pruner collect-metrics` (model, method, lambda, dataset, "
-                        "samples): adds paired-bootstrap intervals from the per-problem rows")
-    p.add_argument("--bootstrap-samples", type=int, default=1000, help="bootstrap replicates B")
-    p.add_argument("--bootstrap-seed", type=int, default=0)
-    p.add_argument("--confidence", type=float, default=0.95)
-    args = p.parse_args(argv)
-    metrics = read_table(args.input)
-    result = compute_aes(metrics, args.alpha, args.beta, args.gamma, args.variant)
-    if args.samples_index is not None:
-        from o1pruner.evaluation.bootstrap import attach_intervals, bootstrap_cells, samples_from_index
-
-        index = read_table(args.samples_index)
-        if "lambda" not in metrics.columns:  # Table 2: one run per method, λ is not a key
-            index = index.drop(columns="lambda", errors="ignore")
-        ci = bootstrap_cells(samples_from_index(index),
-                             args.bootstrap_samples, args.bootstrap_seed, args.confidence,
-                             args.alpha, args.beta, args.gamma, args.variant)
-        result = attach_intervals(result, ci)
-        print(f"paired bootstrap over problems: B={args.bootstrap_samples}, "
-              f"seed={args.bootstrap_seed}, {args.confidence:.0%} percentile intervals")
-    write_table(result, args.output)
-    avg = result[result["dataset"] == AVERAGE]
-    for row in avg.itertuples(index=False):
-        line = f"{row.model}  {row.method}: AVERAGE acc {row.acc:.1f}  length {row.length:.0f}  AES {row.aes:.2f}"
-        if "aes_lo" in avg.columns:
-            line += (f"  [95% AES {row.aes_lo:.2f}, {row.aes_hi:.2f}; acc − baseline {row.acc_diff:+.1f} "
-                     f"[{row.acc_diff_lo:+.1f}, {row.acc_diff_hi:+.1f}]]")
-        print(line)
-    print(f"wrote {len(result)} rows to {args.output}")
-    return 0

@@ -313,20 +313,3 @@ def eval_set_size(samples: Mapping[tuple, pd.DataFrame], method: str = "lh", hal
                      "bootstrap_half_width_at_n_needed": (boot_half * np.sqrt(disc["n"] / need)
                                                           if need else float("nan"))})
     return pd.DataFrame(rows)
-
-
-def cli_eval_set_size(argv: list[str]) -> int:
-    """o1pruner eval-set-size --samples-index metrics.csv [--method lh] [--half-width 3]"""
-    import argparse
-
-    from o1pruner.io import read_table
-
-    ap = argparse.ArgumentParser(prog="o1pruner eval-set-size", description=eval_set_size.__doc__.split("\n")[0])
-    ap.add_argument("--samples-index", required=True, help="metrics CSV of `o1pruner collect-metrics`")
-    ap.add_argument("--method", default="lh")
-    ap.add_argument("--half-width", type=float, default=3.0, help="points of accuracy")
-    args = ap.parse_args(argv)
-    index = read_table(args.samples_index).drop(columns="lambda", errors="ignore")
-    out = eval_set_size(samples_from_index(index), args.method, args.half_width)
-    print(out.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
-    return 0

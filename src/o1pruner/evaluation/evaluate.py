@@ -24,20 +24,13 @@ count, generation time and tokens/s.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-from pathlib import Path
 
 import pandas as pd
 
-from o1pruner.config import schema_default
 from o1pruner.generation.engines import SamplingSpec, load_engine, timed_generate
-from o1pruner.grading import ANSWER_FALLBACKS, BOXES, GRADERS, SCOPES, Grader
-from o1pruner.hooks import add_annotate_arg, import_object
-from o1pruner.io import read_table, write_parquet, write_text
-from o1pruner.prompts import family as prompt_family
-from o1pruner.generation.sampling import add_engine_args, render_prompts, samples_frame
+from o1pruner.grading import Grader
+from o1pruner.generation.sampling import render_prompts, samples_frame
 from o1pruner.schemas import PROBLEMS, require_columns
 
 
@@ -106,64 +99,3 @@ def evaluate(model: str, problem_sets: list[pd.DataFrame], backend: str, max_tok
                 metrics["sampled"] = sampled_metrics(graded_sampled, sampled.n, sampled)
             out.append((graded, metrics, graded_sampled))
     return out
-
-
-def cli_evaluate(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="o1pruner evaluate", description=__doc__.split("\n\n")[0])
-    add_engine_args(ap, "evaluation")
-    ap.add_argument("--run", required=True, help="run id: baseline, fast_prompt, sft, dpo, lh_lambda_2, ...")
-    ap.add_argument("--model-name", required=True)
-    ap.add_argument("--problems", required=True, nargs="+", type=Path)
-    ap.add_argument("--samples", required=True, nargs="+", type=Path)
-    ap.add_argument("--metrics", required=True, nargs="+", type=Path)
-    ap.add_argument("--max-tokens", type=int, default=schema_default("evaluation.max_tokens"))
-    ap.add_argument("--timeout", type=float, default=schema_default("grading.timeout"),
-                    help="seconds per math-verify comparison")
-    ap.add_argument("--answer-fallback", choices=ANSWER_FALLBACKS, default=schema_default("grading.answer_fallback"))
-    ap.add_argument("--box", choices=BOXES, default=schema_default("grading.box"))
-    ap.add_argument("--scope", choices=SCOPES, default=schema_default("grading.scope"))
-    ap.add_argument("--grader", choices=GRADERS, default=schema_default("grading.grader"))
-    ap.add_argument("--rel-tol", type=float, default=schema_default("grading.rel_tol"))
-    ap.add_argument("--workers", type=int, default=schema_default("grading.workers"))
-    ap.add_argument("--sampled-n", type=int, default=schema_default("evaluation.samples"),
-                    help="samples per problem for sampled evaluation (avg@n, pass@k); 0: greedy only")
-    ap.add_argument("--sampled-temperature", type=float, default=None, help="default: the prompt family's")
-    ap.add_argument("--sampled-top-p", type=float, default=None, help="default: the prompt family's")
-    ap.add_argument("--sampled-top-k", type=int, default=None, help="default: the prompt family's (-1: off)")
-    ap.add_argument("--sampled-seed", type=int, default=0)
-    ap.add_argument("--sampled-output", nargs="+", type=Path, default=None,
-                    help="graded sampled responses, one per --problems")
-    add_annotate_arg(ap)
-    args = ap.parse_args(argv)
-    annotate = import_object(args.annotate) if args.annotate else None
-    if not len(args.problems) == len(args.samples) == len(args.metrics):
-        ap.error("--problems, --samples and --metrics need the same number of paths")
-    sampled = None
-    if args.sampled_n > 0:
-        if not args.sampled_output or len(args.sampled_output) != len(args.problems):
-            ap.error("--sampled-n needs one --sampled-output path per --problems")
-        rec = prompt_family(args.prompt_family).sampling
-        pick = lambda value, key: rec[key] if value is None else value  # noqa: E731
-        sampled = SamplingSpec(n=args.sampled_n, temperature=pick(args.sampled_temperature, "temperature"),
-                               top_p=pick(args.sampled_top_p, "top_p"), top_k=pick(args.sampled_top_k, "top_k"),
-                               max_tokens=args.max_tokens, seed=args.sampled_seed)
-    sets = [read_table(p) for p in args.problems]
-    results = evaluate(args.model, sets, args.backend, args.max_tokens, args.prompt_family, args.speed,
-                       args.timeout, args.answer_fallback, sampled,
-                       dict(box=args.box, scope=args.scope, grader=args.grader, rel_tol=args.rel_tol,
-                            workers=args.workers), dtype=args.dtype,
-                       max_model_len=args.max_model_len, gpus=args.gpus)
-    sampled_out = args.sampled_output or [None] * len(sets)
-    for path, problems, samples_out, metrics_out, sampled_path, (graded, metrics, graded_sampled) in zip(
-            args.problems, sets, args.samples, args.metrics, sampled_out, results):
-        dataset = str(problems["dataset"].iloc[0]) if len(problems) else path.stem
-        metrics = {"model": args.model_name, "method": args.run, "dataset": dataset, **metrics}
-        if annotate is not None:
-            graded = annotate(graded)
-            graded_sampled = None if graded_sampled is None else annotate(graded_sampled)
-        write_parquet(graded, samples_out)
-        if graded_sampled is not None:
-            write_parquet(graded_sampled, sampled_path)
-        write_text(json.dumps(metrics, indent=2) + "\n", metrics_out)
-        print(json.dumps(metrics))
-    return 0

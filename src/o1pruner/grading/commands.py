@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from o1pruner.config import schema_default as default  # the one home of the grading defaults
+from o1pruner.config import (
+    schema_default as default,  # the one home of the grading defaults
+)
 from o1pruner.grading.extraction import ANSWER_FALLBACKS, BOXES, SCOPES
 from o1pruner.grading.grader import GRADERS, Grader, grade_file
 from o1pruner.hooks import add_annotate_arg, import_object

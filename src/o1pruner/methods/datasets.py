@@ -34,16 +34,11 @@ L(y) = max(num_tokens, 1).
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 
 import numpy as np
 import pandas as pd
 
-from o1pruner.config import method_defaults, schema_default
-from o1pruner.io import read_table, write_parquet
-from o1pruner.methods.registry import builder, method
+from o1pruner.config import schema_default
 from o1pruner.reference_stats import reference_stats
 from o1pruner.schemas import require_columns
 
@@ -301,43 +296,3 @@ def difficulty_subset(graded: pd.DataFrame, stats: pd.DataFrame, lo: float, hi: 
 
 
 # ---- CLI ----------------------------------------------------------------------------------
-
-def cli_build_dataset(argv: list[str]) -> int:
-    """o1pruner build-dataset --method lh --samples graded.parquet --stats reference_stats.parquet
-    --method-json '{"samples_per_problem": 2, "clip": [-2, 4]}' --value 2 --seed 0 --output lh.parquet"""
-    p = argparse.ArgumentParser(prog="o1pruner build-dataset", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--method", required=True, help="a registered method that trains (sft, dpo, lh, ...)")
-    p.add_argument("--samples", required=True, help="graded samples Parquet")
-    p.add_argument("--stats", default=None,
-                   help="reference_stats.parquet (o1pruner reference-stats; default: computed from --samples)")
-    p.add_argument("--method-json", default="{}", help="the keys of methods.<method> its builder reads")
-    p.add_argument("--value", type=float, default=None, help="the run parameter's value (lh: λ)")
-    p.add_argument("--seed", type=int, default=0, help="seed of any random pick (lh: the per-problem samples)")
-    p.add_argument("--difficulty-percentiles", type=float, nargs=2, default=None, metavar=("LO", "HI"),
-                   help="keep only problems in this difficulty band (Figure 4)")
-    p.add_argument("--output", required=True)
-    a = p.parse_args(argv)
-    m = method(a.method)
-    if m.run_param is not None and a.value is None:
-        p.error(f"--value (methods.{m.name}.{m.run_param}) is required for {m.name}")
-    graded = read_table(a.samples)
-    require_columns(graded, NEEDED, a.samples)
-    if a.stats is None:
-        stats = reference_stats(_canonical(graded, a.samples))
-    else:
-        stats = read_table(a.stats)
-        require_columns(stats, ["problem_id", "mean_length", "mean_acc"], a.stats)
-    if a.difficulty_percentiles is not None:
-        graded = difficulty_subset(graded, stats, *a.difficulty_percentiles)
-    mcfg = {**method_defaults(m.name), **json.loads(a.method_json)}
-    df = builder(m)(graded, stats, mcfg, a.seed, a.value)
-    write_parquet(df, a.output)
-    n_in, n_out = graded["problem_id"].nunique(), df["problem_id"].nunique()
-    print(f"build-dataset {m.name}: {len(df)} rows from {n_out}/{n_in} problems -> {a.output}", file=sys.stderr)
-    if "reward_clipped" in df.columns and len(df):
-        r = df["reward_clipped"]
-        print(f"build-dataset {m.name}: clipped reward mean {r.mean():.4f} std {r.std(ddof=0):.4f}; "
-              f"{int((df['reward'] != r).sum())} rows clipped", file=sys.stderr)
-    return 0
-

@@ -11,14 +11,12 @@ field), else next to the weights.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from pathlib import Path
 
-from o1pruner.io import read_records
 from o1pruner.methods import registry
-from o1pruner.training.health import series, training_warnings
+from o1pruner.training.health import CLIP_FRAC_LIMIT, RATIO_RANGE, series, training_warnings
 from o1pruner.training.train import TRAINERS
 
 # (log key, axis label) per panel; a panel is drawn only when the log has the key
@@ -87,23 +85,3 @@ def figure(entries: list[dict], method: str, stem: Path, title: str) -> list[str
     fig.suptitle(head, fontsize=9, color="darkred" if warnings else "black")
     _save(fig, stem)
     return warnings
-
-
-def cli_training_figure(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="o1pruner training-figure", description=__doc__.split("\n")[0])
-    ap.add_argument("--model-dir", required=True, type=Path, help="the trained run's model folder")
-    ap.add_argument("--log", type=Path, default=None, help="train_<method>.jsonl (default: from train_summary.json)")
-    ap.add_argument("--method", default=None, help="the run's method (default: from train_summary.json)")
-    ap.add_argument("--output", required=True, type=Path, help="stem: .png and .pdf")
-    ap.add_argument("--title", default=None)
-    args = ap.parse_args(argv)
-    method = args.method or run_method(args.model_dir)
-    log = args.log or find_log(args.model_dir, method)
-    entries = read_records(log)
-    warnings = figure(entries, method, args.output, args.title or str(args.model_dir))
-    print(f"{log}: {len(entries)} log entries, method {method}")
-    for w in warnings:
-        print(f"WARNING: {w}")
-    if not warnings:
-        print("no training warnings")
-    return 0

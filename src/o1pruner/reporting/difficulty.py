@@ -19,14 +19,12 @@ accuracy per level, and how much longer its incorrect samples are – where the 
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from o1pruner.evaluation.aes import is_baseline
-from o1pruner.io import read_table, write_text
 from o1pruner.schemas import require_columns
 
 ROW_COLUMNS = ["problem_id", "correct", "num_tokens"]
@@ -295,53 +293,3 @@ def figure(table: pd.DataFrame, presamples: pd.DataFrame | None, stem: Path) -> 
             ax.set_xticks(sorted(p["difficulty"].unique()))
     fig.suptitle("Length and accuracy against difficulty")
     _save(fig, stem)
-
-
-def _write(text_csv: pd.DataFrame, md: str, stem: Path, title: str) -> None:
-    from o1pruner.reporting.tables import markdown_to_html
-
-    write_text(text_csv.to_csv(index=False), f"{stem}.csv")
-    write_text(md, f"{stem}.md")
-    write_text(markdown_to_html(md, title), f"{stem}.html")
-
-
-def cli_length_by_difficulty(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="o1pruner length-by-difficulty", description=__doc__.split("\n")[0])
-    ap.add_argument("--samples-index", required=True, type=Path,
-                    help="metrics CSV of `o1pruner collect-metrics` (model, method, dataset, samples)")
-    ap.add_argument("--presamples", nargs="*", default=[], help="MODEL=graded.parquet of the pre-samples")
-    ap.add_argument("--table", required=True, type=Path, help="stem: .csv and .md")
-    ap.add_argument("--figure", required=True, type=Path, help="stem: .png and .pdf")
-    ap.add_argument("--presample-table", type=Path, help="stem: .csv and .md")
-    ap.add_argument("--bootstrap-samples", type=int, default=0,
-                    help="replicates for the interval of easy-minus-hard length change (0: none)")
-    ap.add_argument("--bootstrap-seed", type=int, default=0)
-    ap.add_argument("--confidence", type=float, default=0.95)
-    args = ap.parse_args(argv)
-    index = read_table(args.samples_index)
-    require_columns(index, ["model", "method", "dataset", "samples"], str(args.samples_index))
-    samples = {(m, meth, d): read_table(p) for m, meth, d, p in
-               zip(index["model"], index["method"], index["dataset"], index["samples"])}
-    samples = with_pooled(samples)
-    table = length_by_difficulty(samples)
-    summary = easy_vs_hard(table)
-    if args.bootstrap_samples:
-        summary = easy_hard_intervals(samples, summary, args.bootstrap_samples, args.bootstrap_seed,
-                                      args.confidence)
-    keep = [c for c in ("easy_shortened_more", "easy_minus_hard", "easy_minus_hard_lo",
-                        "easy_minus_hard_hi", "verdict") if c in summary.columns]
-    _write(table.merge(summary[["model", "dataset", "method", *keep]],
-                       on=["model", "dataset", "method"], how="left"),
-           markdown(table, summary), args.table, "Length and accuracy by difficulty")
-    pre = None
-    if args.presamples:
-        pre = pd.concat([presample_by_difficulty(read_table(path), model)
-                         for model, path in (s.split("=", 1) for s in args.presamples)], ignore_index=True)
-        if args.presample_table:
-            _write(pre, presample_markdown(pre), args.presample_table,
-                   "Reference pre-samples by difficulty")
-    figure(table, pre, args.figure)
-    print(markdown(table, summary))
-    if pre is not None:
-        print(presample_markdown(pre))
-    return 0

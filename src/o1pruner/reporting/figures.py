@@ -10,7 +10,6 @@ A run id names what was evaluated: ``baseline``, ``fast_prompt``, ``sft``, ``dpo
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from pathlib import Path
@@ -18,10 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from o1pruner.io import write_text
 from o1pruner.methods import registry
-
-
 
 
 def parse_run(run: str) -> tuple[str, float | None, str | None]:
@@ -204,55 +200,6 @@ def _save(fig, stem: Path) -> None:
     plt.close(fig)
 
 
-def cli_collect_metrics(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="o1pruner collect-metrics")
-    ap.add_argument("--inputs", nargs="+", required=True, type=Path)
-    ap.add_argument("--output", required=True, type=Path)
-    ap.add_argument("--aes-input", type=Path, help="also write the `o1pruner aes` input CSV")
-    ap.add_argument("--with-lambda", action="store_true")
-    ap.add_argument("--check-samples", action="store_true",
-                    help="fail unless each JSON's per-problem Parquet (the `samples` column) exists")
-    args = ap.parse_args(argv)
-    df = collect_metrics(args.inputs)
-    if args.check_samples:
-        check_samples(df)
-    write_text(df.to_csv(index=False), args.output)
-    if args.aes_input:
-        write_text(aes_input(df, args.with_lambda).to_csv(index=False), args.aes_input)
-    print(f"{len(df)} runs -> {args.output}")
-    return 0
-
-
-def _bootstrap_args(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--bootstrap-samples", type=int, default=0,
-                    help="replicates B for 95 %% error bars (0: none; needs the metrics' samples column)")
-    ap.add_argument("--bootstrap-seed", type=int, default=0)
-    ap.add_argument("--confidence", type=float, default=0.95)
-
-
-def cli_figure3(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="o1pruner figure3")
-    ap.add_argument("--metrics", required=True, type=Path)
-    ap.add_argument("--output", required=True, type=Path, help="stem: .png and .pdf")
-    _bootstrap_args(ap)
-    args = ap.parse_args(argv)
-    figure3(pd.read_csv(args.metrics), args.output, args.bootstrap_samples, args.bootstrap_seed,
-            args.confidence)
-    return 0
-
-
-def cli_figure4(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="o1pruner figure4")
-    ap.add_argument("--metrics", required=True, type=Path)
-    ap.add_argument("--splits", required=True, help='JSON: {"easy": [0, 40], ...}')
-    ap.add_argument("--output", required=True, type=Path, help="stem: .png and .pdf")
-    _bootstrap_args(ap)
-    args = ap.parse_args(argv)
-    figure4(pd.read_csv(args.metrics), json.loads(args.splits), args.output,
-            args.bootstrap_samples, args.bootstrap_seed, args.confidence)
-    return 0
-
-
 def parse_rulegraph(dot: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
     """Nodes (id -> rule name) and edges of ``snakemake --rulegraph`` DOT output."""
     nodes = dict(re.findall(r'^\s*(\d+)\[label\s*=\s*"([^"]+)"', dot, flags=re.M))
@@ -286,12 +233,3 @@ def figure2(dot: str, stem: Path) -> None:
     ax.set_axis_off()
     ax.set_title("Figure 2: the O1-Pruner workflow (snakemake --rulegraph)")
     _save(fig, stem)
-
-
-def cli_figure2(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="o1pruner figure2")
-    ap.add_argument("--dot", required=True, type=Path, help="snakemake --rulegraph output")
-    ap.add_argument("--output", required=True, type=Path, help="stem: .png and .pdf")
-    args = ap.parse_args(argv)
-    figure2(args.dot.read_text(), args.output)
-    return 0

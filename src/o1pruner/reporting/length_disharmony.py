@@ -10,14 +10,11 @@ equal-count groups (shortest first); the accuracy in each group is reported per 
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from o1pruner.io import write_parquet
-from o1pruner.reporting.tables import to_markdown, write_table
 from o1pruner.schemas import require_columns
 
 
@@ -83,24 +80,3 @@ def figure1(per_problem: pd.DataFrame, stem: Path, title: str = "") -> None:
     for ext in ("png", "pdf"):
         fig.savefig(f"{stem}.{ext}", dpi=150)
     plt.close(fig)
-
-
-def cli_length_disharmony(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="o1pruner length-disharmony")
-    ap.add_argument("--graded", required=True, type=Path)
-    ap.add_argument("--intervals", type=int, default=4)
-    ap.add_argument("--model", default="")
-    ap.add_argument("--per-problem", type=Path, required=True, help="per-problem Parquet")
-    ap.add_argument("--table", type=Path, required=True, help="stem: writes .csv and .md")
-    ap.add_argument("--figure", type=Path, required=True, help="stem: writes .png and .pdf")
-    args = ap.parse_args(argv)
-    per_problem = length_intervals(pd.read_parquet(args.graded), args.intervals)
-    write_parquet(per_problem, args.per_problem)
-    t1 = table1(per_problem)
-    if args.model:
-        t1.insert(0, "model", args.model)
-    write_table(t1, args.table)
-    figure1(per_problem, args.figure, f"Figure 1 ({args.model}): accuracy by length interval"
-            if args.model else "")
-    print(to_markdown(t1))
-    return 0

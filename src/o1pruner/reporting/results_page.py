@@ -18,7 +18,6 @@ rendering it again.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -26,7 +25,6 @@ import platform
 import re
 import shutil
 import subprocess
-import sys
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -101,19 +99,6 @@ def machine_record() -> dict:
             "python": platform.python_version(), "torch": _version("torch"),
             "transformers": _version("transformers"), "commit": _commit(repo),
             "recorded_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
-
-
-def cli_record_machine(argv: list[str]) -> int:
-    from o1pruner.io import write_text
-
-    ap = argparse.ArgumentParser(prog="o1pruner record-machine",
-                                 description="record this machine (CPU, GPUs, versions, commit) as JSON")
-    ap.add_argument("--output", required=True, type=Path)
-    args = ap.parse_args(argv)
-    record = machine_record()
-    write_text(json.dumps(record, indent=1) + "\n", args.output)
-    print(json.dumps(record))
-    return 0
 
 
 # ---------------------------------------------------------------------------
@@ -372,23 +357,3 @@ def render(results: str | Path, config: dict, config_names: list[str]) -> str:
             parts.append(_titled("reflection", conf, md.read_text(),
                                  markdown_table(reflection_differences(model, value)), model=model))
     return "\n".join(parts)
-
-
-def cli_results_page(argv: list[str]) -> int:
-    from o1pruner.config import load
-    from o1pruner.io import write_text
-
-    ap = argparse.ArgumentParser(prog="o1pruner results-page",
-                                 description="a finished run's tables as one Markdown page")
-    ap.add_argument("--results", required=True, type=Path, help="the run's results folder")
-    ap.add_argument("--config", required=True, nargs="+", help="the run's config file(s), in order")
-    ap.add_argument("--output", required=True, type=Path, help="the page (e.g. docs/results.md)")
-    args = ap.parse_args(argv)
-    try:
-        page = render(args.results, load(*args.config), args.config)
-    except ResultsMissing as e:
-        print(f"o1pruner results-page: {e}", file=sys.stderr)
-        return 1
-    write_text(page, args.output)
-    print(f"wrote {args.output}")
-    return 0

@@ -25,7 +25,6 @@ from o1pruner.methods import registry
 from o1pruner.schemas import require_columns
 
 
-
 def method_display() -> dict[str, str]:
     """method -> the name the paper prints, in the paper's row order (the method registry)."""
     return registry.display_names()
@@ -266,29 +265,6 @@ def markdown_to_html(md: str, title: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def cli_tables(argv: list[str]) -> int:
-    """``o1pruner tables --aes aes.csv [--table2 STEM] [--table3 STEM] [--datasets a b c]``."""
-    import argparse
-
-    ap = argparse.ArgumentParser(prog="o1pruner tables")
-    ap.add_argument("--aes", required=True, type=Path, help="output of `o1pruner aes`")
-    ap.add_argument("--table2", type=Path, help="stem for Table 2 (.csv, .md)")
-    ap.add_argument("--table3", type=Path, help="stem for Table 3 (.csv, .md)")
-    ap.add_argument("--datasets", nargs="*", default=None, help="dataset column order")
-    ap.add_argument("--html", action="store_true", help="also write <stem>.html (for the report)")
-    args = ap.parse_args(argv)
-    df = pd.read_csv(args.aes)
-    if args.table2:
-        t2 = table2(df, datasets=args.datasets)
-        write_table(t2, args.table2, "Table 2: main results" if args.html else None)
-        print(to_markdown(t2))
-    if args.table3:
-        t3 = table3(df)
-        write_table(t3, args.table3, "Table 3: ablation on λ" if args.html else None)
-        print(to_markdown(t3))
-    return 0
-
-
 def table2_vs_paper(aes_df: pd.DataFrame, paper: pd.DataFrame, models: dict[str, str] | None = None,
                     datasets: dict[str, str] | None = None) -> pd.DataFrame:
     """Ours beside the printed Table 2: per (model, method, dataset incl. AVERAGE) and metric,
@@ -348,28 +324,3 @@ def table2_vs_paper_markdown(cmp: pd.DataFrame) -> str:
         lines.append(f"| {model} | {method} | " + " | ".join(row) + " |")
     return ("\n".join(lines) + "\n\nEach cell: ours / printed in the paper (Table 2, arXiv "
             "2501.12570) / ours − printed. Acc in %, Length in tokens.\n")
-
-
-def cli_table2_vs_paper(argv: list[str]) -> int:
-    """``o1pruner table2-vs-paper --aes table2_aes.csv --paper paper_table2.csv --output STEM
-    [--names JSON]``"""
-    import argparse
-    import json
-
-    from o1pruner.io import read_table, write_text
-
-    ap = argparse.ArgumentParser(prog="o1pruner table2-vs-paper")
-    ap.add_argument("--aes", required=True, type=Path, help="our Table 2 AES table (`o1pruner aes`)")
-    ap.add_argument("--paper", required=True, type=Path, help="the printed Table 2 (tests/data/paper_table2.csv)")
-    ap.add_argument("--output", required=True, type=Path, help="stem: .csv and .md")
-    ap.add_argument("--names", default="{}", help='JSON {"models": {ours: paper}, "datasets": {ours: paper}}')
-    args = ap.parse_args(argv)
-    names = json.loads(args.names)
-    cmp = table2_vs_paper(read_table(args.aes), read_table(args.paper), names.get("models"),
-                          names.get("datasets"))
-    write_text(cmp.to_csv(index=False), f"{args.output}.csv")
-    md = table2_vs_paper_markdown(cmp)
-    write_text(md, f"{args.output}.md")
-    write_text(markdown_to_html(md, "Table 2: ours / printed / difference"), f"{args.output}.html")
-    print(md)
-    return 0

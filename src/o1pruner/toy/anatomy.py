@@ -26,7 +26,6 @@ reward keeps the reflection that repairs mistakes.
 
 from __future__ import annotations
 
-import argparse
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,35 +240,6 @@ def reflection_value(graded: pd.DataFrame, groups: dict[str, list[int]], samples
     return out
 
 
-def cli_toy_reflection(argv: list[str]) -> int:
-    import json
-
-    from o1pruner.io import read_table, write_text
-
-    ap = argparse.ArgumentParser(prog="o1pruner toy-reflection",
-                                 description="does the toy's reflection pay? (graded toy samples)")
-    ap.add_argument("--graded", required=True, nargs="+", type=Path)
-    ap.add_argument("--group", action="append", default=[], metavar="NAME=L1,L2",
-                    help="a group of levels (repeatable), e.g. easy=2,3 hard=6,7,8")
-    ap.add_argument("--bootstrap-samples", type=int, default=1000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--output", default=None, help="JSON file (default: stdout only)")
-    ap.add_argument("--markdown", default=None, help="the same as a Markdown table")
-    args = ap.parse_args(argv)
-    graded = pd.concat([read_table(p) for p in args.graded], ignore_index=True)
-    if not set(COUNT_COLUMNS) <= set(graded.columns):
-        graded = add_anatomy(graded)
-    groups = {g.split("=")[0]: [int(v) for v in g.split("=")[1].split(",")] for g in args.group}
-    value = reflection_value(graded, groups, args.bootstrap_samples, args.seed)
-    text = json.dumps(value, indent=1)
-    if args.output:
-        write_text(text + "\n", args.output)
-    if args.markdown:
-        write_markdown(reflection_table(value), Path(args.markdown))
-    print(text)
-    return 0
-
-
 def reflection_table(value: dict) -> pd.DataFrame:
     """``reflection_value`` as one row per group, each statistic ``point [lo, hi]``."""
     def cell(v):
@@ -325,20 +295,3 @@ def write_markdown(table: pd.DataFrame, path: Path) -> None:
     lines += ["| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |"
               for row in table.itertuples(index=False)]
     write_text("\n".join(lines) + "\n", path)
-
-
-def cli_pruning_anatomy(argv: list[str]) -> int:
-    from o1pruner.io import read_table, write_table
-
-    ap = argparse.ArgumentParser(prog="o1pruner pruning-anatomy", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--evals", nargs="+", required=True, type=Path,
-                    help="evaluation parquets results/<model>/eval/<run>/<dataset>.parquet")
-    ap.add_argument("--output", required=True, help="output stem: writes <stem>.csv and <stem>.md")
-    ap.add_argument("--baseline", default="baseline")
-    args = ap.parse_args(argv)
-    evals = {eval_key(p): read_table(p) for p in args.evals}
-    table = pruning_anatomy(evals, args.baseline)
-    write_table(table, f"{args.output}.csv")
-    write_markdown(table, Path(f"{args.output}.md"))
-    print(table.to_string(index=False))
-    return 0

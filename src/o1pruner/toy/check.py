@@ -13,16 +13,13 @@ whose easy/medium accuracy falls short (no slips exist there: any error is a fai
 
 from __future__ import annotations
 
-import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from o1pruner.problems import load_dataset
-from o1pruner.reporting.results_page import cpu_model
 
 # (row, target as text, predicate on the value or on the list of all seeds' values)
 TARGETS = {
@@ -126,29 +123,3 @@ def render(rows: list[dict], cpu: str) -> str:
                                                              else f"**no** ({spread:.1f})")
         lines.append(f"| {k} | " + " | ".join(cells) + f" | {target} | {met} |")
     return "\n".join(lines) + "\n"
-
-
-def cli_toy_check(argv: list[str]) -> int:
-    from o1pruner.config import load
-
-    ap = argparse.ArgumentParser(prog="o1pruner toy-check", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--config", default="config/config.yaml")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--workdir", type=Path, default=Path("results/toy_check"))
-    ap.add_argument("--group", action="append", default=["easy=2,3", "hard=6,7,8"], metavar="NAME=L1,L2")
-    ap.add_argument("--overrides", default="{}", help="ToyConfig fields (JSON) over the config's toy block")
-    ap.add_argument("--output", type=Path, default=None, help="Markdown file for the table")
-    args = ap.parse_args(argv)
-    cfg = load(args.config)
-    groups = {g.split("=")[0]: [int(v) for v in g.split("=")[1].split(",")] for g in args.group}
-    rows = []
-    for seed in args.seeds:
-        t0 = time.time()
-        rows.append(check_seed(cfg, seed, args.workdir, groups, json.loads(args.overrides)))
-        print(json.dumps(rows[-1]), f"({time.time() - t0:.0f} s)", flush=True)
-    text = render(rows, cpu_model())
-    print(text)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text)
-    return 0

@@ -42,11 +42,8 @@ the trace is the same work and re-checks, then ``</think>`` and a short answer w
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -567,30 +564,3 @@ def toy_problems(n: int, levels: list[int], seed: int) -> list[dict]:
     """Problem records for a ``source: toy`` dataset (seed keeps splits disjoint in practice)."""
     return [{"problem": p.text, "answer": str(p.answer), "level": p.level}
             for p in chain_problems(n, levels, seed)]
-
-
-def cli_build(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="o1pruner build-toy", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--output", required=True, type=Path)
-    ap.add_argument("--overrides", default="{}", help="ToyConfig fields as JSON (lists included)")
-    for f, v in asdict(ToyConfig()).items():
-        if isinstance(v, bool):
-            ap.add_argument(f"--{f.replace('_', '-')}", choices=["true", "false"], default=None)
-        elif not isinstance(v, (list, dict)):
-            ap.add_argument(f"--{f.replace('_', '-')}", type=type(v), default=None)
-    args = ap.parse_args(argv)
-    overrides = json.loads(args.overrides)
-    unknown = sorted(set(overrides) - set(ToyConfig.__dataclass_fields__))
-    if unknown:
-        raise SystemExit(f"build-toy: unknown ToyConfig field(s) {unknown}")
-    bools = {f for f, v in asdict(ToyConfig()).items() if isinstance(v, bool)}
-    flags = {k: (v == "true" if k in bools else v) for k, v in vars(args).items()
-             if k in ToyConfig.__dataclass_fields__ and v is not None}
-    cfg = ToyConfig(**{**overrides, **flags})
-    tmp = args.output.with_name(args.output.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    info = train_toy(cfg, tmp)
-    shutil.rmtree(args.output, ignore_errors=True)
-    os.replace(tmp, args.output)  # a killed build never leaves a folder that looks complete
-    print(json.dumps({k: info[k] for k in ("params", "final_loss", "train_tokens", "wall_s")}))
-    return 0

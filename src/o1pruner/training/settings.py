@@ -26,10 +26,7 @@ matrices (q/k: one rate per attention head); LoRA's ``q_proj.lora_A`` factors ar
 
 from __future__ import annotations
 
-import argparse
 import copy
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -126,19 +123,5 @@ def method_config(cfg: dict, method: str) -> dict:
 
 def load_configs(paths: list[str | Path]) -> dict:
     """The validated config of one file, or of several layered in order (``--configfile A B``)."""
-    from o1pruner.config import load
 
     return load(*paths)
-
-
-def cli_training_config(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="o1pruner training-config", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--config", type=Path, action="append", required=True,
-                    help="config file; repeat to layer files (later ones win)")
-    ap.add_argument("--model", required=True, help="key under models:")
-    ap.add_argument("--method", required=True, choices=trained_methods())
-    args = ap.parse_args(argv)
-    cfg = load_configs(args.config)
-    json.dump(effective_training_config(cfg, args.model, args.method), sys.stdout, sort_keys=True)
-    sys.stdout.write("\n")
-    return 0
