@@ -52,8 +52,11 @@ gpu-check: venv
 gpu-check-cpu: venv
 	python -m o1pruner.cli gpu-check --cpu $(GPU_CHECK_ARGS)
 
+# the workflow's own linter, pyflakes and import order (ruff), and the Snakefiles' format (snakefmt)
 lint: venv
 	snakemake --lint
+	ruff check src tests benchmarks workflow/scripts
+	snakefmt --check Snakefile workflow/rules
 
 clean:
 	rm -rf results .snakemake

@@ -113,8 +113,12 @@ def child(a: argparse.Namespace) -> None:
     import torch
     import transformers
 
-    from o1pruner.training.lh_trainer import (LHDataCollator, LHTrainer, precompute_reference_logprobs,
-                                     sequence_mean_logprobs)
+    from o1pruner.training.lh_trainer import (
+        LHDataCollator,
+        LHTrainer,
+        precompute_reference_logprobs,
+        sequence_mean_logprobs,
+    )
     from o1pruner.training.train import count_parameters, freeze_all_but_last_layers
 
     class OfficialLHTrainer(LHTrainer):

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from o1pruner.cli import main
 from o1pruner.evaluation import aes
 from o1pruner.evaluation.aes import aes_score, compute_aes
-from o1pruner.cli import main
 from o1pruner.schemas import SchemaError
 
 DATA = Path(__file__).parent / "data"

@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 
 from o1pruner.toy.anatomy import add_anatomy, anatomy, pruning_anatomy
-from o1pruner.toy.model import ToyConfig, chain_problems, long_thought_solution, slip_table
+from o1pruner.toy.model import (
+    ToyConfig,
+    chain_problems,
+    long_thought_solution,
+    slip_table,
+)
 
 PROBLEM = "Start with 8. Then a) +1, b) -5, c) *2. What is the final number?"
 

@@ -7,8 +7,14 @@ import pandas as pd
 import pytest
 
 from o1pruner.evaluation.aes import compute_aes
-from o1pruner.evaluation.bootstrap import (attach_intervals, bootstrap_cells, counts_from_indices, discordance,
-                                naive_bootstrap_cells, problems_needed)
+from o1pruner.evaluation.bootstrap import (
+    attach_intervals,
+    bootstrap_cells,
+    counts_from_indices,
+    discordance,
+    naive_bootstrap_cells,
+    problems_needed,
+)
 
 
 def _rows(correct, tokens, prefix="p", samples=1):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from o1pruner.reporting.diagnostics import figure, training_warnings
 from o1pruner.reporting.commands import cli_training_figure
+from o1pruner.reporting.diagnostics import figure, training_warnings
 
 
 def _lh_log(clip, ratio, loss=None):

@@ -6,8 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from o1pruner.reporting.difficulty import (difficulty_bins, easy_vs_hard, length_by_difficulty, markdown,
-                                 presample_by_difficulty, presample_markdown)
+from o1pruner.reporting.difficulty import (
+    difficulty_bins,
+    easy_vs_hard,
+    length_by_difficulty,
+    markdown,
+    presample_by_difficulty,
+    presample_markdown,
+)
 
 
 def _eval(levels, lengths, correct):

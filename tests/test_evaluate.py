@@ -10,8 +10,8 @@ import sys
 import pandas as pd
 import pytest
 
-from o1pruner.problems import load_dataset
 from o1pruner.evaluation.evaluate import run_metrics
+from o1pruner.problems import load_dataset
 
 
 def test_run_metrics_by_hand():

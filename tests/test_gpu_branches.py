@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 from o1pruner import devices
-
 from o1pruner.generation import engines as generation
 from o1pruner.generation.engines import SamplingSpec
 from o1pruner.problems import load_dataset

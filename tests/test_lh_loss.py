@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from o1pruner.training.lh_trainer import (
-    LHConfig,
     IGNORE_INDEX,
+    LHConfig,
     LHDataCollator,
     LHTrainer,
     lh_loss,

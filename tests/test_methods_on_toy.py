@@ -24,12 +24,12 @@ import pandas as pd
 import pytest
 
 from o1pruner.config import load
-from o1pruner.problems import load_dataset
-from o1pruner.methods.datasets import build_dpo, build_lh, build_sft
 from o1pruner.evaluation.evaluate import evaluate
 from o1pruner.generation.engines import SamplingSpec
-from o1pruner.grading import Grader
 from o1pruner.generation.sampling import sample_problems
+from o1pruner.grading import Grader
+from o1pruner.methods.datasets import build_dpo, build_lh, build_sft
+from o1pruner.problems import load_dataset
 from o1pruner.toy.model import ToyConfig, train_toy
 from o1pruner.training.train import effective_training_config, method_config, train
 

@@ -13,9 +13,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from o1pruner.config import load, merge, validate
-from o1pruner.cluster.plan import Arch, PlanError, check, check_or_raise, inference_memory, tp_choices, training_memory, valid_tp
 from o1pruner.cluster.commands import cli_check_plan
+from o1pruner.cluster.plan import (
+    Arch,
+    PlanError,
+    check,
+    check_or_raise,
+    inference_memory,
+    tp_choices,
+    training_memory,
+    valid_tp,
+)
+from o1pruner.config import load, merge, validate
 from tests.conftest import REPO
 
 QWEN2_7B = {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": 3584,

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from o1pruner.problems import DatasetError, load_dataset, problem_id, read_records
+from o1pruner.problems import DatasetError, load_dataset, problem_id, read_dataset_file
 from o1pruner.toy.model import toy_problems
 from tests.conftest import REPO
 
@@ -85,17 +85,17 @@ def test_non_utf8_and_wrong_type(tmp_path):
     p = tmp_path / "latin.jsonl"
     p.write_bytes(b'{"problem": "a", "answer": "1"}\n{"problem": "caf\xe9", "answer": "1"}\n')
     with pytest.raises(DatasetError, match="line 2: not UTF-8"):
-        read_records(p)
+        read_dataset_file(p)
     q = tmp_path / "data.txt"
     q.write_text("hello")
     with pytest.raises(DatasetError, match="unsupported file type"):
-        read_records(q)
+        read_dataset_file(q)
     r = tmp_path / "fake.parquet"
     r.write_text("not parquet")
     with pytest.raises(DatasetError, match="not a readable Parquet"):
-        read_records(r)
+        read_dataset_file(r)
     with pytest.raises(DatasetError, match="no such file"):
-        read_records(tmp_path / "missing.json")
+        read_dataset_file(tmp_path / "missing.json")
 
 
 def test_toy_source_is_deterministic_with_levels():

@@ -7,7 +7,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from conftest import REPO
 
 BUILD_OUTPUT = re.compile(r"^(results[^/]*/|\.cache/|\.snakemake/)|\.safetensors$")

@@ -7,7 +7,9 @@ import json
 import pandas as pd
 import pytest
 
-from o1pruner.reporting.figures import collect_metrics, figure2, figure3, figure4, parse_rulegraph, parse_run
+from o1pruner.evaluation.metrics import collect_metrics
+from o1pruner.methods.registry import parse_run
+from o1pruner.reporting.figures import figure2, figure3, figure4, parse_rulegraph
 
 DOT = """digraph snakemake_dag {
     0[label = "all", color = "0.1 0.6 0.85", style="rounded"];

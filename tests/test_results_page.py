@@ -14,15 +14,9 @@ import pandas as pd
 import pytest
 
 from o1pruner import cli
-
-from o1pruner.toy import anatomy
-
-from o1pruner.reporting import results_page
-
-from o1pruner.reporting import length_disharmony
-
-from o1pruner.reporting import tables
 from o1pruner.config import load
+from o1pruner.reporting import length_disharmony, results_page, tables
+from o1pruner.toy import anatomy
 from tests.conftest import REPO
 
 TEST_CONFIG = ".test/config.yaml"
@@ -54,14 +48,14 @@ def _write_run(results: Path) -> None:
     aes2 = pd.DataFrame(_aes_rows("baseline", (0.0, 0.0, 0.0)) + _aes_rows("sft", (5.0, 1.0, 9.0))
                         + _aes_rows("lh", (-2.0, -6.0, 3.0)))
     aes2.to_csv(results / "metrics" / "table2_aes.csv", index=False)
-    tables.write_table(tables.table2(aes2), results / "tables" / "table2")
+    tables.write_report_table(tables.table2(aes2), results / "tables" / "table2")
     aes3 = pd.DataFrame(_aes_rows("baseline", (0.0, 0.0, 0.0)) + _aes_rows("lh", (-3.0, -5.0, -1.0), 0.0)
                         + _aes_rows("lh", (1.0, -1.0, 3.0), 2.0))
     aes3.to_csv(results / "metrics" / "table3_aes.csv", index=False)
-    tables.write_table(tables.table3(aes3), results / "tables" / "table3")
+    tables.write_report_table(tables.table3(aes3), results / "tables" / "table3")
     per_problem = pd.DataFrame({"problem_id": ["a", "a", "b", "b"], "interval": [1, 2, 1, 2],
                                 "accuracy": [1.0, 0.5, 0.5, 0.0], "mean_length": [10.0, 20.0, 12.0, 24.0]})
-    tables.write_table(length_disharmony.table1(per_problem), results / "tables" / "table1_toy")
+    tables.write_report_table(length_disharmony.table1(per_problem), results / "tables" / "table1_toy")
     counts = pd.DataFrame([{"model": "toy", "method": "baseline", "dataset": "toy_easy", "n": 12, "acc": 75.0,
                             "n_checks": 2.0, "n_corrections": 0.5, "n_errors": 0.5}])
     anatomy.write_markdown(counts, results / "tables" / "pruning_anatomy.md")

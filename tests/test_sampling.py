@@ -10,9 +10,9 @@ import sys
 import pandas as pd
 import pytest
 
+from o1pruner.generation.sampling import select_shard
 from o1pruner.problems import load_dataset
 from o1pruner.schemas import SAMPLES
-from o1pruner.generation.sampling import select_shard
 
 SPEC = {"source": "toy", "n": 6, "levels": [2, 3], "seed": 5}
 

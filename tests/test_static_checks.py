@@ -141,3 +141,77 @@ def test_slurm_readme_table_is_the_paper_configs_resources():
         cells = " | ".join(_resources_cell(res[stage]) for stage in ("sample", "train", "evaluate"))
         assert re.search(rf"^\| {name} \([^)]*\) \| {re.escape(cells)} \|$", text, re.M), \
             f"profiles/slurm/README.md: the {name} row should read | {name} (...) | {cells} |"
+
+
+# ---- the package's layers: no import runs back up ------------------------------------------
+# Lower layers never import higher ones; the toy is hooked into the generic stages by name
+# (o1pruner.hooks), so only the cluster checks and the command line import it.
+LAYERS = [
+    ("hooks", "io", "schemas", "thinking", "devices", "methods.registry"),
+    ("config", "prompts"),
+    ("problems", "models", "reference_stats", "grading", "generation"),
+    ("methods", "training", "evaluation"),
+    ("reporting",),
+    ("toy", "cluster"),
+    ("commands", "cli"),
+]
+IMPORTS_TOY = ("toy", "cluster", "commands", "cli")
+
+
+def _module(path: Path) -> str:
+    """``o1pruner/reporting/tables.py`` -> ``reporting.tables``."""
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _layer(module: str) -> int:
+    if module.split(".")[-1] == "commands":  # every package's command line sits with the cli
+        return len(LAYERS) - 1
+    best = max((key for layer in LAYERS for key in layer if module == key or module.startswith(key + ".")),
+               key=len)
+    return next(i for i, layer in enumerate(LAYERS) if best in layer)
+
+
+def _edges() -> list[tuple[str, str, int]]:
+    edges = []
+    for path in sorted(SRC.rglob("*.py")):
+        for line, module, name in o1pruner_imports(path):
+            target = module.removeprefix("o1pruner").lstrip(".")
+            if name and (SRC / target.replace(".", "/") / f"{name}.py").exists():
+                target = f"{target}.{name}".lstrip(".")
+            if target:
+                edges.append((_module(path), target, line))
+    return edges
+
+
+def test_no_import_runs_back_up():
+    up = [f"{a} (line {n}) imports {b}" for a, b, n in _edges()
+          if _layer(a) < _layer(b) and a.split(".")[0] != b.split(".")[0]]
+    assert not up, "\n".join(up)
+
+
+def test_only_the_cluster_checks_and_the_cli_import_the_toy():
+    leaks = [f"{a} (line {n}) imports {b}" for a, b, n in _edges()
+             if b.split(".")[0] == "toy" and a.split(".")[0] not in IMPORTS_TOY and _layer(a) < len(LAYERS) - 1]
+    assert not leaks, "\n".join(leaks)
+
+
+def test_no_import_cycle_between_modules():
+    graph: dict[str, set[str]] = {}
+    for a, b, _ in _edges():
+        graph.setdefault(a, set()).add(b)
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        state[node] = 1
+        for nxt in graph.get(node, ()):
+            if state.get(nxt) == 1:
+                return path + [nxt]
+            if nxt not in state and (cycle := visit(nxt, path + [nxt])):
+                return cycle
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (cycle := visit(start, [start])):
+            pytest.fail("import cycle: " + " -> ".join(cycle))

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from o1pruner.evaluation import aes
-
 from o1pruner.reporting import tables
 from o1pruner.schemas import SchemaError
 
@@ -60,7 +59,7 @@ def test_table2_round_trip_from_paper_csv(paper):
 
 
 def test_table2_markdown_renders_printed_precision(paper, tmp_path):
-    csv_path, md_path = tables.write_table(tables.table2(paper), tmp_path / "out" / "table2")
+    csv_path, md_path = tables.write_report_table(tables.table2(paper), tmp_path / "out" / "table2")
     assert (csv_path.name, md_path.name) == ("table2.csv", "table2.md")
     md = md_path.read_text().splitlines()
     assert md[0] == "| " + " | ".join(T2_COLUMNS) + " |"
@@ -116,7 +115,7 @@ def test_table3_round_trip_from_paper_csv(paper3, tmp_path):
     assert t3.shape == (4, 5)
     assert list(t3["lambda"]) == [0, 1, 2, 5]
     assert list(t3["AVERAGE/AES"]) == [0.49, 0.54, 0.55, 0.45]
-    _, md_path = tables.write_table(t3, tmp_path / "table3")
+    _, md_path = tables.write_report_table(t3, tmp_path / "table3")
     md = md_path.read_text().splitlines()
     assert md[0] == "| model | lambda | AVERAGE/Acc | AVERAGE/Length | AVERAGE/AES |"
     assert md[1] == "| --- | ---: | ---: | ---: | ---: |"

@@ -11,7 +11,6 @@ import pytest
 from o1pruner import thinking
 from o1pruner.prompts import PROMPT_FAMILIES, messages, render
 
-
 # ---- the split (one home: o1pruner.thinking) ------------------------------------------------
 
 def test_answer_is_after_the_last_think_close():

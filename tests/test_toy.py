@@ -7,10 +7,19 @@ import re
 import numpy as np
 import pytest
 
-from o1pruner.toy.anatomy import anatomy
 from o1pruner.grading import Grader
-from o1pruner.toy.model import (MAX_VALUE, ChainProblem, SlipTable, ToyConfig, chain_problems, facts,
-                          long_thought_solution, slip_table, training_corpus)
+from o1pruner.toy.anatomy import anatomy
+from o1pruner.toy.model import (
+    MAX_VALUE,
+    ChainProblem,
+    SlipTable,
+    ToyConfig,
+    chain_problems,
+    facts,
+    long_thought_solution,
+    slip_table,
+    training_corpus,
+)
 
 
 def test_chains_stay_in_range_and_answers_are_exact():
@@ -120,8 +129,16 @@ def test_shared_prefix_loss_equals_the_full_batch_loss_and_gradient():
     """The toy build's step: the prefix computed once and broadcast, the head on labels only."""
     import torch
 
-    from o1pruner.toy.model import (REFLECTIVE_PIECES, ToyConfig, build_model, build_tokenizer, common_prefix,
-                              encode_pairs, shared_prefix_loss, training_corpus)
+    from o1pruner.toy.model import (
+        REFLECTIVE_PIECES,
+        ToyConfig,
+        build_model,
+        build_tokenizer,
+        common_prefix,
+        encode_pairs,
+        shared_prefix_loss,
+        training_corpus,
+    )
 
     cfg = ToyConfig(train_problems=64, reflective=True, hidden_size=32, intermediate_size=64,
                     num_layers=2, num_heads=2)

@@ -16,9 +16,9 @@ tokenizers = pytest.importorskip("tokenizers")
 pytest.importorskip("trl")
 pytest.importorskip("peft")
 
+from o1pruner.config import ConfigError, load  # noqa: E402
 from o1pruner.training import run_folder  # noqa: E402
 from o1pruner.training import train as T  # noqa: E402
-from o1pruner.config import ConfigError, load  # noqa: E402
 from o1pruner.training.settings import training_defaults  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

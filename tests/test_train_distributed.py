@@ -85,7 +85,7 @@ def test_the_train_rule_launches_gpu_jobs_with_torchrun_and_deepspeed(tmp_path):
                     f"{tmp_path}/r/toy/runs/sft/model", timeout=600)
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-3000:]
-    (line,) = [ln for ln in out.splitlines() if "--method sft" in ln]
+    (line,) = [ln for ln in out.splitlines() if "train --method sft" in ln]
     # the job's GPU count for the CUDA check at its start (o1pruner.devices), then the launcher
     assert line.startswith("Shell command: O1PRUNER_JOB_GPUS=4 torchrun --standalone --nproc_per_node 4 "
                            "-m o1pruner.cli train --method sft ")

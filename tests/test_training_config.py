@@ -14,8 +14,14 @@ import yaml
 
 from o1pruner.cli import main
 from o1pruner.config import ConfigError, load, validate
-from o1pruner.training.settings import (REPORTED_KEYS, check_training, effective_training_config,
-                                      method_config, trained_methods, training_defaults)
+from o1pruner.training.settings import (
+    REPORTED_KEYS,
+    check_training,
+    effective_training_config,
+    method_config,
+    trained_methods,
+    training_defaults,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,6 @@ import pytest
 from tests.conftest import REPO, run_snakemake
 
 
-
 def snakemake(*args, cwd=REPO, timeout=1800):
     return run_snakemake(*args, cwd=cwd, timeout=timeout)
 

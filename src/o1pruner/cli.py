@@ -38,7 +38,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "train": ("o1pruner.training.commands", "cli_train", "train one method (sft, dpo, lh)"),
     "evaluate": ("o1pruner.evaluation.commands", "cli_evaluate", "greedy evaluation of a model on a dataset"),
     "aes": ("o1pruner.evaluation.commands", "cli_aes", "Accuracy-Efficiency Score from a metrics table"),
-    "collect-metrics": ("o1pruner.reporting.commands", "cli_collect_metrics", "evaluation JSONs -> one metrics CSV"),
+    "collect-metrics": ("o1pruner.evaluation.commands", "cli_collect_metrics", "evaluation JSONs -> one metrics CSV"),
     "tables": ("o1pruner.reporting.commands", "cli_tables", "Table 2 / Table 3 from an AES table"),
     "table2-vs-paper": ("o1pruner.reporting.commands", "cli_table2_vs_paper", "our Table 2 beside the printed one"),
     "pruning-anatomy": ("o1pruner.toy.commands", "cli_pruning_anatomy",

@@ -35,8 +35,8 @@ def problem_id(dataset: str, text: str) -> str:
     return f"{dataset}-{hashlib.sha1(text.encode('utf-8')).hexdigest()[:12]}"
 
 
-def read_records(path: Path) -> list[dict]:
-    """Rows of a .json (array), .jsonl or .parquet file, with file/line-precise errors."""
+def read_dataset_file(path: Path) -> list[dict]:
+    """Rows of a dataset file (.json array, .jsonl or .parquet; io.read_records), its errors as DatasetError."""
     if Path(path).suffix.lower() not in (".json", ".jsonl", ".parquet"):
         raise DatasetError(f"{path}: unsupported file type {Path(path).suffix!r} (use .json, .jsonl or .parquet)")
     try:
@@ -162,7 +162,7 @@ def load_dataset(name: str, spec: dict, base_dir: Path = Path(".")) -> pd.DataFr
     elif source == "local":
         path = Path(spec["path"])
         path = path if path.is_absolute() else base_dir / path
-        records, where = read_records(path), str(path)
+        records, where = read_dataset_file(path), str(path)
     elif source == "hub":
         import datasets as hf_datasets  # network access: cluster use only
 

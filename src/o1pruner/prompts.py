@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from o1pruner.thinking import opens_thinking
+
 MARCO_SYSTEM = ("You are a helpful assistant. You should think step-by-step and put your "
                 "final answer within \\boxed{}.")
 QWQ_SYSTEM = ("You are a helpful and harmless assistant. You are Qwen developed by Alibaba. "
@@ -104,7 +106,6 @@ def render_official_training(tokenizer, question: str, generation_prompt_of: str
     text = tokenizer.apply_chat_template(
         [{"role": "system", "content": MARCO_SYSTEM}, {"role": "user", "content": question}],
         tokenize=False, add_generation_prompt=True)
-    from o1pruner.thinking import opens_thinking
 
     if opens_thinking(generation_prompt_of) and not opens_thinking(text):
         text += generation_prompt_of[generation_prompt_of.rstrip().rfind("<think>"):]

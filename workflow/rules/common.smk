@@ -35,6 +35,7 @@ os.environ[registry.PLUGINS_ENV] = ",".join(config["plugins"])
 # a plan that was accepted at submission, e.g. once a sample job has put the model's config.json
 # into the hub cache the submit host could not see before.
 from o1pruner.cluster.plan import check_or_raise as _check_plan  # noqa: E402
+
 if workflow.is_main_process:
     _check_plan(config)
 
@@ -47,8 +48,10 @@ os.environ.setdefault("O1PRUNER_ROOT", workflow.basedir)  # envs/*.post-deploy.s
 # first, so `.venv/bin/snakemake` works without activating the venv (a conda env of --sdm conda is
 # put before it by Snakemake, and wins).
 from o1pruner.cli import put_scripts_first_on_path  # noqa: E402
+
 put_scripts_first_on_path()
 workflow.localrules(*config["slurm"]["local_rules"])  # light rules on the submit node (SLURM)
+
 
 wildcard_constraints:
     model="|".join(MODELS),
@@ -115,8 +118,7 @@ def sampleset_cfg(sampleset):
 
 def shard_files(wildcards):
     n = sampleset_cfg(wildcards.sampleset)["shards"]
-    return [f"{RESULTS}/{wildcards.model}/{wildcards.sampleset}/graded-{i}-of-{n}.parquet"
-            for i in range(n)]
+    return [f"{RESULTS}/{wildcards.model}/{wildcards.sampleset}/graded-{i}-of-{n}.parquet" for i in range(n)]
 
 
 def all_targets():
@@ -125,8 +127,7 @@ def all_targets():
     if config.get("length_disharmony"):
         targets += [f"{RESULTS}/tables/table1_{m}.csv" for m in MODELS]
         targets += [f"{RESULTS}/figures/figure1_{m}.png" for m in MODELS]
-    targets += [f"{RESULTS}/tables/table2.csv", f"{RESULTS}/figures/figure3.png",
-                f"{RESULTS}/figures/figure2.png"]
+    targets += [f"{RESULTS}/tables/table2.csv", f"{RESULTS}/figures/figure3.png", f"{RESULTS}/figures/figure2.png"]
     if lambda_grid():
         targets.append(f"{RESULTS}/tables/table3.csv")
     if config.get("difficulty_splits"):
@@ -141,6 +142,7 @@ def all_targets():
 # A "run" is one evaluated model: an untrained method's (baseline, fast_prompt: the reference model)
 # or a trained one (sft, dpo, lh_lambda_<λ>, lh_lambda_<λ>_<split> for Figure 4).
 PAPER = registry.PAPER_METHOD  # Table 3 is its parameter grid, Figure 4 its difficulty subsets
+
 
 wildcard_constraints:
     lam=r"[0-9]+(\.[0-9]+)?",
@@ -217,8 +219,10 @@ def grading_args():
     """Grader flags shared by `o1pruner grade` (pre-samples) and `o1pruner evaluate`: one grader
     for Ā_ref(x) of the LH reward and for every accuracy in the tables."""
     g = config["grading"]
-    return (f"--timeout {g['timeout']} --answer-fallback {g['answer_fallback']} --box {g['box']} "
-            f"--scope {g['scope']} --grader {g['grader']} --rel-tol {g['rel_tol']} --workers {g['workers']}")
+    return (
+        f"--timeout {g['timeout']} --answer-fallback {g['answer_fallback']} --box {g['box']} "
+        f"--scope {g['scope']} --grader {g['grader']} --rel-tol {g['rel_tol']} --workers {g['workers']}"
+    )
 
 
 def toy_anatomy_args(wildcards):
@@ -261,9 +265,11 @@ def sampling_args(wc):
     s, m = config["sampling"], model_cfg(wc)
     ss = sampleset_cfg(wc.sampleset)
     k = m.get("k", ss["k"]) if wc.sampleset == "presample" else ss["k"]
-    args = (f"{engine_args(wc, 'sample')} --k {k} --temperature {s['temperature']} "
-            f"--top-p {s['top_p']} --max-tokens {s['max_tokens']} --seed {s['seed']} "
-            f"--batch-size {s['batch_size']}")
+    args = (
+        f"{engine_args(wc, 'sample')} --k {k} --temperature {s['temperature']} "
+        f"--top-p {s['top_p']} --max-tokens {s['max_tokens']} --seed {s['seed']} "
+        f"--batch-size {s['batch_size']}"
+    )
     if s["top_k"] != -1:  # off by default: the default run's command (and its params) unchanged
         args += f" --top-k {s['top_k']}"
     if ss["limit"]:
@@ -300,16 +306,20 @@ def _table2_metrics(wc=None):
 
 
 def _table3_metrics(wc=None):
-    return [p for m in MODELS for run in ["baseline"] + [lh_run(m, l) for l in lambda_grid()]
-            for p in eval_metrics(m, run)]
+    return [
+        p for m in MODELS for run in ["baseline"] + [lh_run(m, l) for l in lambda_grid()] for p in eval_metrics(m, run)
+    ]
 
 
 def _figure4_metrics(wc=None):
     first = config["eval_datasets"][:1]
     splits = config.get("difficulty_splits", {})
-    return [p for m in MODELS
-            for run in ["baseline"] + [lh_run(m, split=s) for s in splits]
-            for p in eval_metrics(m, run, first)]
+    return [
+        p
+        for m in MODELS
+        for run in ["baseline"] + [lh_run(m, split=s) for s in splits]
+        for p in eval_metrics(m, run, first)
+    ]
 
 
 def run_training(wc):

@@ -9,8 +9,25 @@ rule evaluate:
     output:
         samples=[f"{RESULTS}/{{model}}/eval/{{run}}/{d}.parquet" for d in config["eval_datasets"]],
         metrics=[f"{RESULTS}/{{model}}/eval/{{run}}/{d}.json" for d in config["eval_datasets"]],
-        sampled=[f"{RESULTS}/{{model}}/eval/{{run}}/{d}.sampled.parquet" for d in config["eval_datasets"]]
-        if config["evaluation"]["samples"] else [],
+        sampled=(
+            [f"{RESULTS}/{{model}}/eval/{{run}}/{d}.sampled.parquet" for d in config["eval_datasets"]]
+            if config["evaluation"]["samples"]
+            else []
+        ),
+    log:
+        f"{RESULTS}/logs/{{model}}/eval/{{run}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{model}}/eval/{{run}}.tsv"
+    retries: 1
+    conda:
+        "../../envs/vllm.yaml"
+    threads: 2
+    resources:
+        gpu=lambda wc: res(wc, "evaluate", "gpu"),
+        gpu_model=res_gpu_model("evaluate"),
+        cpus_per_task=lambda wc: res(wc, "evaluate", "cpus_per_task"),
+        mem_mb=retry_res("evaluate", "mem_mb"),
+        runtime=retry_res("evaluate", "runtime"),
     params:
         model=run_model,
         engine=lambda wc: engine_args(wc, "evaluate"),
@@ -19,20 +36,6 @@ rule evaluate:
         grading=grading_args(),
         anatomy=toy_anatomy_args,
         sampled=lambda wc, output: sampled_eval_args(output.sampled),
-    log:
-        f"{RESULTS}/logs/{{model}}/eval/{{run}}.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/{{model}}/eval/{{run}}.tsv"
-    threads: 2
-    retries: 1
-    resources:
-        gpu=lambda wc: res(wc, "evaluate", "gpu"),
-        gpu_model=res_gpu_model("evaluate"),
-        cpus_per_task=lambda wc: res(wc, "evaluate", "cpus_per_task"),
-        mem_mb=retry_res("evaluate", "mem_mb"),
-        runtime=retry_res("evaluate", "runtime"),
-    conda:
-        "../../envs/vllm.yaml"
     shell:
         "o1pruner evaluate --model {params.model} --run {wildcards.run} "
         "--model-name {wildcards.model} {params.engine} --speed {params.speed} "

@@ -7,12 +7,12 @@
 rule reference_model:
     output:
         directory(f"{RESULTS}/{{model}}/model"),
-    params:
-        command=model_command,
     log:
         f"{RESULTS}/logs/{{model}}/reference_model.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{model}}/reference_model.tsv"
+    conda:
+        "../../envs/train.yaml"
     threads: 2
     resources:
         gpu=lambda wc: res(wc, "build", "gpu"),
@@ -20,7 +20,7 @@ rule reference_model:
         cpus_per_task=lambda wc: res(wc, "build", "cpus_per_task"),
         mem_mb=lambda wc: res(wc, "build", "mem_mb"),
         runtime=lambda wc: res(wc, "build", "runtime"),
-    conda:
-        "../../envs/train.yaml"
+    params:
+        command=model_command,
     shell:
         "o1pruner {params.command} --output {output} > {log} 2>&1"

@@ -5,12 +5,11 @@
 rule prepare_data:
     output:
         f"{RESULTS}/data/{{dataset}}.parquet",
-    params:
-        spec=lambda wc: shlex.quote(json.dumps(config["datasets"][wc.dataset])),
     log:
         f"{RESULTS}/logs/data/{{dataset}}.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        spec=lambda wc: shlex.quote(json.dumps(config["datasets"][wc.dataset])),
     shell:
-        "o1pruner prepare-data --spec {params.spec} --dataset {wildcards.dataset} "
-        "--output {output} > {log} 2>&1"
+        "o1pruner prepare-data --spec {params.spec} --dataset {wildcards.dataset} " "--output {output} > {log} 2>&1"

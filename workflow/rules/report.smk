@@ -34,8 +34,7 @@ rule metrics_table3:
 
 rule metrics_lambda:
     input:
-        lambda wc: [p for m in MODELS for run in ("baseline", lh_run(m, wc.lam))
-                    for p in eval_metrics(m, run)],
+        lambda wc: [p for m in MODELS for run in ("baseline", lh_run(m, wc.lam)) for p in eval_metrics(m, run)],
     output:
         metrics=f"{RESULTS}/lambda_{{lam}}/metrics.csv",
         aes_input=f"{RESULTS}/lambda_{{lam}}/aes_input.csv",
@@ -55,15 +54,15 @@ rule aes:
         samples=lambda wc: _samples_of(_aes_metrics_jsons(wc)),
     output:
         f"{RESULTS}/{{where}}aes.csv",
+    log:
+        f"{RESULTS}/logs/{{where}}aes.log",
     wildcard_constraints:
         where=r"lambda_[0-9.]+/|metrics/table[23]_",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         args="--variant {variant} --alpha {alpha} --beta {beta} --gamma {gamma}".format(**config["aes"]),
         boot=bootstrap_args(),
-    log:
-        f"{RESULTS}/logs/{{where}}aes.log",
-    conda:
-        "../../envs/analysis.yaml"
     shell:
         "o1pruner aes --input {input.aes_input} --output {output} {params.args} "
         "--samples-index {input.index} {params.boot} > {log} 2>&1"
@@ -73,32 +72,37 @@ rule table2:
     input:
         f"{RESULTS}/metrics/table2_aes.csv",
     output:
-        report(multiext(f"{RESULTS}/tables/table2", ".csv", ".md", ".html"),
-               caption="../report/table2.rst", category="Tables"),
-    params:
-        datasets=" ".join(config["eval_datasets"]),
-        stem=lambda wc, output: output[0].rsplit(".", 1)[0],
+        report(
+            multiext(f"{RESULTS}/tables/table2", ".csv", ".md", ".html"),
+            caption="../report/table2.rst",
+            category="Tables",
+        ),
     log:
         f"{RESULTS}/logs/table2.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        datasets=" ".join(config["eval_datasets"]),
+        stem=lambda wc, output: output[0].rsplit(".", 1)[0],
     shell:
-        "o1pruner tables --aes {input} --table2 {params.stem} --html "
-        "--datasets {params.datasets} > {log} 2>&1"
+        "o1pruner tables --aes {input} --table2 {params.stem} --html " "--datasets {params.datasets} > {log} 2>&1"
 
 
 rule table3:
     input:
         f"{RESULTS}/metrics/table3_aes.csv",
     output:
-        report(multiext(f"{RESULTS}/tables/table3", ".csv", ".md", ".html"),
-               caption="../report/table3.rst", category="Tables"),
-    params:
-        stem=lambda wc, output: output[0].rsplit(".", 1)[0],
+        report(
+            multiext(f"{RESULTS}/tables/table3", ".csv", ".md", ".html"),
+            caption="../report/table3.rst",
+            category="Tables",
+        ),
     log:
         f"{RESULTS}/logs/table3.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        stem=lambda wc, output: output[0].rsplit(".", 1)[0],
     shell:
         "o1pruner tables --aes {input} --table3 {params.stem} --html > {log} 2>&1"
 
@@ -106,17 +110,18 @@ rule table3:
 rule figure2_rulegraph:
     output:
         dot=f"{RESULTS}/figures/figure2_rulegraph.dot",
-        figure=report(multiext(f"{RESULTS}/figures/figure2", ".png", ".pdf"),
-                      caption="../report/figure2.rst", category="Figures"),
+        figure=report(
+            multiext(f"{RESULTS}/figures/figure2", ".png", ".pdf"), caption="../report/figure2.rst", category="Figures"
+        ),
+    log:
+        f"{RESULTS}/logs/figure2.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         # one --configfile with every file: repeated flags would keep only the last file
         configs="--configfile " + " ".join(shlex.quote(str(c)) for c in workflow.configfiles),
         snakefile=workflow.main_snakefile,
         stem=lambda wc, output: output[-1].rsplit(".", 1)[0],
-    log:
-        f"{RESULTS}/logs/figure2.log",
-    conda:
-        "../../envs/analysis.yaml"
     shell:
         "(snakemake -s {params.snakefile} {params.configs} --nolock "
         "--rulegraph dot all > {output.dot}) 2> {log} && "
@@ -128,15 +133,16 @@ rule figure3:
         metrics=f"{RESULTS}/metrics/table2_metrics.csv",
         samples=_samples_of(_table2_metrics()),
     output:
-        report(multiext(f"{RESULTS}/figures/figure3", ".png", ".pdf"),
-               caption="../report/figure3.rst", category="Figures"),
-    params:
-        boot=bootstrap_args(),
-        stem=lambda wc, output: output[-1].rsplit(".", 1)[0],
+        report(
+            multiext(f"{RESULTS}/figures/figure3", ".png", ".pdf"), caption="../report/figure3.rst", category="Figures"
+        ),
     log:
         f"{RESULTS}/logs/figure3.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        boot=bootstrap_args(),
+        stem=lambda wc, output: output[-1].rsplit(".", 1)[0],
     shell:
         "o1pruner figure3 --metrics {input.metrics} --output {params.stem} {params.boot} > {log} 2>&1"
 
@@ -159,16 +165,17 @@ rule figure4:
         metrics=f"{RESULTS}/metrics/figure4_metrics.csv",
         samples=_samples_of(_figure4_metrics()),
     output:
-        report(multiext(f"{RESULTS}/figures/figure4", ".png", ".pdf"),
-               caption="../report/figure4.rst", category="Figures"),
-    params:
-        boot=bootstrap_args(),
-        splits=shlex.quote(json.dumps(config.get("difficulty_splits", {}))),
-        stem=lambda wc, output: output[-1].rsplit(".", 1)[0],
+        report(
+            multiext(f"{RESULTS}/figures/figure4", ".png", ".pdf"), caption="../report/figure4.rst", category="Figures"
+        ),
     log:
         f"{RESULTS}/logs/figure4.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        boot=bootstrap_args(),
+        splits=shlex.quote(json.dumps(config.get("difficulty_splits", {}))),
+        stem=lambda wc, output: output[-1].rsplit(".", 1)[0],
     shell:
         "o1pruner figure4 --metrics {input.metrics} --splits {params.splits} "
         "--output {params.stem} {params.boot} > {log} 2>&1"
@@ -180,22 +187,31 @@ rule length_by_difficulty:
         samples=_samples_of(_table2_metrics()),
         presamples=[f"{RESULTS}/{m}/presample/graded.parquet" for m in MODELS],
     output:
-        table=report(multiext(f"{RESULTS}/tables/length_by_difficulty", ".csv", ".md", ".html"),
-                     caption="../report/length_by_difficulty.rst", category="Length vs difficulty"),
-        figure=report(multiext(f"{RESULTS}/figures/length_by_difficulty", ".png", ".pdf"),
-                      caption="../report/length_by_difficulty_figure.rst", category="Length vs difficulty"),
-        presample=report(multiext(f"{RESULTS}/tables/presample_by_difficulty", ".csv", ".md", ".html"),
-                         caption="../report/presample_by_difficulty.rst", category="Length vs difficulty"),
+        table=report(
+            multiext(f"{RESULTS}/tables/length_by_difficulty", ".csv", ".md", ".html"),
+            caption="../report/length_by_difficulty.rst",
+            category="Length vs difficulty",
+        ),
+        figure=report(
+            multiext(f"{RESULTS}/figures/length_by_difficulty", ".png", ".pdf"),
+            caption="../report/length_by_difficulty_figure.rst",
+            category="Length vs difficulty",
+        ),
+        presample=report(
+            multiext(f"{RESULTS}/tables/presample_by_difficulty", ".csv", ".md", ".html"),
+            caption="../report/presample_by_difficulty.rst",
+            category="Length vs difficulty",
+        ),
+    log:
+        f"{RESULTS}/logs/length_by_difficulty.log",
+    conda:
+        "../../envs/analysis.yaml"
     params:
         presamples=lambda wc, input: " ".join(f"{m}={p}" for m, p in zip(MODELS, input.presamples)),
         table=lambda wc, output: output.table[0].rsplit(".", 1)[0],
         figure=lambda wc, output: output.figure[0].rsplit(".", 1)[0],
         presample=lambda wc, output: output.presample[0].rsplit(".", 1)[0],
         boot=bootstrap_args(),
-    log:
-        f"{RESULTS}/logs/length_by_difficulty.log",
-    conda:
-        "../../envs/analysis.yaml"
     shell:
         "o1pruner length-by-difficulty --samples-index {input.index} --presamples {params.presamples} "
         "--table {params.table} --figure {params.figure} --presample-table {params.presample} "
@@ -204,17 +220,24 @@ rule length_by_difficulty:
 
 rule pruning_anatomy:
     input:
-        [f"{RESULTS}/{m}/eval/{run}/{d}.parquet" for m in toy_models() for run in table2_runs(m)
-         for d in config["eval_datasets"]],
+        [
+            f"{RESULTS}/{m}/eval/{run}/{d}.parquet"
+            for m in toy_models()
+            for run in table2_runs(m)
+            for d in config["eval_datasets"]
+        ],
     output:
-        report(multiext(f"{RESULTS}/tables/pruning_anatomy", ".csv", ".md"),
-               caption="../report/pruning_anatomy.rst", category="Tables"),
-    params:
-        stem=lambda wc, output: output[0].rsplit(".", 1)[0],
+        report(
+            multiext(f"{RESULTS}/tables/pruning_anatomy", ".csv", ".md"),
+            caption="../report/pruning_anatomy.rst",
+            category="Tables",
+        ),
     log:
         f"{RESULTS}/logs/pruning_anatomy.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        stem=lambda wc, output: output[0].rsplit(".", 1)[0],
     shell:
         "o1pruner pruning-anatomy --evals {input} --output {params.stem} > {log} 2>&1"
 
@@ -224,15 +247,16 @@ rule toy_reflection:
         f"{RESULTS}/{{model}}/presample/graded.parquet",
     output:
         json=f"{RESULTS}/tables/toy_reflection_{{model}}.json",
-        md=report(f"{RESULTS}/tables/toy_reflection_{{model}}.md",
-                  caption="../report/toy_reflection.rst", category="Tables"),
-    params:
-        groups=lambda wc: toy_level_groups(),
-        boot=lambda wc: f"--bootstrap-samples {BOOT['samples']} --seed {BOOT['seed']}",
+        md=report(
+            f"{RESULTS}/tables/toy_reflection_{{model}}.md", caption="../report/toy_reflection.rst", category="Tables"
+        ),
     log:
         f"{RESULTS}/logs/toy_reflection_{{model}}.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        groups=lambda wc: toy_level_groups(),
+        boot=lambda wc: f"--bootstrap-samples {BOOT['samples']} --seed {BOOT['seed']}",
     shell:
         "o1pruner toy-reflection --graded {input} {params.groups} {params.boot} "
         "--output {output.json} --markdown {output.md} > {log} 2>&1"
@@ -242,17 +266,21 @@ rule training_figure:
     input:
         f"{RESULTS}/{{model}}/runs/{{run}}/model",
     output:
-        report(multiext(f"{RESULTS}/figures/training_{{model}}_{{run}}", ".png", ".pdf"),
-               caption="../report/training.rst", category="Training diagnostics",
-               subcategory="{model}", labels={"model": "{model}", "run": "{run}"}),
-    wildcard_constraints:
-        run=registry.run_regex(trained_only=True),
-    params:
-        stem=lambda wc, output: output[0].rsplit(".", 1)[0],
+        report(
+            multiext(f"{RESULTS}/figures/training_{{model}}_{{run}}", ".png", ".pdf"),
+            caption="../report/training.rst",
+            category="Training diagnostics",
+            subcategory="{model}",
+            labels={"model": "{model}", "run": "{run}"},
+        ),
     log:
         f"{RESULTS}/logs/training_figure_{{model}}_{{run}}.log",
+    wildcard_constraints:
+        run=registry.run_regex(trained_only=True),
     conda:
         "../../envs/analysis.yaml"
+    params:
+        stem=lambda wc, output: output[0].rsplit(".", 1)[0],
     shell:
         "o1pruner training-figure --model-dir {input} --output {params.stem} "
         "--title '{wildcards.model} {wildcards.run}' > {log} 2>&1"
@@ -263,15 +291,18 @@ rule table2_vs_paper:
         aes=f"{RESULTS}/metrics/table2_aes.csv",
         paper=REPORT["paper_table2"],
     output:
-        report(multiext(f"{RESULTS}/tables/table2_vs_paper", ".md", ".csv", ".html"),
-               caption="../report/table2_vs_paper.rst", category="Tables"),
-    params:
-        names=shlex.quote(json.dumps(REPORT["paper_names"])),
-        stem=lambda wc, output: output[0].rsplit(".", 1)[0],
+        report(
+            multiext(f"{RESULTS}/tables/table2_vs_paper", ".md", ".csv", ".html"),
+            caption="../report/table2_vs_paper.rst",
+            category="Tables",
+        ),
     log:
         f"{RESULTS}/logs/table2_vs_paper.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        names=shlex.quote(json.dumps(REPORT["paper_names"])),
+        stem=lambda wc, output: output[0].rsplit(".", 1)[0],
     shell:
         "o1pruner table2-vs-paper --aes {input.aes} --paper {input.paper} --names {params.names} "
         "--output {params.stem} > {log} 2>&1"
@@ -299,13 +330,12 @@ rule results_page:
         machine=f"{RESULTS}/machine.json",
     output:
         f"{RESULTS}/results.md",
-    params:
-        configs=config_names(),
-        results=lambda wc, output: str(Path(output[0]).parent),
     log:
         f"{RESULTS}/logs/results_page.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        configs=config_names(),
+        results=lambda wc, output: str(Path(output[0]).parent),
     shell:
-        "o1pruner results-page --results {params.results} --config {params.configs} "
-        "--output {output} > {log} 2>&1"
+        "o1pruner results-page --results {params.results} --config {params.configs} " "--output {output} > {log} 2>&1"

@@ -9,23 +9,23 @@ rule sample_shard:
         problems=lambda wc: f"{RESULTS}/data/{sampleset_cfg(wc.sampleset)['dataset']}.parquet",
     output:
         f"{RESULTS}/{{model}}/{{sampleset}}/samples-{{shard}}-of-{{nshards}}.parquet",
-    params:
-        model=model_path,
-        args=sampling_args,
     log:
         f"{RESULTS}/logs/{{model}}/{{sampleset}}/sample-{{shard}}-of-{{nshards}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/{{model}}/{{sampleset}}/sample-{{shard}}-of-{{nshards}}.tsv"
-    threads: 2
     retries: 1
+    conda:
+        "../../envs/vllm.yaml"
+    threads: 2
     resources:
         gpu=lambda wc: res(wc, "sample", "gpu"),
         gpu_model=res_gpu_model("sample"),
         cpus_per_task=lambda wc: res(wc, "sample", "cpus_per_task"),
         mem_mb=retry_res("sample", "mem_mb"),
         runtime=retry_res("sample", "runtime"),
-    conda:
-        "../../envs/vllm.yaml"
+    params:
+        model=model_path,
+        args=sampling_args,
     shell:
         "o1pruner sample --model {params.model} --problems {input.problems} {params.args} "
         "--gpus {resources.gpu} --shard {wildcards.shard} --num-shards {wildcards.nshards} "
@@ -37,13 +37,13 @@ rule grade_shard:
         f"{RESULTS}/{{model}}/{{sampleset}}/samples-{{shard}}-of-{{nshards}}.parquet",
     output:
         f"{RESULTS}/{{model}}/{{sampleset}}/graded-{{shard}}-of-{{nshards}}.parquet",
-    params:
-        grading=grading_args(),
-        anatomy=toy_anatomy_args,
     log:
         f"{RESULTS}/logs/{{model}}/{{sampleset}}/grade-{{shard}}-of-{{nshards}}.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        grading=grading_args(),
+        anatomy=toy_anatomy_args,
     shell:
         "o1pruner grade --input {input} --output {output} {params.grading} {params.anatomy} > {log} 2>&1"
 

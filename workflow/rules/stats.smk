@@ -21,16 +21,19 @@ rule length_disharmony:
     output:
         per_problem=f"{RESULTS}/{{model}}/length_disharmony/per_problem.parquet",
         table=multiext(f"{RESULTS}/tables/table1_{{model}}", ".csv", ".md"),
-        figure=report(multiext(f"{RESULTS}/figures/figure1_{{model}}", ".png", ".pdf"),
-                      caption="../report/figure1.rst", category="Section 3"),
-    params:
-        intervals=lambda wc: config["length_disharmony"]["intervals"],
-        table=lambda wc, output: output.table[0].rsplit(".", 1)[0],
-        figure=lambda wc, output: output.figure[0].rsplit(".", 1)[0],
+        figure=report(
+            multiext(f"{RESULTS}/figures/figure1_{{model}}", ".png", ".pdf"),
+            caption="../report/figure1.rst",
+            category="Section 3",
+        ),
     log:
         f"{RESULTS}/logs/{{model}}/length_disharmony.log",
     conda:
         "../../envs/analysis.yaml"
+    params:
+        intervals=lambda wc: config["length_disharmony"]["intervals"],
+        table=lambda wc, output: output.table[0].rsplit(".", 1)[0],
+        figure=lambda wc, output: output.figure[0].rsplit(".", 1)[0],
     shell:
         "o1pruner length-disharmony --graded {input} --intervals {params.intervals} "
         "--model {wildcards.model} --per-problem {output.per_problem} "

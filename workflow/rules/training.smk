@@ -9,6 +9,20 @@ rule train:
         data=f"{RESULTS}/{{model}}/datasets/{{run}}.parquet",
     output:
         directory(f"{RESULTS}/{{model}}/runs/{{run}}/model"),
+    log:
+        f"{RESULTS}/logs/{{model}}/runs/{{run}}/train.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/{{model}}/runs/{{run}}/train.tsv"
+    retries: 1
+    conda:
+        "../../envs/train.yaml"
+    threads: 2
+    resources:
+        gpu=lambda wc: res(wc, "train", "gpu"),
+        gpu_model=res_gpu_model("train"),
+        cpus_per_task=lambda wc: res(wc, "train", "cpus_per_task"),
+        mem_mb=retry_res("train", "mem_mb"),
+        runtime=retry_res("train", "runtime"),
     params:
         model=model_path,
         method=run_method,
@@ -19,20 +33,6 @@ rule train:
         method_cfg=lambda wc: shlex.quote(json.dumps(run_method_config(wc), sort_keys=True)),
         launcher=train_launcher,
         log_dir=f"{RESULTS}/logs/{{model}}/runs/{{run}}",
-    log:
-        f"{RESULTS}/logs/{{model}}/runs/{{run}}/train.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/{{model}}/runs/{{run}}/train.tsv"
-    threads: 2
-    retries: 1
-    resources:
-        gpu=lambda wc: res(wc, "train", "gpu"),
-        gpu_model=res_gpu_model("train"),
-        cpus_per_task=lambda wc: res(wc, "train", "cpus_per_task"),
-        mem_mb=retry_res("train", "mem_mb"),
-        runtime=retry_res("train", "runtime"),
-    conda:
-        "../../envs/train.yaml"
     shell:
         "O1PRUNER_JOB_GPUS={resources.gpu} {params.launcher} train --method {params.method} --training-json {params.training} "
         "--method-json {params.method_cfg} --model-path {params.model} --data {input.data} "

@@ -8,14 +8,14 @@ rule build_dataset:
         stats=f"{RESULTS}/{{model}}/reference_stats.parquet",
     output:
         f"{RESULTS}/{{model}}/datasets/{{run}}.parquet",
-    wildcard_constraints:
-        run=registry.run_regex(trained_only=True),
-    params:
-        args=dataset_args,
     log:
         f"{RESULTS}/logs/{{model}}/datasets/{{run}}.log",
+    wildcard_constraints:
+        run=registry.run_regex(trained_only=True),
     conda:
         "../../envs/analysis.yaml"
+    params:
+        args=dataset_args,
     shell:
         "o1pruner build-dataset {params.args} --samples {input.samples} --stats {input.stats} "
         "--output {output} > {log} 2>&1"

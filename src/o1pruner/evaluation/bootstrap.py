@@ -24,7 +24,14 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from o1pruner.evaluation.aes import AVERAGE, aes_from_deltas, delta_acc, delta_length, is_baseline
+from o1pruner.evaluation.aes import (
+    AVERAGE,
+    aes_from_deltas,
+    delta_acc,
+    delta_length,
+    is_baseline,
+)
+from o1pruner.io import read_table
 from o1pruner.schemas import require_columns
 
 EVAL_ROW_COLUMNS = ["problem_id", "correct", "num_tokens"]
@@ -264,8 +271,6 @@ def problems_needed(var_d: float, half_width_points: float = 3.0, z: float = 1.9
 def samples_from_index(index: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
     """``{(model, method, lambda, dataset): rows}`` from a metrics CSV with a ``samples`` column
     (the evaluation Parquet of each cell)."""
-    from o1pruner.io import read_table
-
     require_columns(index, ["model", "method", "dataset", "samples"], "bootstrap samples index")
     lam = index["lambda"] if "lambda" in index.columns else pd.Series([None] * len(index))
     out = {}

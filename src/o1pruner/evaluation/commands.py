@@ -10,8 +10,14 @@ from o1pruner.config import schema_default
 from o1pruner.evaluation import aes
 from o1pruner.evaluation import evaluate as evaluate_module
 from o1pruner.evaluation.aes import AVERAGE, DEFAULT_WEIGHTS, VARIANTS, compute_aes
-from o1pruner.evaluation.bootstrap import eval_set_size, samples_from_index
+from o1pruner.evaluation.bootstrap import (
+    attach_intervals,
+    bootstrap_cells,
+    eval_set_size,
+    samples_from_index,
+)
 from o1pruner.evaluation.evaluate import evaluate
+from o1pruner.evaluation.metrics import aes_input, check_samples, collect_metrics
 from o1pruner.generation.engines import SamplingSpec
 from o1pruner.generation.sampling import add_engine_args
 from o1pruner.grading import ANSWER_FALLBACKS, BOXES, GRADERS, SCOPES
@@ -39,12 +45,6 @@ def cli_aes(argv: list[str]) -> int:
     metrics = read_table(args.input)
     result = compute_aes(metrics, args.alpha, args.beta, args.gamma, args.variant)
     if args.samples_index is not None:
-        from o1pruner.evaluation.bootstrap import (
-            attach_intervals,
-            bootstrap_cells,
-            samples_from_index,
-        )
-
         index = read_table(args.samples_index)
         if "lambda" not in metrics.columns:  # Table 2: one run per method, λ is not a key
             index = index.drop(columns="lambda", errors="ignore")
@@ -70,7 +70,6 @@ def cli_eval_set_size(argv: list[str]) -> int:
     """o1pruner eval-set-size --samples-index metrics.csv [--method lh] [--half-width 3]"""
     import argparse
 
-    from o1pruner.io import read_table
 
     ap = argparse.ArgumentParser(prog="o1pruner eval-set-size", description=eval_set_size.__doc__.split("\n")[0])
     ap.add_argument("--samples-index", required=True, help="metrics CSV of `o1pruner collect-metrics`")
@@ -141,4 +140,23 @@ def cli_evaluate(argv: list[str]) -> int:
             write_parquet(graded_sampled, sampled_path)
         write_text(json.dumps(metrics, indent=2) + "\n", metrics_out)
         print(json.dumps(metrics))
+    return 0
+
+
+def cli_collect_metrics(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="o1pruner collect-metrics")
+    ap.add_argument("--inputs", nargs="+", required=True, type=Path)
+    ap.add_argument("--output", required=True, type=Path)
+    ap.add_argument("--aes-input", type=Path, help="also write the `o1pruner aes` input CSV")
+    ap.add_argument("--with-lambda", action="store_true")
+    ap.add_argument("--check-samples", action="store_true",
+                    help="fail unless each JSON's per-problem Parquet (the `samples` column) exists")
+    args = ap.parse_args(argv)
+    df = collect_metrics(args.inputs)
+    if args.check_samples:
+        check_samples(df)
+    write_text(df.to_csv(index=False), args.output)
+    if args.aes_input:
+        write_text(aes_input(df, args.with_lambda).to_csv(index=False), args.aes_input)
+    print(f"{len(df)} runs -> {args.output}")
     return 0

@@ -29,8 +29,8 @@ import math
 import pandas as pd
 
 from o1pruner.generation.engines import SamplingSpec, load_engine, timed_generate
-from o1pruner.grading import Grader
 from o1pruner.generation.sampling import render_prompts, samples_frame
+from o1pruner.grading import Grader
 from o1pruner.schemas import PROBLEMS, require_columns
 
 

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 
 from o1pruner.devices import cuda_device_count, require_gpus
+from o1pruner.thinking import split, thinking_token_count
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,6 @@ class Generation:
 
 def make_generation(tokenizer, prompt: str, ids: list[int], text: str, finish_reason: str) -> Generation:
     """A Generation with its thinking and answer token counts (``o1pruner.thinking`` rules)."""
-    from o1pruner.thinking import split, thinking_token_count
-
     parts = split(text, prompt)
     thinking = len(ids) if not parts.closed and parts.answer is None else \
         thinking_token_count(tokenizer, ids, parts.thinking)

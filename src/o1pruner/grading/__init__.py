@@ -33,7 +33,14 @@ Modules (each imports only those above it; none imports this file's re-exports):
 """
 
 from o1pruner.grading.commands import cli_grade
-from o1pruner.grading.extraction import ANSWER_FALLBACKS, BOXES, SCOPES, answer_part, extract_answer, last_number
+from o1pruner.grading.extraction import (
+    ANSWER_FALLBACKS,
+    BOXES,
+    SCOPES,
+    answer_part,
+    extract_answer,
+    last_number,
+)
 from o1pruner.grading.fast_path import (
     as_number,
     fast_equivalent,

@@ -17,7 +17,12 @@ from o1pruner.grading.extraction import (
 )
 from o1pruner.grading.fast_path import fast_equivalent, looks_like_code, pathology
 from o1pruner.grading.official import official_equivalent
-from o1pruner.grading.worker import DEFAULT_TIMEOUT, WORKER_MEMORY_MB, MathVerifyWorker, WorkerTimeout
+from o1pruner.grading.worker import (
+    DEFAULT_TIMEOUT,
+    WORKER_MEMORY_MB,
+    MathVerifyWorker,
+    WorkerTimeout,
+)
 
 if TYPE_CHECKING:  # pandas is imported lazily so the worker process starts light
     import pandas as pd
@@ -242,7 +247,10 @@ def grade_file(input_path: str | Path, output_path: str | Path, response_col: st
     adds further columns to the graded frame (the toy's anatomy).  Returns the
     grader's stats plus ``rows``, ``accuracy`` and ``output``.
     """
-    from o1pruner.io import read_table, write_table  # pandas: not at the top, see grade_frame
+    from o1pruner.io import (  # pandas: not at the top, see grade_frame
+        read_table,
+        write_table,
+    )
 
     df = read_table(input_path, text_cols=(response_col, gold_col))
     own = grader is None

@@ -9,9 +9,9 @@ import sys
 from o1pruner.config import method_defaults
 from o1pruner.io import read_table, write_parquet
 from o1pruner.methods import datasets
-from o1pruner.methods.datasets import NEEDED, _canonical, difficulty_subset
+from o1pruner.methods.datasets import NEEDED
 from o1pruner.methods.registry import builder, method
-from o1pruner.reference_stats import reference_stats
+from o1pruner.reference_stats import difficulty_subset, reference_stats
 from o1pruner.schemas import require_columns
 
 
@@ -37,7 +37,7 @@ def cli_build_dataset(argv: list[str]) -> int:
     graded = read_table(a.samples)
     require_columns(graded, NEEDED, a.samples)
     if a.stats is None:
-        stats = reference_stats(_canonical(graded, a.samples))
+        stats = reference_stats(graded)
     else:
         stats = read_table(a.stats)
         require_columns(stats, ["problem_id", "mean_length", "mean_acc"], a.stats)

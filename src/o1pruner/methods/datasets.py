@@ -34,7 +34,6 @@ L(y) = max(num_tokens, 1).
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
@@ -276,23 +275,6 @@ def lh_dataset(graded: pd.DataFrame, stats: pd.DataFrame, mcfg: dict, seed: int,
     """LH at λ = ``value`` (the run's λ: ``lh_lambda_<λ>``)."""
     return build_lh(graded, value, samples_per_problem=int(mcfg["samples_per_problem"]),
                     clip=tuple(mcfg["clip"]), seed=seed, stats=stats)
-
-
-def difficulty_subset(graded: pd.DataFrame, stats: pd.DataFrame, lo: float, hi: float) -> pd.DataFrame:
-    """Samples of the problems whose difficulty percentile lies in [lo, hi) (Figure 4).
-
-    Difficulty = 1 − Ā_ref(x). Problems are ordered from easiest to hardest (ties broken by
-    problem_id, so the cut is deterministic); the problem at position i of n has percentile
-    100·i/n. Overlapping bands (the paper: 0–40, 30–70, 60–100) share problems.
-    """
-    if not 0 <= lo < hi <= 100:
-        raise ValueError(f"difficulty percentiles must satisfy 0 <= lo < hi <= 100, got {lo}, {hi}")
-    require_columns(stats, ["problem_id", "mean_acc"], "reference stats")
-    order = stats.assign(difficulty=1 - stats["mean_acc"]).sort_values(
-        ["difficulty", "problem_id"], kind="stable")["problem_id"].tolist()
-    n = len(order)
-    keep = {pid for i, pid in enumerate(order) if lo <= 100 * i / n < hi or (hi == 100 and i == n - 1)}
-    return graded[graded["problem_id"].isin(keep)]
 
 
 # ---- CLI ----------------------------------------------------------------------------------

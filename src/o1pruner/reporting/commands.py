@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from o1pruner.config import load
 from o1pruner.io import read_records, read_table, write_parquet, write_text
 from o1pruner.reporting import diagnostics, difficulty
 from o1pruner.reporting.diagnostics import find_log, run_method
@@ -22,9 +23,6 @@ from o1pruner.reporting.difficulty import (
     with_pooled,
 )
 from o1pruner.reporting.figures import (
-    aes_input,
-    check_samples,
-    collect_metrics,
     figure2,
     figure3,
     figure4,
@@ -38,7 +36,7 @@ from o1pruner.reporting.tables import (
     table2_vs_paper_markdown,
     table3,
     to_markdown,
-    write_table,
+    write_report_table,
 )
 from o1pruner.schemas import require_columns
 
@@ -64,8 +62,6 @@ def cli_training_figure(argv: list[str]) -> int:
 
 
 def _write(text_csv: pd.DataFrame, md: str, stem: Path, title: str) -> None:
-    from o1pruner.reporting.tables import markdown_to_html
-
     write_text(text_csv.to_csv(index=False), f"{stem}.csv")
     write_text(md, f"{stem}.md")
     write_text(markdown_to_html(md, title), f"{stem}.html")
@@ -113,23 +109,6 @@ def cli_length_by_difficulty(argv: list[str]) -> int:
     return 0
 
 
-def cli_collect_metrics(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="o1pruner collect-metrics")
-    ap.add_argument("--inputs", nargs="+", required=True, type=Path)
-    ap.add_argument("--output", required=True, type=Path)
-    ap.add_argument("--aes-input", type=Path, help="also write the `o1pruner aes` input CSV")
-    ap.add_argument("--with-lambda", action="store_true")
-    ap.add_argument("--check-samples", action="store_true",
-                    help="fail unless each JSON's per-problem Parquet (the `samples` column) exists")
-    args = ap.parse_args(argv)
-    df = collect_metrics(args.inputs)
-    if args.check_samples:
-        check_samples(df)
-    write_text(df.to_csv(index=False), args.output)
-    if args.aes_input:
-        write_text(aes_input(df, args.with_lambda).to_csv(index=False), args.aes_input)
-    print(f"{len(df)} runs -> {args.output}")
-    return 0
 
 
 def _bootstrap_args(ap: argparse.ArgumentParser) -> None:
@@ -185,7 +164,7 @@ def cli_length_disharmony(argv: list[str]) -> int:
     t1 = table1(per_problem)
     if args.model:
         t1.insert(0, "model", args.model)
-    write_table(t1, args.table)
+    write_report_table(t1, args.table)
     figure1(per_problem, args.figure, f"Figure 1 ({args.model}): accuracy by length interval"
             if args.model else "")
     print(to_markdown(t1))
@@ -193,8 +172,6 @@ def cli_length_disharmony(argv: list[str]) -> int:
 
 
 def cli_record_machine(argv: list[str]) -> int:
-    from o1pruner.io import write_text
-
     ap = argparse.ArgumentParser(prog="o1pruner record-machine",
                                  description="record this machine (CPU, GPUs, versions, commit) as JSON")
     ap.add_argument("--output", required=True, type=Path)
@@ -206,9 +183,6 @@ def cli_record_machine(argv: list[str]) -> int:
 
 
 def cli_results_page(argv: list[str]) -> int:
-    from o1pruner.config import load
-    from o1pruner.io import write_text
-
     ap = argparse.ArgumentParser(prog="o1pruner results-page",
                                  description="a finished run's tables as one Markdown page")
     ap.add_argument("--results", required=True, type=Path, help="the run's results folder")
@@ -239,11 +213,11 @@ def cli_tables(argv: list[str]) -> int:
     df = pd.read_csv(args.aes)
     if args.table2:
         t2 = table2(df, datasets=args.datasets)
-        write_table(t2, args.table2, "Table 2: main results" if args.html else None)
+        write_report_table(t2, args.table2, "Table 2: main results" if args.html else None)
         print(to_markdown(t2))
     if args.table3:
         t3 = table3(df)
-        write_table(t3, args.table3, "Table 3: ablation on λ" if args.html else None)
+        write_report_table(t3, args.table3, "Table 3: ablation on λ" if args.html else None)
         print(to_markdown(t3))
     return 0
 
@@ -254,7 +228,6 @@ def cli_table2_vs_paper(argv: list[str]) -> int:
     import argparse
     import json
 
-    from o1pruner.io import read_table, write_text
 
     ap = argparse.ArgumentParser(prog="o1pruner table2-vs-paper")
     ap.add_argument("--aes", required=True, type=Path, help="our Table 2 AES table (`o1pruner aes`)")

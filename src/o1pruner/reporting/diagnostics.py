@@ -16,7 +16,13 @@ import math
 from pathlib import Path
 
 from o1pruner.methods import registry
-from o1pruner.training.health import CLIP_FRAC_LIMIT, RATIO_RANGE, series, training_warnings
+from o1pruner.reporting.plotting import pyplot, save
+from o1pruner.training.health import (
+    CLIP_FRAC_LIMIT,
+    RATIO_RANGE,
+    series,
+    training_warnings,
+)
 from o1pruner.training.train import TRAINERS
 
 # (log key, axis label) per panel; a panel is drawn only when the log has the key
@@ -52,9 +58,7 @@ def run_method(model_dir: Path) -> str:
 
 def figure(entries: list[dict], method: str, stem: Path, title: str) -> list[str]:
     """Draw the panels the log has; warnings go in the figure and are returned."""
-    from o1pruner.reporting.figures import _pyplot, _save
-
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     panels = [(k, label) for k, label in COMMON_PANELS + trainer_panels(method)
@@ -83,5 +87,5 @@ def figure(entries: list[dict], method: str, stem: Path, title: str) -> list[str
     if warnings:
         head += "\n" + "\n".join("WARNING: " + w for w in warnings)
     fig.suptitle(head, fontsize=9, color="darkred" if warnings else "black")
-    _save(fig, stem)
+    save(fig, stem)
     return warnings

@@ -25,6 +25,14 @@ import numpy as np
 import pandas as pd
 
 from o1pruner.evaluation.aes import is_baseline
+from o1pruner.evaluation.bootstrap import (
+    counts_from_indices,
+    draw_indices,
+    group_seed,
+    per_problem,
+)
+from o1pruner.reporting.plotting import pyplot, save
+from o1pruner.reporting.tables import display_method, method_order
 from o1pruner.schemas import require_columns
 
 ROW_COLUMNS = ["problem_id", "correct", "num_tokens"]
@@ -130,8 +138,6 @@ def easy_vs_hard(table: pd.DataFrame) -> pd.DataFrame:
 def _bin_change_replicates(base: pd.DataFrame, method: pd.DataFrame, problems: pd.Index,
                            rng: np.random.Generator, n_boot: int) -> np.ndarray:
     """(B,) relative length change method/Baseline − 1 on one bin, problems resampled (paired)."""
-    from o1pruner.evaluation.bootstrap import counts_from_indices, draw_indices, per_problem
-
     sums = np.stack([per_problem(r[r["problem_id"].isin(problems)], problems, "difficulty bin")
                      for r in (base, method)])
     w = counts_from_indices(draw_indices(rng, len(problems), n_boot), len(problems))
@@ -145,8 +151,6 @@ def easy_hard_intervals(samples: dict[tuple, pd.DataFrame], summary: pd.DataFram
     bin's; negative = easy problems shortened more) and its paired-bootstrap interval, problems
     resampled within each bin; ``easy_shortened_more`` becomes ``"yes"``/``"no"`` when the
     interval excludes 0 and ``"unclear"`` when it does not."""
-    from o1pruner.evaluation.bootstrap import group_seed
-
     out = summary.copy()
     q = (1 - confidence) / 2
     cols = {"easy_minus_hard": [], "easy_minus_hard_lo": [], "easy_minus_hard_hi": [], "verdict": []}
@@ -193,8 +197,6 @@ def _pct(x) -> str:
 def markdown(table: pd.DataFrame, summary: pd.DataFrame) -> str:
     """Per (model, dataset): one row per method, one column per difficulty bin with
     ``length (Δ% vs Baseline), acc``; then the easy-vs-hard summary."""
-    from o1pruner.reporting.tables import display_method
-
     parts = []
     for (model, dataset), g in table.groupby(["model", "dataset"], sort=False):
         levels = sorted(g["difficulty"].unique())
@@ -254,10 +256,7 @@ def presample_markdown(df: pd.DataFrame) -> str:
 def figure(table: pd.DataFrame, presamples: pd.DataFrame | None, stem: Path) -> None:
     """One row per (model, dataset): mean length and accuracy by difficulty, a line per method;
     a last row per model with the reference model's pre-samples."""
-    from o1pruner.reporting.figures import _pyplot, _save
-    from o1pruner.reporting.tables import display_method, method_order
-
-    plt = _pyplot()
+    plt = pyplot()
     panels = list(table.groupby(["model", "dataset"], sort=False))
     pre = list(presamples.groupby("model", sort=False)) if presamples is not None and len(presamples) else []
     n_rows = len(panels) + len(pre)
@@ -292,4 +291,4 @@ def figure(table: pd.DataFrame, presamples: pd.DataFrame | None, stem: Path) -> 
             ax.set_xlabel("level", fontsize=8)
             ax.set_xticks(sorted(p["difficulty"].unique()))
     fig.suptitle("Length and accuracy against difficulty")
-    _save(fig, stem)
+    save(fig, stem)

@@ -1,71 +1,30 @@
-"""Collect evaluation metrics into tables and draw the paper's Figures 3 and 4.
+"""The paper's Figures 2, 3 and 4 (Figure 1: :mod:`o1pruner.reporting.length_disharmony`).
 
-    o1pruner collect-metrics --inputs results/toy/eval/*/*.json --output results/metrics.csv
+    o1pruner figure2 --rulegraph rulegraph.dot --output results/figures/figure2
     o1pruner figure3 --metrics results/metrics.csv --output results/figures/figure3
     o1pruner figure4 --metrics results/metrics_splits.csv --output results/figures/figure4
 
-A run id names what was evaluated: ``baseline``, ``fast_prompt``, ``sft``, ``dpo``,
-``lh_lambda_<λ>`` or ``lh_lambda_<λ>_<split>`` (Figure 4's difficulty subsets).
+The metrics table they read: :mod:`o1pruner.evaluation.metrics`.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from o1pruner.evaluation.bootstrap import bootstrap_group, group_seed
+from o1pruner.io import read_table
 from o1pruner.methods import registry
-
-
-def parse_run(run: str) -> tuple[str, float | None, str | None]:
-    """run id -> (method, λ, split)."""
-    return registry.parse_run(run)
-
-
-def collect_metrics(paths: list[str | Path]) -> pd.DataFrame:
-    """One row per metrics JSON: model, run, method, lambda, split, dataset, acc, length, ..."""
-    rows = []
-    for p in paths:
-        try:
-            m = json.loads(Path(p).read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise ValueError(f"{p}: unreadable metrics file ({e})") from None
-        run = m.get("method")
-        method, lam, split = parse_run(run)
-        rows.append({"model": m["model"], "run": run, "method": method, "lambda": lam,
-                     "split": split, "dataset": m["dataset"], "acc": m["acc"],
-                     "length": m["length"], "n": m["n"], "wall_s": m["wall_s"],
-                     "generate_s": m["generate_s"], "tokens_per_s": m["tokens_per_s"],
-                     "backend": m.get("backend"),
-                     # the per-problem graded rows the evaluate job writes next to the JSON
-                     "samples": str(Path(p).with_suffix(".parquet"))})
-    return pd.DataFrame(rows)
-
-
-def check_samples(metrics: pd.DataFrame) -> None:
-    """Every run's per-problem rows exist (the bootstrap and the difficulty table read them)."""
-    missing = [p for p in metrics["samples"] if not Path(p).exists()]
-    if missing:
-        raise ValueError(f"no per-problem evaluation rows {missing[0]} next to its metrics JSON "
-                         f"({len(missing)} missing); the evaluate job writes both")
-
-
-def aes_input(metrics: pd.DataFrame, with_lambda: bool) -> pd.DataFrame:
-    """The columns ``o1pruner aes`` takes; λ kept as a column for the ablation."""
-    cols = ["model", "method", "dataset", "acc", "length"] + (["lambda"] if with_lambda else [])
-    return metrics[cols].copy()
+from o1pruner.reporting.plotting import pyplot, save
 
 
 def run_replicates(metrics: pd.DataFrame, n_boot: int, seed: int) -> dict[tuple, dict[str, np.ndarray]]:
     """Paired-bootstrap replicates of every (model, run, dataset) of a metrics table with a
     ``samples`` column: ``{(model, run, dataset): {"acc", "length", ...}}`` (see
     :mod:`o1pruner.evaluation.bootstrap`; the same draw of problems for all runs of a model and dataset)."""
-    from o1pruner.evaluation.bootstrap import bootstrap_group, group_seed
-    from o1pruner.io import read_table
-
     out = {}
     for (model, dataset), g in metrics.groupby(["model", "dataset"], sort=False):
         runs = {(run, None): read_table(path) for run, path in zip(g["run"], g["samples"])}
@@ -94,7 +53,7 @@ def figure3(metrics: pd.DataFrame, stem: Path, n_boot: int = 0, seed: int = 0,
     interval of the time over a bootstrap of problems, at the run's measured throughput: a
     replicate's time on a dataset is ``generate_s × length_replicate / length``.
     """
-    plt = _pyplot()
+    plt = pyplot()
     total = (metrics.groupby(["model", "method"], sort=False)["generate_s"].sum().unstack(0))
     total = total.reindex([m for m in registry.METHODS if m in total.index])
     err = None
@@ -120,7 +79,7 @@ def figure3(metrics: pd.DataFrame, stem: Path, n_boot: int = 0, seed: int = 0,
     ax.set_ylabel("generation time (s), all eval sets")
     ax.set_title("Figure 3: inference time per method" + (" (95 % bootstrap interval)" if err else ""))
     ax.legend(fontsize=8)
-    _save(fig, stem)
+    save(fig, stem)
 
 
 def difficulty_band_label(lo: float, hi: float) -> str:
@@ -140,7 +99,7 @@ def figure4(metrics: pd.DataFrame, splits: dict[str, list[float]], stem: Path, n
             seed: int = 0, confidence: float = 0.95) -> None:
     """Figure 4: accuracy and length of LH trained on difficulty subsets (+ baseline); with
     ``n_boot`` and the per-problem rows, 95 % bootstrap intervals over problems."""
-    plt = _pyplot()
+    plt = pyplot()
     reps = run_replicates(metrics, n_boot, seed) if n_boot and _has_samples(metrics) else None
     q = (1 - confidence) / 2
     models = list(dict.fromkeys(metrics["model"]))
@@ -177,27 +136,7 @@ def figure4(metrics: pd.DataFrame, splits: dict[str, list[float]], stem: Path, n
             ax.set_title(f"{model} on {dataset}", fontsize=9)
     fig.suptitle("Figure 4: O1-Pruner trained on difficulty subsets (difficulty percentiles)"
                  + ("\nerror bars: 95 % bootstrap interval over problems" if reps is not None else ""))
-    _save(fig, stem)
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, stem: Path) -> None:
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    for ext in ("png", "pdf"):
-        fig.savefig(f"{stem}.{ext}", dpi=150)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    save(fig, stem)
 
 
 def parse_rulegraph(dot: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
@@ -222,7 +161,7 @@ def figure2(dot: str, stem: Path) -> None:
     for depth, layer in enumerate(layers):
         for i, n in enumerate(sorted(layer, key=lambda n: nodes[n])):
             pos[n] = (i - (len(layer) - 1) / 2, -depth)
-    plt = _pyplot()
+    plt = pyplot()
     width = max(len(layer) for layer in layers)
     fig, ax = plt.subplots(figsize=(max(6, 2.3 * width), 1.1 * len(layers) + 1))
     nx.draw_networkx_edges(g, pos, ax=ax, arrows=True, arrowsize=10, edge_color="grey",
@@ -232,4 +171,4 @@ def figure2(dot: str, stem: Path) -> None:
                 bbox={"boxstyle": "round", "fc": "#e8f0fe", "ec": "#4a6fa5"})
     ax.set_axis_off()
     ax.set_title("Figure 2: the O1-Pruner workflow (snakemake --rulegraph)")
-    _save(fig, stem)
+    save(fig, stem)

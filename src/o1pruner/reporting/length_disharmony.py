@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from o1pruner.reporting.plotting import pyplot, save
 from o1pruner.schemas import require_columns
 
 
@@ -52,11 +53,7 @@ def table1(per_problem: pd.DataFrame) -> pd.DataFrame:
 
 def figure1(per_problem: pd.DataFrame, stem: Path, title: str = "") -> None:
     """Figure 1: per-problem accuracy in each length interval (PNG + PDF)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     order = (per_problem.groupby("problem_id")["accuracy"].mean().sort_values().index.tolist())
     pos = {pid: i for i, pid in enumerate(order)}
     n_int = int(per_problem["interval"].max())
@@ -75,8 +72,4 @@ def figure1(per_problem: pd.DataFrame, stem: Path, title: str = "") -> None:
     ax.set_ylim(0, 105)
     ax.set_title(title or "Accuracy by length interval per problem")
     ax.legend(fontsize=7, ncol=n_int, loc="upper left")
-    fig.tight_layout()
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    for ext in ("png", "pdf"):
-        fig.savefig(f"{stem}.{ext}", dpi=150)
-    plt.close(fig)
+    save(fig, stem)

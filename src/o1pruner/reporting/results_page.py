@@ -30,6 +30,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from o1pruner.evaluation.aes import AVERAGE
+from o1pruner.reporting.tables import display_method, excludes_zero, has_intervals
+
 if TYPE_CHECKING:  # pandas is imported where used: the Snakefile imports page_inputs at parse time
     import pandas as pd
 
@@ -158,7 +161,6 @@ def differences(aes: pd.DataFrame, only_dataset: str | None = None) -> pd.DataFr
     one dataset (AVERAGE for the λ ablation, whose per-dataset cells Table 3 does not print)."""
     import pandas as pd
 
-    from o1pruner.reporting.tables import display_method, excludes_zero, has_intervals
 
     if not has_intervals(aes):
         raise ValueError("the AES table has no interval columns (acc_diff_lo, ...): "
@@ -186,7 +188,6 @@ def reflection_differences(model: str, value: dict) -> pd.DataFrame:
     """Per level group of ``toy-reflection``'s JSON: more minus fewer re-checks, and whether it holds."""
     import pandas as pd
 
-    from o1pruner.reporting.tables import excludes_zero
 
     rows = []
     for group, r in value.items():
@@ -329,7 +330,6 @@ def render(results: str | Path, config: dict, config_names: list[str]) -> str:
     """The page of the finished run in ``results`` made with ``config`` (named ``config_names``)."""
     import pandas as pd
 
-    from o1pruner.evaluation.aes import AVERAGE
 
     results = Path(results)
     inputs = page_inputs(config, results)

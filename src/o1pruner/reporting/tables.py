@@ -4,13 +4,13 @@
   then AVERAGE the columns ``<dataset>/Acc``, ``<dataset>/Length``, ``<dataset>/AES``.
 * :func:`table3` – Table 3 (ablation on λ): one row per λ of the O1-Pruner runs, with the
   ``AVERAGE/Acc``, ``AVERAGE/Length``, ``AVERAGE/AES`` columns.
-* :func:`write_table` – ``<stem>.csv`` (full precision) and ``<stem>.md`` (printed precision:
+* :func:`write_report_table` – ``<stem>.csv`` (full precision) and ``<stem>.md`` (printed precision:
   Acc 1 decimal, Length in whole tokens, AES 2 decimals).
 
     from o1pruner.evaluation import aes
 
     from o1pruner.reporting import tables
-    tables.write_table(tables.table2(aes.compute_aes(metrics)), "results/table2")
+    tables.write_report_table(tables.table2(aes.compute_aes(metrics)), "results/table2")
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from o1pruner.evaluation.aes import AVERAGE
+from o1pruner.io import write_text
 from o1pruner.methods import registry
 from o1pruner.schemas import require_columns
 
@@ -205,11 +206,9 @@ def to_markdown(df: pd.DataFrame) -> str:
     return text
 
 
-def write_table(df: pd.DataFrame, stem: str | Path, html_title: str | None = None) -> tuple[Path, Path]:
+def write_report_table(df: pd.DataFrame, stem: str | Path, html_title: str | None = None) -> tuple[Path, Path]:
     """Write ``<stem>.csv`` (full precision) and ``<stem>.md``; returns both paths. With
     ``html_title`` also ``<stem>.html`` (the Markdown as a page the Snakemake report shows)."""
-    from o1pruner.io import write_text
-
     stem = Path(stem)
     csv_path, md_path = stem.with_name(stem.name + ".csv"), stem.with_name(stem.name + ".md")
     write_text(df.to_csv(index=False), csv_path)  # atomic: a killed job leaves no half table

@@ -33,8 +33,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from o1pruner.toy.model import CAREFUL, RECHECK_VERBS, STEP_LABELS, apply_op  # toy imports torch only to build
-
+from o1pruner.io import write_text
+from o1pruner.toy.model import (  # toy imports torch only to build
+    CAREFUL,
+    RECHECK_VERBS,
+    STEP_LABELS,
+    apply_op,
+)
 
 PROBLEM_RE = re.compile(r"Start with (\d+)\. Then (.*?)\. What is the final number\?")
 OP_RE = re.compile(r"([a-l])\) ([+\-*])(\d+)")
@@ -288,8 +293,6 @@ def eval_key(path: Path) -> tuple[str, str, str]:
 
 
 def write_markdown(table: pd.DataFrame, path: Path) -> None:
-    from o1pruner.io import write_text
-
     cols = list(table.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |"

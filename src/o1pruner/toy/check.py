@@ -19,7 +19,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from o1pruner.evaluation.evaluate import evaluate
+from o1pruner.generation.engines import SamplingSpec, generate
+from o1pruner.generation.sampling import render_prompts, samples_frame
+from o1pruner.grading import Grader
 from o1pruner.problems import load_dataset
+from o1pruner.toy.anatomy import add_anatomy, reflection_value
+from o1pruner.toy.model import ToyConfig, train_toy
 
 # (row, target as text, predicate on the value or on the list of all seeds' values)
 TARGETS = {
@@ -43,19 +49,12 @@ def toy_block(cfg: dict) -> tuple[str, dict]:
 
 
 def greedy_accuracy(model: Path, sets: dict[str, pd.DataFrame], max_tokens: int) -> dict[str, float]:
-    from o1pruner.evaluation.evaluate import evaluate
-
     out = evaluate(str(model), list(sets.values()), "transformers", max_tokens)
     return {name: 100 * float(graded["correct"].mean()) for name, (graded, _, _) in zip(sets, out)}
 
 
 def presample(model: Path, problems: pd.DataFrame, sampling: dict, seed: int) -> pd.DataFrame:
     """The pre-samples as the workflow draws and grades them, with the toy anatomy columns."""
-    from o1pruner.toy.anatomy import add_anatomy
-    from o1pruner.generation.engines import SamplingSpec, generate
-    from o1pruner.grading import Grader
-    from o1pruner.generation.sampling import render_prompts, samples_frame
-
     spec = SamplingSpec(n=int(sampling["k"]), temperature=float(sampling["temperature"]),
                         top_p=float(sampling["top_p"]), max_tokens=int(sampling["max_tokens"]),
                         seed=seed, batch_size=int(sampling.get("batch_size", 256)))
@@ -69,9 +68,6 @@ def presample(model: Path, problems: pd.DataFrame, sampling: dict, seed: int) ->
 def check_seed(cfg: dict, seed: int, workdir: Path, groups: dict[str, list[int]],
                extra: dict | None = None) -> dict:
     """Build the toy with ``seed`` (reusing a finished build in ``workdir``), then measure it."""
-    from o1pruner.toy.anatomy import reflection_value
-    from o1pruner.toy.model import ToyConfig, train_toy
-
     overrides = {**toy_block(cfg)[1], **(extra or {})}
     model = workdir / f"seed{seed}" / "model"
     info_path = model / "toy_config.json"

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from o1pruner.config import load
+from o1pruner.io import read_table, write_table, write_text
 from o1pruner.reporting.results_page import cpu_model
 from o1pruner.toy import anatomy, check, model
 from o1pruner.toy.anatomy import (
@@ -30,7 +32,6 @@ from o1pruner.toy.model import ToyConfig, train_toy
 def cli_toy_reflection(argv: list[str]) -> int:
     import json
 
-    from o1pruner.io import read_table, write_text
 
     ap = argparse.ArgumentParser(prog="o1pruner toy-reflection",
                                  description="does the toy's reflection pay? (graded toy samples)")
@@ -57,8 +58,6 @@ def cli_toy_reflection(argv: list[str]) -> int:
 
 
 def cli_pruning_anatomy(argv: list[str]) -> int:
-    from o1pruner.io import read_table, write_table
-
     ap = argparse.ArgumentParser(prog="o1pruner pruning-anatomy", description=anatomy.__doc__.split("\n\n")[0])
     ap.add_argument("--evals", nargs="+", required=True, type=Path,
                     help="evaluation parquets results/<model>/eval/<run>/<dataset>.parquet")
@@ -74,8 +73,6 @@ def cli_pruning_anatomy(argv: list[str]) -> int:
 
 
 def cli_toy_check(argv: list[str]) -> int:
-    from o1pruner.config import load
-
     ap = argparse.ArgumentParser(prog="o1pruner toy-check", description=check.__doc__.split("\n\n")[0])
     ap.add_argument("--config", default="config/config.yaml")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

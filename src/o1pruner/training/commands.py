@@ -7,8 +7,10 @@ import json
 import sys
 from pathlib import Path
 
+from o1pruner.config import validate
+from o1pruner.devices import job_gpus_from_env, require_gpus
 from o1pruner.methods import registry
-from o1pruner.training import settings
+from o1pruner.training import distributed, settings
 from o1pruner.training import train as train_module
 from o1pruner.training.settings import (  # noqa: F401  (effective_training_config, method_config: API)
     check_training,
@@ -17,7 +19,7 @@ from o1pruner.training.settings import (  # noqa: F401  (effective_training_conf
     method_config,
     trained_methods,
 )
-from o1pruner.training.train import _world, train
+from o1pruner.training.train import train
 
 
 def cli_training_config(argv: list[str]) -> int:
@@ -50,7 +52,6 @@ def cli_train(argv: list[str]) -> int:
     ap.add_argument("--log-dir", default=None, help="folder for train_<method>.jsonl (default: the output folder)")
     args = ap.parse_args(argv)
     # a job whose rule asked for GPUs (O1PRUNER_JOB_GPUS) stops now if it has none
-    from o1pruner.devices import job_gpus_from_env, require_gpus
 
     require_gpus(job_gpus_from_env(), "train")
 
@@ -64,14 +65,12 @@ def cli_train(argv: list[str]) -> int:
             ap.error("--config/--config-json need --model-name")
         if args.method_json is not None:
             ap.error("--method-json goes with --training-json (a config file has methods: itself)")
-        from o1pruner.config import validate
-        from o1pruner.training.settings import load_configs
 
         cfg = validate(json.loads(args.config_json)) if args.config_json else load_configs(args.config)
         tcfg = effective_training_config(cfg, args.model_name, args.method)
         mcfg = method_config(cfg, args.method)
     summary = train(args.method, args.model_path, args.data, args.output, tcfg, mcfg, args.log_dir)
-    if _world()[1] == 0:
+    if distributed.world()[1] == 0:
         keys = ("method", "mode", "optimizer", "examples", "steps", "final_loss", "trainable_params",
                 "wall_time_s")
         print(json.dumps({k: summary[k] for k in keys}), file=sys.stderr)

@@ -60,6 +60,7 @@ from typing import Any
 import torch
 import transformers
 
+from o1pruner.training import distributed
 from o1pruner.training.optimizers import OptimizerArguments, OptimizerMixin
 
 IGNORE_INDEX = -100
@@ -315,14 +316,6 @@ class LHConfig(OptimizerArguments, transformers.TrainingArguments):
     remove_unused_columns: bool = field(default=False, metadata={"help": "keep weight and ref_logp"})
 
 
-def _world() -> tuple[int, int]:
-    """(world size, rank) of the torch.distributed group, (1, 0) outside one."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_world_size(), dist.get_rank()
-    return 1, 0
-
 
 def training_autocast(args: Any):
     """bf16 autocast when training runs under it (bf16 without DeepSpeed), else nothing."""
@@ -394,7 +387,7 @@ class LHTrainer(OptimizerMixin, transformers.Trainer):
         from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
 
         args, model = self.args, self.model
-        world, rank = _world()
+        world, rank = distributed.world()
         n = len(features)
         mine = list(range(rank, n, world))
         per_rank = -(-n // world)

@@ -72,12 +72,13 @@ from typing import Any
 
 import pandas as pd
 
-from o1pruner.training import run_folder
-from o1pruner.training.health import training_warnings
 from o1pruner.hooks import import_object
 from o1pruner.io import write_text
 from o1pruner.methods import registry
+from o1pruner.prompts import render_official_training
 from o1pruner.schemas import require_columns
+from o1pruner.training import distributed, run_folder
+from o1pruner.training.health import training_warnings
 from o1pruner.training.settings import (  # noqa: F401  (effective_training_config, method_config: API)
     check_training,
     effective_training_config,
@@ -92,20 +93,6 @@ SUMMARY_NAME = "train_summary.json"
 
 # ---- small helpers ------------------------------------------------------------------------
 
-def _world() -> tuple[int, int]:
-    """(world size, rank) of the torch.distributed group, (1, 0) outside one."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_world_size(), dist.get_rank()
-    return 1, 0
-
-
-def _barrier() -> None:
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
 
 
 def _import(path: str) -> Any:
@@ -316,7 +303,6 @@ def apply_training_prompt(df: pd.DataFrame, tokenizer: Any, prompt: str, where: 
     if "problem" not in df.columns:
         raise ValueError(f"{where}: training.prompt: official needs the problem text (column 'problem'); "
                          "rebuild the training table with this version (build-sft/-dpo/-lh keep it)")
-    from o1pruner.prompts import render_official_training
 
     out = df.copy()
     out["prompt"] = [render_official_training(tokenizer, q, p) for q, p in zip(df["problem"], df["prompt"])]
@@ -465,7 +451,7 @@ def save_final_model(trainer: Any, tokenizer: Any, model_path: str, final: Path,
             merged.save_pretrained(str(final))
             tokenizer.save_pretrained(str(final))
             shutil.rmtree(adapter, ignore_errors=True)
-        _barrier()
+        distributed.barrier()
         return
     if not trainer.is_deepspeed_enabled:
         trainer.model.to(load_dtype)  # the trainable weights were upcast to fp32 for bf16 training
@@ -473,7 +459,7 @@ def save_final_model(trainer: Any, tokenizer: Any, model_path: str, final: Path,
     trainer.save_model(str(final))
     if trainer.args.should_save:
         (final / "training_args.bin").unlink(missing_ok=True)  # a pickle of the run's arguments
-    _barrier()
+    distributed.barrier()
 
 
 def _peak_memory(on_gpu: bool) -> dict[str, float | None]:
@@ -545,10 +531,10 @@ def train(method: str, model_path: str, data_path: str, output_dir: str, tcfg: d
 
     history = trainer.state.log_history
     losses = [e["loss"] for e in history if "loss" in e]
-    if _world()[1] == 0:  # a plain warning in the run's log (clip fraction, ratio, NaN loss)
+    if distributed.world()[1] == 0:  # a plain warning in the run's log (clip fraction, ratio, NaN loss)
         for warning in training_warnings(history, method):
             print(f"o1pruner train: warning: {warning}", file=sys.stderr)
-    world, _ = _world()
+    world, _ = distributed.world()
     summary = {
         "method": method,
         "mode": tcfg["mode"],
@@ -582,5 +568,5 @@ def train(method: str, model_path: str, data_path: str, output_dir: str, tcfg: d
         else:
             write_log(history, log_path)
         run_folder.publish(tmp, output)  # the finished model takes its final name only now
-    _barrier()
+    distributed.barrier()
     return summary

@@ -59,9 +59,8 @@ class RequestOutput:
 
 class LLM:
     def __init__(self, model: str, **kwargs):
-        from transformers import AutoTokenizer
-
         import fake_cuda
+        from transformers import AutoTokenizer
 
         in_process = os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING") == "0"
         method = None if in_process else _start_method()
