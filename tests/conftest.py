@@ -41,6 +41,20 @@ def run_snakemake(*args, cwd=REPO, timeout=1800):
                           text=True, timeout=timeout, env=env)
 
 
+def snakemake(*args, cwd=REPO, timeout=1800):
+    return run_snakemake(*args, cwd=cwd, timeout=timeout)
+
+
+def job_counts(stdout: str) -> dict[str, int]:
+    """rule -> jobs of a `snakemake -n` plan (its "Job stats" table); empty: nothing to be done."""
+    import re
+
+    if "Job stats:" not in stdout:  # "Nothing to be done"
+        return {}
+    block = stdout.split("Job stats:")[1].split("Reasons:")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", block, re.M)}
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """The results folder of one finished `.test/config.yaml` run, shared by the end-to-end,

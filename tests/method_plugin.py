@@ -1,6 +1,6 @@
 """A method registered from outside the package, as a researcher's own module would: the config
 names this module under ``plugins:`` and nothing else in the repository changes
-(tests/test_method_registry.py).
+(tests/methods/test_method_registry.py).
 
 ``shortest_half``: SFT on each problem's correct samples no longer than ``max_ratio`` · L̄_ref(x),
 its reference mean length (read from the reference statistics the workflow computes).

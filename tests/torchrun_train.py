@@ -1,4 +1,4 @@
-"""Run by tests/test_train_distributed.py under ``torchrun --nproc_per_node 2`` (gloo, CPU).
+"""Run by tests/integration/test_train_distributed.py under ``torchrun --nproc_per_node 2`` (gloo, CPU).
 
     torchrun --standalone --nproc_per_node 2 tests/torchrun_train.py SPEC.json
 

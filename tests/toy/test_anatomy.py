@@ -120,7 +120,7 @@ def test_add_anatomy_columns_and_pruning_table():
 
 
 def test_workflow_annotates_toy_models_only(tmp_path):
-    from tests.test_workflow import job_counts, snakemake
+    from tests.conftest import job_counts, snakemake
 
     res = snakemake("-n", "-p", "--cores", "2", "--config", f"results={tmp_path}/r")
     assert res.returncode == 0, res.stderr[-3000:]

@@ -48,7 +48,7 @@ def _dry_run_resources(tmp_path, attempt: int) -> dict[str, str]:
 
     A dry run has no executor settings (snakemake sets them when a real run starts), so the
     partition file comes the plugin's other way, $SNAKEMAKE_SLURM_PARTITIONS (set by the caller)."""
-    from tests.test_workflow import snakemake
+    from tests.conftest import snakemake
 
     over = tmp_path / "over.yaml"
     over.write_text(yaml.safe_dump({"results": str(tmp_path / "r"), "models": {"toy": {"resources": {

@@ -14,7 +14,7 @@ from o1pruner.evaluation import aes
 from o1pruner.evaluation.aes import aes_score, compute_aes
 from o1pruner.schemas import SchemaError
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 DATASETS = ["MATH", "GSM8K", "GaoKao"]
 # Table 2 prints AES to 2 decimals, so a match is |ours - printed| <= 0.005 (half a unit of the
 # last digit). The printed Acc (0.1) and Length (1 token) we start from are themselves rounded,

@@ -1,6 +1,6 @@
 """Training settings of a run (o1pruner.training.settings): schema defaults, precedence, the paper's recipe.
 
-    python -m pytest -q tests/test_training_config.py
+    python -m pytest -q tests/training/test_settings.py
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from o1pruner.training.settings import (
     training_defaults,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # train.py's DEFAULT_TRAINING before the defaults moved into the schema, and its merge order:
 # the default run must train with exactly these settings (+ the two new keys at their defaults)

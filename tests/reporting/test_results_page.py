@@ -2,7 +2,7 @@
 hold read from their intervals, run time from the benchmarks, the machine the run recorded, and
 an error naming every missing file. The slow test checks the `.test` run's page (conftest.tiny_run).
 
-    PYTHONPATH=src .venv/bin/python -m pytest tests/test_results_page.py -q
+    PYTHONPATH=src .venv/bin/python -m pytest tests/reporting/test_results_page.py -q
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from o1pruner.training import run_folder  # noqa: E402
 from o1pruner.training import train as T  # noqa: E402
 from o1pruner.training.settings import training_defaults  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 CHATML = (
     "{% for message in messages %}"
@@ -174,7 +174,7 @@ def test_deepspeed_on_cpu_is_a_clear_error(base_model, tables, tmp_path):
 
 
 def test_zero3_config_is_valid_json_with_auto_values():
-    ds = json.loads((Path(__file__).resolve().parents[1] / "config" / "deepspeed" / "zero3.json").read_text())
+    ds = json.loads((Path(__file__).resolve().parents[2] / "config" / "deepspeed" / "zero3.json").read_text())
     assert ds["zero_optimization"]["stage"] == 3
     assert ds["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"] is True
     assert ds["bf16"]["enabled"] == "auto"

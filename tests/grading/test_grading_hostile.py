@@ -1,6 +1,6 @@
 """Grader under hostile and pathological model output: no side effects, bounded time.
 
-    PYTHONPATH=src .venv/bin/python -m pytest tests/test_grading_hostile.py -q
+    PYTHONPATH=src .venv/bin/python -m pytest tests/grading/test_grading_hostile.py -q
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ it takes a few minutes on 2 cores and is what CI runs of the whole DAG.
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,18 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO, run_snakemake
-
-
-def snakemake(*args, cwd=REPO, timeout=1800):
-    return run_snakemake(*args, cwd=cwd, timeout=timeout)
-
-
-def job_counts(stdout: str) -> dict[str, int]:
-    if "Job stats:" not in stdout:  # "Nothing to be done"
-        return {}
-    block = stdout.split("Job stats:")[1].split("Reasons:")[0]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", block, re.M)}
+from tests.conftest import REPO, job_counts, snakemake
 
 
 def test_lint_is_clean():

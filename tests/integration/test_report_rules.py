@@ -3,7 +3,7 @@ length by difficulty, and ours-vs-paper only where the config asks for it."""
 
 from __future__ import annotations
 
-from tests.test_workflow import job_counts, snakemake
+from tests.conftest import job_counts, snakemake
 
 
 def test_default_plan_has_diagnostics_per_run_and_no_paper_comparison(tmp_path):

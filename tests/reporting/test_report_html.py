@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from o1pruner.reporting.tables import markdown_to_html
-from tests.test_workflow import snakemake
+from tests.conftest import snakemake
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -1,8 +1,8 @@
 """Bad config and bad dataset rows: the run stops before any job, naming the key, file and row.
 
-    PYTHONPATH=src .venv/bin/python -m pytest tests/test_reliability_config_data.py -q
+    PYTHONPATH=src .venv/bin/python -m pytest tests/integration/test_reliability_config_data.py -q
 
-Complements tests/test_config.py and tests/test_data.py (which already cover unknown keys,
+Complements tests/test_config.py and tests/test_problems.py (which already cover unknown keys,
 K < 1, temperature < 0, λ < 0, empty eval_datasets, dangling dataset names, missing fields,
 empty strings, duplicate ids, invalid JSON, non-UTF-8 JSONL and non-table files); each case
 here is one those do not try.
@@ -169,7 +169,7 @@ def test_snakemake_with_the_test_configfile_plans_jobs(tmp_path):
     assert "Job stats" in res.stdout
 
 
-# ---- datasets: bad rows and files not in tests/test_data.py ---------------------------
+# ---- datasets: bad rows and files not in tests/test_problems.py ---------------------------
 
 def _jsonl(tmp_path, rows, name="d.jsonl") -> Path:
     p = tmp_path / name

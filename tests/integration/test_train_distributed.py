@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_train import _read_jsonl, _state, _tcfg, base_model, tables  # noqa: F401  (fixtures)
+from tests.training.test_train import _read_jsonl, _state, _tcfg, base_model, tables  # noqa: F401  (fixtures)
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 METHODS = {"sft": {}, "dpo": {"beta": 0.1}, "lh": {"epsilon": 0.2}}
 
 
@@ -76,7 +76,7 @@ def test_the_train_rule_launches_gpu_jobs_with_torchrun_and_deepspeed(tmp_path):
     layout) start 4 processes of the same `train` CLI, with the DeepSpeed JSON in the settings."""
     import yaml
 
-    from tests.test_workflow import snakemake
+    from tests.conftest import snakemake
 
     over = tmp_path / "over.yaml"
     over.write_text(yaml.safe_dump({"results": str(tmp_path / "r"), "training": {"deepspeed": "config/deepspeed/zero3.json"},

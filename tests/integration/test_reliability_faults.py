@@ -1,6 +1,6 @@
 """Killed jobs and failing disks: nothing partial is ever taken as complete, errors name the path.
 
-    PYTHONPATH=src .venv/bin/python -m pytest tests/test_reliability_faults.py -q
+    PYTHONPATH=src .venv/bin/python -m pytest tests/integration/test_reliability_faults.py -q
 
 * a sampling shard SIGKILLed midway leaves no output (at most a hidden temporary file that
   no rule's output pattern matches); the rerun equals an uninterrupted run;
@@ -10,7 +10,7 @@
   output untouched. (Tests run as root here, where chmod does not deny anything, so
   permission errors are injected at the system call the write makes.)
 
-Killed training runs are tested in tests/test_train.py.
+Killed training runs are tested in tests/training/test_train.py.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def _sample_cmd(model, problems, out):
     return [sys.executable, "-m", "o1pruner.cli", "sample", *_sample_args(model, problems, out)]
 
 
-MIDWAY_SAMPLER = Path(__file__).with_name("midway_sampler.py")
+MIDWAY_SAMPLER = Path(__file__).parents[1] / "midway_sampler.py"
 
 
 def _midway_cmd(model, problems, out):

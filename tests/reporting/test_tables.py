@@ -12,7 +12,7 @@ from o1pruner.evaluation import aes
 from o1pruner.reporting import tables
 from o1pruner.schemas import SchemaError
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 T2_COLUMNS = ["model", "method"] + [f"{d}/{m}" for d in ("MATH", "GSM8K", "GaoKao", "AVERAGE")
                                     for m in ("Acc", "Length", "AES")]
 ORDER = ["Baseline", "Fast-solving prompt", "SFT", "DPO", "O1-Pruner"]
@@ -193,7 +193,7 @@ def test_table2_gains_interval_columns_and_keeps_point_columns():
 
 
 def test_table2_vs_paper_shows_ours_printed_and_difference():
-    paper = pd.read_csv(Path(__file__).parent / "data" / "paper_table2.csv")
+    paper = pd.read_csv(Path(__file__).parents[1] / "data" / "paper_table2.csv")
     ours = paper[paper["model"] == "Marco-o1-7B"].assign(model="marco")
     ours["dataset"] = ours["dataset"].replace({"MATH": "math500", "GSM8K": "gsm8k", "GaoKao": "gaokao"})
     ours.loc[(ours["method"] == "O1-Pruner") & (ours["dataset"] == "math500"), "acc"] = 75.0

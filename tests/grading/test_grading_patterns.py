@@ -1,7 +1,7 @@
 """Grader: issue 13's failure patterns, which box (issue 12), thinking scope (issue 14), the
 official grader's rules and parallel workers.
 
-    PYTHONPATH=src .venv/bin/python -m pytest tests/test_grading_patterns.py -q
+    PYTHONPATH=src .venv/bin/python -m pytest tests/grading/test_grading_patterns.py -q
 """
 
 from __future__ import annotations

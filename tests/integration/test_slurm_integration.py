@@ -1,7 +1,7 @@
 """A slice of the default DAG on a real SLURM cluster through profiles/slurm.
 
-    python -m pytest tests/test_slurm_integration.py -q                    # needs `sinfo`
-    O1PRUNER_START_SLURM=1 python -m pytest tests/test_slurm_integration.py -q   # as root:
+    python -m pytest tests/integration/test_slurm_integration.py -q                    # needs `sinfo`
+    O1PRUNER_START_SLURM=1 python -m pytest tests/integration/test_slurm_integration.py -q   # as root:
         # starts ../shared/tools/local-slurm/start (one node, partitions cpu/gpu, 4 fake A800s)
 
 The slice (SLICE below) runs twice from a tiny config derived from config/config.yaml:
@@ -31,10 +31,10 @@ import yaml
 
 pytestmark = pytest.mark.slurm
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 START_SCRIPT = REPO.parent / "shared" / "tools" / "local-slurm" / "start"
-OVERRIDES = Path(__file__).with_name("slurm_overrides.yaml")
-PARTITIONS = yaml.safe_load(Path(__file__).with_name("slurm_partitions.yaml").read_text())["partitions"]
+OVERRIDES = Path(__file__).parents[1] / "slurm_overrides.yaml"
+PARTITIONS = yaml.safe_load((Path(__file__).parents[1] / "slurm_partitions.yaml").read_text())["partitions"]
 GPU_PARTITIONS = {name for name, p in PARTITIONS.items() if p.get("max_gpu", 0) > 0}
 
 # target (relative to the workdir) -> how to compare it with the local run's:

@@ -247,7 +247,7 @@ def test_shipped_cpu_configs_pass(name):
 
 
 def test_snakemake_dry_run_stops_on_an_infeasible_plan(tmp_path, paper):
-    from tests.test_workflow import snakemake
+    from tests.conftest import snakemake
 
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     cfg["results"] = str(tmp_path / "r")
@@ -333,7 +333,7 @@ def test_r1_distill_dpo_estimate_has_no_full_logits_term():
 def test_a_job_parse_never_refuses_the_plan(tmp_path):
     """Inside a job (snakemake --mode remote on a cluster node, subprocess for local script jobs)
     the Snakefile is parsed again; the plan check must not stop it there."""
-    from tests.test_workflow import snakemake
+    from tests.conftest import snakemake
 
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     cfg["results"] = str(tmp_path / "r")

@@ -1,6 +1,6 @@
 """Grader: answer extraction, equivalence, real gold answers, files and CLI.
 
-    PYTHONPATH=src .venv/bin/python -m pytest tests/test_grading.py -q
+    PYTHONPATH=src .venv/bin/python -m pytest tests/grading/test_grading.py -q
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from o1pruner.grading import (
 from o1pruner.schemas import SchemaError
 from tests.timing import growth_exponent
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def _load(name: str) -> list[dict]:

@@ -1,6 +1,6 @@
 """Unusual model output, numeric edge cases and byte-identical reruns, through the CLI.
 
-    PYTHONPATH=src .venv/bin/python -m pytest tests/test_reliability_numbers.py -q
+    PYTHONPATH=src .venv/bin/python -m pytest tests/integration/test_reliability_numbers.py -q
 
 * ``o1pruner grade`` on a Parquet shard full of odd responses (no box, several boxes,
   unbalanced braces, 100k characters, empty, null, truncated at ``max_tokens``) grades
@@ -11,7 +11,7 @@
 * the same inputs and seed give byte-identical Parquet from every stage, also across
   processes with different hash seeds.
 
-Pathological math (10^{10^{10}}, code payloads) is tested in tests/test_grading_hostile.py.
+Pathological math (10^{10^{10}}, code payloads) is tested in tests/grading/test_grading_hostile.py.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ hyperparameters): build the toy reference model, pre-sample the training problem
 paper's temperature, grade, build the SFT / DPO / LH (default λ) datasets, train each method,
 then decode greedily on the same training prompts, as Section 5 compares models.
 
-    python -m pytest -q tests/test_methods_on_toy.py
-    O1PRUNER_TOY_MODEL=results/toy_check/seed1/model python -m pytest -q tests/test_methods_on_toy.py
+    python -m pytest -q tests/integration/test_methods_on_toy.py
+    O1PRUNER_TOY_MODEL=results/toy_check/seed1/model python -m pytest -q tests/integration/test_methods_on_toy.py
 
 The bounds rest on what held on every default build measured with ``o1pruner toy-check``
 (docs/toy.md), not on one build's numbers: the reference nearly solves levels 2-5 (no slips there),
@@ -35,7 +35,7 @@ from o1pruner.training.train import effective_training_config, method_config, tr
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EASY_LEVELS = 5  # levels 2-5: no slips by design, so the reference solves them once converged
 
 
