@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                       "a method's training set from the graded pre-samples (SFT, DPO, LH, ...)"),
     "training-config": ("o1pruner.training.commands", "cli_training_config",
                         "effective training settings of one run (model, method) as JSON"),
-    "train": ("o1pruner.training.commands", "cli_train", "train one method (sft, dpo, lh)"),
+    "train": ("o1pruner.training.commands", "cli_train", "train one run of a method that trains (sft, dpo, lh, ...)"),
     "evaluate": ("o1pruner.evaluation.commands", "cli_evaluate", "greedy evaluation of a model on a dataset"),
     "aes": ("o1pruner.evaluation.commands", "cli_aes", "Accuracy-Efficiency Score from a metrics table"),
     "collect-metrics": ("o1pruner.evaluation.commands", "cli_collect_metrics", "evaluation JSONs -> one metrics CSV"),

@@ -5,7 +5,7 @@
 * ``o1pruner grade`` on a Parquet shard full of odd responses (no box, several boxes,
   unbalanced braces, 100k characters, empty, null, truncated at ``max_tokens``) grades
   every row deterministically, keeps every other column and never fails the shard;
-* the chain grade -> reference-stats -> build-sft / build-dpo / build-lh has no NaN or inf
+* the chain grade -> reference-stats -> build-dataset (sft, dpo, lh) has no NaN or inf
   for zero-length responses, all-correct and all-wrong problems, ties (std 0) and a
   single problem;
 * the same inputs and seed give byte-identical Parquet from every stage, also across

@@ -6,7 +6,7 @@ The LH objective is an off-policy PPO-clip loss on pre-sampled reference solutio
     r    = exp(mean_t log πθ(y_t | ·) − mean_t log π_ref(y_t | ·))
     loss = mean_seq max(−w·r, −w·clip(r, 1−ε, 1+ε)),   ε = 0.2
 
-with w the standardised LH weight of ``o1pruner build-lh``.
+with w the standardised LH weight of ``o1pruner build-dataset --method lh``.
 
 API (the training entry point ``o1pruner.training.train`` wires these together, as TRL's trainers are):
 
@@ -191,7 +191,7 @@ def tokenize_lh_example(
 def tokenize_lh_dataset(
     tokenizer: Any, rows: Any, cutoff_len: int, overlong: str = "truncate"
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Tokenise an LH table (DataFrame from ``build-lh``, or records with prompt/response/weight).
+    """Tokenise an LH table (DataFrame from ``build-dataset --method lh``, or records with prompt/response/weight).
 
     Returns (features, counts): each feature has ``input_ids, labels, weight`` (+ ``problem_id``
     and ``sample_idx`` when present, for tracing); counts has ``examples, kept, truncated,

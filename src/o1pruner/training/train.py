@@ -302,7 +302,7 @@ def apply_training_prompt(df: pd.DataFrame, tokenizer: Any, prompt: str, where: 
         return df
     if "problem" not in df.columns:
         raise ValueError(f"{where}: training.prompt: official needs the problem text (column 'problem'); "
-                         "rebuild the training table with this version (build-sft/-dpo/-lh keep it)")
+                         "rebuild the training table with this version (o1pruner build-dataset keeps it)")
 
     out = df.copy()
     out["prompt"] = [render_official_training(tokenizer, q, p) for q, p in zip(df["problem"], df["prompt"])]
