@@ -68,7 +68,6 @@ def cli_aes(argv: list[str]) -> int:
 
 def cli_eval_set_size(argv: list[str]) -> int:
     """o1pruner eval-set-size --samples-index metrics.csv [--method lh] [--half-width 3]"""
-    import argparse
 
 
     ap = argparse.ArgumentParser(prog="o1pruner eval-set-size", description=eval_set_size.__doc__.split("\n")[0])

@@ -201,8 +201,6 @@ def cli_results_page(argv: list[str]) -> int:
 
 def cli_tables(argv: list[str]) -> int:
     """``o1pruner tables --aes aes.csv [--table2 STEM] [--table3 STEM] [--datasets a b c]``."""
-    import argparse
-
     ap = argparse.ArgumentParser(prog="o1pruner tables")
     ap.add_argument("--aes", required=True, type=Path, help="output of `o1pruner aes`")
     ap.add_argument("--table2", type=Path, help="stem for Table 2 (.csv, .md)")
@@ -225,10 +223,6 @@ def cli_tables(argv: list[str]) -> int:
 def cli_table2_vs_paper(argv: list[str]) -> int:
     """``o1pruner table2-vs-paper --aes table2_aes.csv --paper paper_table2.csv --output STEM
     [--names JSON]``"""
-    import argparse
-    import json
-
-
     ap = argparse.ArgumentParser(prog="o1pruner table2-vs-paper")
     ap.add_argument("--aes", required=True, type=Path, help="our Table 2 AES table (`o1pruner aes`)")
     ap.add_argument("--paper", required=True, type=Path, help="the printed Table 2 (tests/data/paper_table2.csv)")

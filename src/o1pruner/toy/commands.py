@@ -30,7 +30,6 @@ from o1pruner.toy.model import ToyConfig, train_toy
 
 
 def cli_toy_reflection(argv: list[str]) -> int:
-    import json
 
 
     ap = argparse.ArgumentParser(prog="o1pruner toy-reflection",
