@@ -29,7 +29,9 @@ The LH reward (the paper's length-harmonizing reward; official ``o1_scripts/cons
 
 where L̄_ref(x) and Ā_ref(x) are the mean ``num_tokens`` and mean ``correct`` over ALL graded
 samples of problem x (as in the official script, which averages over all K samples), and
-L(y) = max(num_tokens, 1).
+L(y) = max(num_tokens, 1). The formula's one home is
+:func:`o1pruner.methods.rewards.length_harmonizing_reward` (the ``lh`` reward of the reward
+registry, :mod:`o1pruner.methods.rewards`); it is imported here.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from o1pruner.config import schema_default
+from o1pruner.methods.rewards import length_harmonizing_reward
 from o1pruner.reference_stats import reference_stats
 from o1pruner.schemas import require_columns
 
@@ -166,21 +169,6 @@ def build_dpo(graded: pd.DataFrame, n_chosen: int = schema_default("methods.dpo.
 
 # ---- Length-Harmonizing -------------------------------------------------------------------
 
-def length_harmonizing_reward(
-    num_tokens: np.ndarray, correct: np.ndarray, mean_length: np.ndarray, mean_acc: np.ndarray,
-    lam: float,
-) -> np.ndarray:
-    """R = L̄_ref/L − 1 + λ·(A − Ā_ref), elementwise.
-
-    L = max(num_tokens, 1): an empty response counts as one token (the EOS it still has to
-    emit), so its length term is L̄_ref − 1 instead of a division by zero. The official script
-    has no such guard.
-    """
-    length = np.maximum(np.asarray(num_tokens, dtype=float), 1.0)
-    acc = np.asarray(correct, dtype=float)
-    return np.asarray(mean_length, float) / length - 1.0 + lam * (acc - np.asarray(mean_acc, float))
-
-
 def standardise(values: np.ndarray) -> np.ndarray:
     """(v − mean) / std with the population std (ddof=0, ``np.std`` as in the official script).
 
@@ -226,7 +214,7 @@ def build_lh(
     schema's ``methods.lh``):
       1. L̄_ref(x), Ā_ref(x) from all samples of x (or from ``stats``),
       2. pick ``samples_per_problem`` samples per problem at random (seeded),
-      3. reward R (see :func:`length_harmonizing_reward`), clipped to ``clip``,
+      3. reward R (:func:`o1pruner.methods.rewards.length_harmonizing_reward`), clipped to ``clip``,
       4. weight = standardised clipped reward over the whole dataset (:func:`standardise`).
 
     Differences from the official script: lengths come from ``num_tokens`` recorded at sampling
