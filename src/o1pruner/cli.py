@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "length-disharmony": ("o1pruner.reporting.commands", "cli_length_disharmony", "Table 1 / Figure 1: accuracy by length interval"),
     "build-dataset": ("o1pruner.methods.commands", "cli_build_dataset",
                       "a method's training set from the graded pre-samples (SFT, DPO, LH, ...)"),
+    "rewards": ("o1pruner.methods.commands", "cli_rewards",
+                "a length reward (lh, kimi, arora, budget, ...) of every graded sample, its problem's samples the group"),
     "training-config": ("o1pruner.training.commands", "cli_training_config",
                         "effective training settings of one run (model, method) as JSON"),
     "train": ("o1pruner.training.commands", "cli_train", "train one run of a method that trains (sft, dpo, lh, ...)"),
