@@ -47,7 +47,7 @@ def _with_methods(schema: dict) -> dict:
     names = list(registry.METHODS)
     evaluated = schema["properties"]["evaluation"]["properties"]["methods"]
     evaluated["items"] = {"enum": names}
-    evaluated.setdefault("default", names)
+    evaluated.setdefault("default", [m.name for m in registry.METHODS.values() if m.paper])
     blocks = schema["$defs"]["methods"]["properties"]
     per_model = schema["$defs"]["model"]["properties"]["methods"]["properties"]
     for m in registry.METHODS.values():
@@ -189,6 +189,10 @@ def _reference_errors(config: dict) -> list[str]:
         for key in need:
             if key not in ds:
                 errors.append(f"datasets.{name}.{key}: required for source {ds['source']!r}")
+    for i, name in enumerate(config["evaluation"]["methods"]):
+        if name not in config.get("methods", {}) and registry.METHODS[name].trainer is not None:
+            errors.append(f"evaluation.methods[{i}]: {name!r} needs its block methods.{name} "
+                          "(a key without a default, e.g. methods.budget.max_tokens)")
     for name, block in config.get("methods", {}).items():
         if "clip" in block and not block["clip"][0] < block["clip"][1]:
             errors.append(f"methods.{name}.clip: lower bound {block['clip'][0]} must be below the upper "

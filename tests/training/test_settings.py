@@ -126,7 +126,8 @@ def test_trained_methods_are_the_trainer_table():
     pytest.importorskip("pandas")
     from o1pruner.methods import registry
 
-    assert trained_methods() == tuple(registry.trained()) == ("sft", "dpo", "lh")
+    assert trained_methods() == tuple(registry.trained())
+    assert trained_methods()[:3] == ("sft", "dpo", "lh")
 
 
 # ---- checking settings that did not come through validate() ---------------------------------

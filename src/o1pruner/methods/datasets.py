@@ -40,7 +40,9 @@ import numpy as np
 import pandas as pd
 
 from o1pruner.config import schema_default
-from o1pruner.methods.rewards import length_harmonizing_reward
+from o1pruner.methods.registry import method
+from o1pruner.methods.rewards import group_rewards, length_harmonizing_reward
+from o1pruner.methods.rewards import reward as reward_spec
 from o1pruner.reference_stats import reference_stats
 from o1pruner.schemas import require_columns
 
@@ -266,3 +268,31 @@ def lh_dataset(graded: pd.DataFrame, stats: pd.DataFrame, mcfg: dict, seed: int,
 
 
 # ---- CLI ----------------------------------------------------------------------------------
+
+
+def reward_dataset(graded: pd.DataFrame, stats: pd.DataFrame, mcfg: dict, seed: int, value: float | None,
+                   *, reward: str) -> pd.DataFrame:
+    """A length reward on O1-Pruner's off-policy trainer: :func:`build_lh` with ``reward`` in place
+    of the LH reward. Every pre-sample is scored with its problem's pre-samples as the group
+    (:func:`o1pruner.methods.rewards.group_rewards`; the run parameter at ``value``), then the
+    samples are picked, clipped and standardised as for LH; ``ref_mean_*`` are the reference
+    statistics, as in LH's table."""
+    spec = method(reward)  # the method is named after its reward
+    params = {k: mcfg[k] for k in reward_spec(reward).params if k in mcfg}
+    if spec.run_param is not None and value is not None:  # the run's value (kimi_weight_0.5: 0.5)
+        params[spec.run_param] = value
+    lo, hi = (float(c) for c in mcfg["clip"])
+    if not lo < hi:
+        raise ValueError(f"clip must be (lo, hi) with lo < hi, got {mcfg['clip']}")
+    df = _canonical(graded)
+    ref = _reference_means(df, stats)
+    df["reward"] = group_rewards(df, ref.reset_index(), reward, params)
+    picked = _pick_samples(df, int(mcfg["samples_per_problem"]), seed).reset_index(drop=True)
+    means = ref.loc[picked["problem_id"]]
+    out = picked[_keep_problem(["problem_id", "sample_idx", "prompt", "response", "num_tokens", "correct",
+                                "reward"], picked)].copy()
+    out["reward_clipped"] = np.clip(out["reward"].to_numpy(), lo, hi)
+    out["weight"] = standardise(out["reward_clipped"].to_numpy())
+    out["ref_mean_length"] = means["mean_length"].to_numpy()
+    out["ref_mean_acc"] = means["mean_acc"].to_numpy()
+    return out[_keep_problem(LH_COLUMNS, out)].reset_index(drop=True)

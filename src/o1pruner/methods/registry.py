@@ -23,6 +23,7 @@ optionally on a difficulty subset, ``lh_lambda_2_easy`` (Figure 4).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import re
@@ -59,6 +60,8 @@ class Method:
     seeded: bool = False         # its builder draws at random (the config's seed is passed)
     run_param: str | None = None  # a key whose value names the run (lh: lambda -> lh_lambda_2)
     prompt_speed: str | None = None  # a key naming the speed prompt it is evaluated with
+    reward: str | None = None    # its reward (o1pruner.methods.rewards), for a builder that takes one
+    paper: bool = False          # one of the paper's Table 2 rows: evaluated unless the config says otherwise
 
     def run_pattern(self) -> str:
         """The regular expression of this method's run names."""
@@ -91,11 +94,10 @@ def load_plugins(modules: list[str] | None = None) -> None:
 
 def builder(m: Method) -> Builder:
     """The method's dataset builder (imported when a "module:function" string names it)."""
-    if isinstance(m.build, str):
-        return import_object(m.build)
     if m.build is None:
         raise ValueError(f"method {m.name!r} trains nothing: it has no training set")
-    return m.build
+    build = import_object(m.build) if isinstance(m.build, str) else m.build
+    return functools.partial(build, reward=m.reward) if m.reward else build
 
 
 def method(name: str) -> Method:
@@ -145,11 +147,25 @@ def display_names() -> dict[str, str]:
 # Their config keys and defaults live in the config schema (src/o1pruner/schema.yaml, $defs.methods),
 # the one home of every default.
 
-register(Method("baseline", "Baseline"))
-register(Method("fast_prompt", "Fast-solving prompt", prompt_speed="speed"))
+register(Method("baseline", "Baseline", paper=True))
+register(Method("fast_prompt", "Fast-solving prompt", prompt_speed="speed", paper=True))
 register(Method("sft", "SFT", trainer="sft", build="o1pruner.methods.datasets:sft_dataset",
-                data_keys=("n_shortest",)))
+                data_keys=("n_shortest",), paper=True))
 register(Method("dpo", "DPO", trainer="dpo", build="o1pruner.methods.datasets:dpo_dataset",
-                data_keys=("n_chosen",)))
+                data_keys=("n_chosen",), paper=True))
 register(Method(PAPER_METHOD, "O1-Pruner", trainer="lh", build="o1pruner.methods.datasets:lh_dataset",
-                data_keys=("samples_per_problem", "clip"), seeded=True, run_param="lambda"))
+                data_keys=("samples_per_problem", "clip"), seeded=True, run_param="lambda", paper=True))
+
+# ---- beyond the paper: the peers' length rewards on O1-Pruner's off-policy trainer -------------
+# (docs/methods.md). Each reward scores every pre-sample with its problem's pre-samples as the group
+# (o1pruner.methods.rewards); the LH trainer takes the clipped, standardised reward as its weight.
+_OFF_POLICY = "o1pruner.methods.datasets:reward_dataset"
+_LH_DATA = ("samples_per_problem", "clip")
+register(Method("kimi", "Kimi k1.5 reward", trainer="lh", build=_OFF_POLICY, reward="kimi",
+                data_keys=("weight",) + _LH_DATA, seeded=True, run_param="weight"))
+register(Method("arora", "Arora & Zanette reward", trainer="lh", build=_OFF_POLICY, reward="arora",
+                data_keys=("alpha",) + _LH_DATA, seeded=True, run_param="alpha"))
+register(Method("budget", "ThinkPrune budget reward", trainer="lh", build=_OFF_POLICY, reward="budget",
+                data_keys=("max_tokens",) + _LH_DATA, seeded=True, run_param="max_tokens"))
+register(Method("shorter_better", "ShorterBetter reward", trainer="lh", build=_OFF_POLICY,
+                reward="shorter_better", data_keys=("alpha", "beta") + _LH_DATA, seeded=True, run_param="beta"))

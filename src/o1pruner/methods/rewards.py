@@ -246,12 +246,12 @@ register_reward(Reward(
     formula="L̄_ref(x)/L − 1 + λ·(c − Ā_ref(x))"))
 register_reward(Reward(
     "kimi", kimi,
-    params={"weight": {"type": "number", "minimum": 0, "default": 1, "description": "w: weight of the length term"}},
+    params={"weight": {"type": "number", "minimum": 0, "default": schema_default("methods.kimi.weight"), "description": "w: weight of the length term"}},
     source="Kimi Team, Kimi k1.5 (arXiv 2501.12599) §2.3.3; huggingface/open-r1 src/open_r1/rewards.py len_reward",
     formula="c + w·ℓ, λᵢ = 0.5 − (L − L_min)/(L_max − L_min), ℓ = λᵢ if c = 1 else min(0, λᵢ)"))
 register_reward(Reward(
     "arora", arora,
-    params={"alpha": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.1,
+    params={"alpha": {"type": "number", "minimum": 0, "maximum": 1, "default": schema_default("methods.arora.alpha"),
                       "description": "α: how much a long correct answer loses"}},
     source="Arora & Zanette, Training Language Models to Reason Efficiently (arXiv 2502.04463); "
            "Zanette-Labs/efficient-reasoning",
@@ -263,8 +263,9 @@ register_reward(Reward(
     formula="c·[L ≤ L_max], a truncated sample scores 0"))
 register_reward(Reward(
     "shorter_better", shorter_better,
-    params={"alpha": {"type": "number", "minimum": 0, "default": 2, "description": "α: reward of a correct answer"},
-            "beta": {"type": "number", "minimum": 0, "default": 0.001,
+    params={"alpha": {"type": "number", "minimum": 0, "default": schema_default("methods.shorter_better.alpha"),
+                      "description": "α: reward of a correct answer"},
+            "beta": {"type": "number", "minimum": 0, "default": schema_default("methods.shorter_better.beta"),
                      "description": "β: penalty per token away from L_SOL"}},
     source="Yi et al., ShorterBetter (arXiv 2504.21370); JingyangYi/ShorterBetter",
     formula="α·c − β·|L − L_SOL|, L_SOL the shortest correct L of the group, else its mean L"))
