@@ -82,3 +82,11 @@ def test_every_reward_method_is_built_trained_and_evaluated_by_the_workflow(tmp_
     for run in ("kimi_weight_1", "arora_alpha_0.1", "budget_max_tokens_80", "shorter_better_beta_0.001"):
         assert f"--output {tmp_path}/r/toy/datasets/{run}.parquet" in res.stdout
         assert f"--run {run} " in res.stdout
+
+
+def test_the_length_rewards_overlay_runs_every_reward_beside_the_papers_methods():
+    cfg = load(REPO / "config" / "config.yaml", REPO / "config" / "length_rewards.yaml")
+    assert set(REWARD_METHODS) <= set(cfg["evaluation"]["methods"])
+    assert cfg["evaluation"]["methods"][:5] == ["baseline", "fast_prompt", "sft", "dpo", "lh"]
+    assert all(cfg["methods"][m]["training"]["learning_rate"] == cfg["methods"]["lh"]["training"]["learning_rate"]
+               for m in REWARD_METHODS)  # the LH trainer's rate, chosen on toy_val for lh
