@@ -32,6 +32,7 @@ from o1pruner.evaluation.aes import (
     is_baseline,
 )
 from o1pruner.io import read_table
+from o1pruner.methods import registry
 from o1pruner.schemas import require_columns
 
 EVAL_ROW_COLUMNS = ["problem_id", "correct", "num_tokens"]
@@ -280,7 +281,7 @@ def samples_from_index(index: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
     return out
 
 
-def eval_set_size(samples: Mapping[tuple, pd.DataFrame], method: str = "lh", half_width: float = 3.0,
+def eval_set_size(samples: Mapping[tuple, pd.DataFrame], method: str = registry.PAPER_METHOD, half_width: float = 3.0,
                   n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Problems per evaluation set for a paired 95 % interval of ``method``'s accuracy difference
     to the baseline of at most ±``half_width`` points, per (model, dataset).

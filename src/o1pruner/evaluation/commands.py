@@ -23,6 +23,7 @@ from o1pruner.generation.sampling import add_engine_args
 from o1pruner.grading import ANSWER_FALLBACKS, BOXES, GRADERS, SCOPES
 from o1pruner.hooks import add_annotate_arg, import_object
 from o1pruner.io import read_table, write_parquet, write_table, write_text
+from o1pruner.methods import registry
 from o1pruner.prompts import family as prompt_family
 
 
@@ -68,11 +69,9 @@ def cli_aes(argv: list[str]) -> int:
 
 def cli_eval_set_size(argv: list[str]) -> int:
     """o1pruner eval-set-size --samples-index metrics.csv [--method lh] [--half-width 3]"""
-
-
     ap = argparse.ArgumentParser(prog="o1pruner eval-set-size", description=eval_set_size.__doc__.split("\n")[0])
     ap.add_argument("--samples-index", required=True, help="metrics CSV of `o1pruner collect-metrics`")
-    ap.add_argument("--method", default="lh")
+    ap.add_argument("--method", default=registry.PAPER_METHOD, help="the method whose gain is measured")
     ap.add_argument("--half-width", type=float, default=3.0, help="points of accuracy")
     args = ap.parse_args(argv)
     index = read_table(args.samples_index).drop(columns="lambda", errors="ignore")

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from o1pruner.evaluation.aes import AVERAGE
+from o1pruner.methods import registry
 from o1pruner.reporting.tables import display_method, excludes_zero, has_intervals
 
 if TYPE_CHECKING:  # pandas is imported where used: the Snakefile imports page_inputs at parse time
@@ -123,7 +124,8 @@ def page_inputs(config: dict, results: str | Path) -> dict[str, list[Path]]:
     if config.get("length_disharmony"):
         out["table1"] = [tables / f"table1_{m}.md" for m in models]
     out["table2"] = [tables / "table2.md", r / "metrics" / "table2_aes.csv"]
-    if config["methods"]["lh"]["lambda_grid"]:
+    paper = registry.method(registry.PAPER_METHOD)
+    if config["methods"][paper.name][f"{paper.run_param}_grid"]:  # Table 3: the paper method's grid
         out["table3"] = [tables / "table3.md", r / "metrics" / "table3_aes.csv"]
     toys = toy_models(config)
     if toys:
