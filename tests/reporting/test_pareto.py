@@ -1,6 +1,6 @@
 """Figure 5 and its table (o1pruner pareto): dominance on hand-made runs, the table's columns and
-labels, the runs coming from the data (a method registered later appears), the figure's files
-and the command.
+labels, the runs coming from the data (a method registered later appears), the figure's files,
+the command, and the rules in the DAG of `.test/config.yaml`.
 
     PYTHONPATH=src .venv/bin/python -m pytest tests/reporting/test_pareto.py -q
 """
@@ -14,6 +14,7 @@ import pytest
 from o1pruner import cli
 from o1pruner.methods import registry
 from o1pruner.reporting import pareto
+from tests.conftest import job_counts, snakemake
 
 # (method, λ, acc, length) of one evaluation set
 RUNS = [("baseline", None, 80.0, 300.0), ("fast_prompt", None, 70.0, 200.0), ("sft", None, 78.0, 220.0),
@@ -192,3 +193,27 @@ def test_pareto_command_writes_table_and_figure(tmp_path):
     assert (tmp_path / "figures" / "figure5.png").stat().st_size > 1000
     assert pareto.front_summary(t).iloc[0]["on the front (shortest first)"] == \
         "O1-Pruner (λ=0), O1-Pruner (λ=2)"
+
+
+# ---- the workflow ---------------------------------------------------------------------------
+
+def test_dag_collects_every_evaluated_run_once_and_targets_figure5(tmp_path):
+    r = tmp_path / "r"
+    res = snakemake("-n", "-p", "--cores", "2", "--configfile", ".test/config.yaml", "--config", f"results={r}")
+    assert res.returncode == 0, res.stderr[-3000:]
+    jobs = job_counts(res.stdout)
+    assert jobs["metrics_pareto"] == 1 and jobs["pareto"] == 1
+    assert jobs["aes"] == 3  # Table 2, Table 3, the Pareto front
+    assert f"{r}/figures/figure5.png" in res.stdout and f"{r}/tables/pareto.csv" in res.stdout
+    collect = res.stdout.split("rule metrics_pareto:")[1].split("\n\n")[0]
+    command = next(line for line in collect.splitlines() if "o1pruner collect-metrics" in line)
+    assert "--with-lambda" in command
+    inputs = [p for p in command.split() if p.endswith(".json")]
+    # Table 2's runs and the λ grid [0, 2] (λ=2 is Table 2's O1-Pruner): once each, every set
+    runs = sorted({p.split("/eval/")[1].split("/")[0] for p in inputs})
+    assert runs == ["baseline", "dpo", "fast_prompt", "lh_lambda_0", "lh_lambda_2", "sft"]
+    assert len(inputs) == len(set(inputs)) == 6 * 3
+    aes = [b for b in res.stdout.split("\n\n") if "rule aes:" in b and "pareto_aes.csv" in b]
+    assert aes and "eval/lh_lambda_0/toy_hard.parquet" in aes[0]
+    figure = res.stdout.split("rule pareto:")[1].split("\n\n")[0]
+    assert "o1pruner pareto" in figure and "--datasets toy_medium toy_easy toy_hard" in figure
