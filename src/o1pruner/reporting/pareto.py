@@ -300,7 +300,7 @@ def _place_labels(ax, points: list[tuple[float, float, str, bool, tuple]], avoid
             dx, dy, ha, va = LABEL_SPOTS[0]
             t = ax.annotate(text, (x, y), xytext=(dx, dy), ha=ha, va=va, **style)
             box = t.get_window_extent(renderer)
-        placed.append(box)
+        placed.append(box.padded(2 * ax.figure.dpi / 72))  # 2 points between labels
 
 
 def _marker_boxes(ax, xs, ys, size: float = 4.0) -> list:
