@@ -239,9 +239,10 @@ def write_pareto_table(table: pd.DataFrame, stem: str | Path, html_title: str | 
 # ---- Figure 5 ------------------------------------------------------------------------------
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">")
-# label offsets (points) tried in turn around a front run, with their alignment
-LABEL_SPOTS = ((7, 5, "left", "bottom"), (7, -5, "left", "top"), (-7, 5, "right", "bottom"),
-               (-7, -5, "right", "top"), (0, 9, "center", "bottom"), (0, -9, "center", "top"))
+# label offsets (points) tried in turn around a run's marker, near ones first, with their alignment
+LABEL_SPOTS = tuple((f * dx, f * dy, ha, va) for f in (1, 2.2) for dx, dy, ha, va in (
+    (7, 5, "left", "bottom"), (7, -5, "left", "top"), (-7, 5, "right", "bottom"),
+    (-7, -5, "right", "top"), (0, 9, "center", "bottom"), (0, -9, "center", "top")))
 
 
 def _shade(color, k: int, n: int):
@@ -271,36 +272,41 @@ def run_styles(table: pd.DataFrame) -> dict[str, dict]:
     return styles
 
 
-def _overlaps(box, boxes) -> bool:
-    return any(box.overlaps(b) for b in boxes)
+def _overlap(box, boxes) -> float:
+    """Area (display units²) that ``box`` shares with ``boxes``."""
+    return sum(max(0.0, min(box.x1, b.x1) - max(box.x0, b.x0)) * max(0.0, min(box.y1, b.y1) - max(box.y0, b.y0))
+               for b in boxes)
 
 
 def _place_labels(ax, points: list[tuple[float, float, str, bool, tuple]], avoid: list) -> None:
-    """Label each point ``(x, y, text, on the front, colour)``, trying :data:`LABEL_SPOTS` until
-    the text overlaps no label placed before it and no marker, and stays inside the axes (else
-    the first spot). Front runs are labelled first, in bold; each label in its run's colour,
-    darkened to read."""
+    """Label each point ``(x, y, text, on the front, colour)`` at the first of :data:`LABEL_SPOTS`
+    where the text overlaps no label placed before it, no marker and not the front's line, inside
+    the axes; where none is free, at the spot with the least overlap (markers and the line weigh
+    more than labels), drawn under the markers. Front runs are labelled
+    first, in bold; each label in its run's colour, darkened to read."""
     renderer = ax.figure.canvas.get_renderer()
     inside = ax.get_window_extent(renderer)
     placed = []
     for x, y, text, front, color in sorted(points, key=lambda p: not p[3]):
         style = {"fontsize": 7 if front else 6.5, "fontweight": "bold" if front else "normal",
-                 "color": tuple(0.7 * np.asarray(color[:3])), "zorder": 5,
+                 "color": tuple(0.7 * np.asarray(color[:3])), "zorder": 2.5,  # under the markers
                  "textcoords": "offset points",
                  "bbox": {"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.75}}
+        best = None
         for dx, dy, ha, va in LABEL_SPOTS:
             t = ax.annotate(text, (x, y), xytext=(dx, dy), ha=ha, va=va, **style)
             box = t.get_window_extent(renderer)
-            fits = (box.x0 >= inside.x0 and box.x1 <= inside.x1 and box.y0 >= inside.y0
-                    and box.y1 <= inside.y1)
-            if fits and not _overlaps(box, placed + avoid):
+            outside = box.width * box.height - _overlap(box, [inside])
+            cost = _overlap(box, placed) + 20 * _overlap(box, avoid) + 10 * outside
+            if best is None or cost < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (cost, t, box)
+            else:
+                t.remove()
+            if cost == 0:
                 break
-            t.remove()
-        else:
-            dx, dy, ha, va = LABEL_SPOTS[0]
-            t = ax.annotate(text, (x, y), xytext=(dx, dy), ha=ha, va=va, **style)
-            box = t.get_window_extent(renderer)
-        placed.append(box.padded(2 * ax.figure.dpi / 72))  # 2 points between labels
+        placed.append(best[2].padded(2 * ax.figure.dpi / 72))  # 2 points between labels
 
 
 def _marker_boxes(ax, xs, ys, size: float = 4.0) -> list:
@@ -312,6 +318,17 @@ def _marker_boxes(ax, xs, ys, size: float = 4.0) -> list:
     for x, y in ax.transData.transform(np.column_stack([xs, ys])):
         out.append(Bbox([[x - pad, y - pad], [x + pad, y + pad]]))
     return out
+
+
+def _line_boxes(ax, xs, ys, per_segment: int = 12) -> list:
+    """Small boxes along the front's line, so that no label is written across it."""
+    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    if len(xs) < 2:
+        return []
+    t = np.linspace(0, 1, per_segment)[:, None]
+    px = (xs[:-1] + t * (xs[1:] - xs[:-1])).ravel()
+    py = (ys[:-1] + t * (ys[1:] - ys[:-1])).ravel()
+    return _marker_boxes(ax, px, py, size=1.5)
 
 
 def figure5(table: pd.DataFrame, stem: str | Path) -> None:
@@ -360,7 +377,7 @@ def figure5(table: pd.DataFrame, stem: str | Path) -> None:
                 ax.set_ylabel("accuracy (%)", fontsize=8)
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.25, lw=0.5)
-            ax.margins(0.15)
+            ax.margins(x=0.2, y=0.15)
             panels.append((ax, g, front))
     legend_ax = fig.add_subplot(grid[:, -1])
     legend_ax.set_axis_off()
@@ -375,7 +392,7 @@ def figure5(table: pd.DataFrame, stem: str | Path) -> None:
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     for ax, g, front in panels:  # after the layout, so the overlap checks see the final axes
-        avoid = _marker_boxes(ax, g["length"], g["acc"])
+        avoid = _marker_boxes(ax, g["length"], g["acc"]) + _line_boxes(ax, front["length"], front["acc"])
         points = [(row["length"], row["acc"], row["label"], bool(row["on_front"]), styles[row["label"]]["color"])
                   for _, row in g.iterrows()]
         _place_labels(ax, points, avoid)
