@@ -72,11 +72,14 @@ def test_report_holds_tables_with_intervals_figures_and_training_pages(report):
     assert " ± " in _embedded(_find(results, "tables/table3.html"))
     lbd = _embedded(_find(results, "tables/length_by_difficulty.html"))
     assert "shorten easy problems more than hard ones" in lbd
-    for f in ("figure3.png", "figure4.png", "length_by_difficulty.png",
+    pareto = _embedded(_find(results, "tables/pareto.html"))
+    assert "O1-Pruner (λ=0)" in pareto and "dominated by" in pareto
+    for f in ("figure3.png", "figure4.png", "figure5.png", "length_by_difficulty.png",
               "training_toy_sft.png", "training_toy_dpo.png", "training_toy_lh_lambda_2.png"):
         assert _find(results, f)["data_uri"].startswith("data:image/png")
     captions = " ".join(v.get("caption", "") for v in results.values())
     assert "paired bootstrap over problems" in captions and "lh_clip_frac" in captions
+    assert "Pareto front" in captions and "point estimates" in captions
 
 
 def _screenshot(page: Path, png: Path, size=(1600, 800)) -> None:

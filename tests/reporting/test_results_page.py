@@ -15,7 +15,7 @@ import pytest
 
 from o1pruner import cli
 from o1pruner.config import load
-from o1pruner.reporting import length_disharmony, results_page, tables
+from o1pruner.reporting import length_disharmony, pareto, results_page, tables
 from o1pruner.toy import anatomy
 from tests.conftest import REPO
 
@@ -30,11 +30,12 @@ def config() -> dict:
     return load(REPO / TEST_CONFIG)
 
 
-def _aes_rows(method: str, acc_diff: tuple[float, float, float], lam: float | None = None) -> list[dict]:
+def _aes_rows(method: str, acc_diff: tuple[float, float, float], lam: float | None = None,
+             length: float = 100.0) -> list[dict]:
     """AES-table rows of one run on toy_easy and AVERAGE, with intervals (acc_diff = value, lo, hi)."""
     d, lo, hi = acc_diff
-    row = {"model": "toy", "method": method, "acc": 80 + d, "acc_lo": 70.0, "acc_hi": 90.0, "length": 100.0,
-           "length_lo": 90.0, "length_hi": 110.0, "aes": 0.5, "aes_lo": 0.1, "aes_hi": 0.9,
+    row = {"model": "toy", "method": method, "acc": 80 + d, "acc_lo": 70.0, "acc_hi": 90.0, "length": length,
+           "length_lo": length - 10, "length_hi": length + 10, "aes": 0.5, "aes_lo": 0.1, "aes_hi": 0.9,
            "acc_diff": d, "acc_diff_lo": lo, "acc_diff_hi": hi,
            "length_diff": -20.0, "length_diff_lo": -30.0, "length_diff_hi": -10.0}
     if lam is not None:
@@ -53,6 +54,11 @@ def _write_run(results: Path) -> None:
                         + _aes_rows("lh", (1.0, -1.0, 3.0), 2.0))
     aes3.to_csv(results / "metrics" / "table3_aes.csv", index=False)
     tables.write_report_table(tables.table3(aes3), results / "tables" / "table3")
+    # every run once (Table 2's O1-Pruner is λ=2 of the grid); λ=0 the shortest, SFT the most accurate
+    aes_all = pd.DataFrame(_aes_rows("baseline", (0.0, 0.0, 0.0)) + _aes_rows("sft", (5.0, 1.0, 9.0), length=120.0)
+                           + _aes_rows("lh", (-3.0, -5.0, -1.0), 0.0, length=60.0)
+                           + _aes_rows("lh", (1.0, -1.0, 3.0), 2.0, length=80.0))
+    pareto.write_pareto_table(pareto.pareto_table(aes_all), results / "tables" / "pareto")
     per_problem = pd.DataFrame({"problem_id": ["a", "a", "b", "b"], "interval": [1, 2, 1, 2],
                                 "accuracy": [1.0, 0.5, 0.5, 0.0], "mean_length": [10.0, 20.0, 12.0, 24.0]})
     tables.write_report_table(length_disharmony.table1(per_problem), results / "tables" / "table1_toy")
@@ -93,7 +99,7 @@ def test_page_assembles_the_runs_own_tables(run, config):
     headings = [line for line in page.splitlines() if line.startswith("## ")]
     assert headings == ["## Where the run happened", "## Run time", "## Table 1: length disharmony (toy)",
                         "## Table 2: main results", "## Table 3: ablation on λ", "## Which differences hold",
-                        "## Pruning anatomy", "## Does the reflection pay? (toy)"]
+                        "## Pareto front", "## Pruning anatomy", "## Does the reflection pay? (toy)"]
     assert "| CPU | Test CPU 9000 |" in page and "recorded by the run" in page
     assert "| recorded | 2026-01-02 03:04 UTC |" in page
     assert results_page.render(run, config, [TEST_CONFIG]) == page  # no clock, no randomness
@@ -113,6 +119,15 @@ def test_differences_hold_only_when_the_interval_excludes_zero(run, config):
     assert "| toy | all | 1,2 | +12.5 [+4.0, +21.0] | 8 | yes |" in page
     assert "| toy | toy_easy | 1 | +1.0 [-3.0, +5.0] | 8 | no |" in page
     assert "| toy | toy_hard | 1,2 | n/a | 0 | no interval |" in page
+
+
+def test_pareto_section_lists_the_front_shortest_first(run, config):
+    page = results_page.render(run, config, [TEST_CONFIG])
+    section = page.split("## Pareto front")[1].split("\n## ")[0]
+    # Baseline (80 %, 100 tokens) is dominated by O1-Pruner λ=2 (81 %, 80 tokens); not beyond the
+    # intervals, which all overlap
+    for dataset in ("toy_easy", "AVERAGE"):
+        assert (f"| toy | {dataset} | O1-Pruner (λ=0), O1-Pruner (λ=2), SFT | 4 | none |") in section
 
 
 def test_run_time_sums_shards_in_pipeline_order(run):

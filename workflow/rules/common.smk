@@ -311,6 +311,18 @@ def _table3_metrics(wc=None):
     ]
 
 
+def pareto_runs(model):
+    """Every run the DAG evaluates on every evaluation set (Figure 5): the Baseline (AES is
+    relative to it), Table 2's runs and each λ of Table 3's grid, once each (Table 2's O1-Pruner
+    is one of the grid's runs when its λ is in the grid)."""
+    runs = ["baseline"] + table2_runs(model) + [lh_run(model, l) for l in lambda_grid()]
+    return list(dict.fromkeys(runs))
+
+
+def _pareto_metrics(wc=None):
+    return [p for m in MODELS for run in pareto_runs(m) for p in eval_metrics(m, run)]
+
+
 def _figure4_metrics(wc=None):
     first = config["eval_datasets"][:1]
     splits = config.get("difficulty_splits", {})
@@ -361,6 +373,8 @@ def _aes_metrics_jsons(wc):
         return _table2_metrics()
     if wc.where.endswith("table3_"):
         return _table3_metrics()
+    if wc.where.endswith("pareto_"):
+        return _pareto_metrics()
     lam = re.search(r"lambda_([0-9.]+)/$", wc.where).group(1)
     return [p for m in MODELS for run in ("baseline", lh_run(m, lam)) for p in eval_metrics(m, run)]
 
@@ -374,9 +388,10 @@ def trained_runs(model):
 
 
 def report_targets():
-    """The evidence beside the paper's outputs: length by difficulty, training diagnostics,
-    ours-vs-paper, and the results page."""
+    """The evidence beside the paper's outputs: length by difficulty, the Pareto front (Figure 5),
+    training diagnostics, ours-vs-paper, and the results page."""
     targets = [f"{RESULTS}/tables/length_by_difficulty.csv", f"{RESULTS}/figures/length_by_difficulty.png"]
+    targets += [f"{RESULTS}/tables/pareto.csv", f"{RESULTS}/figures/figure5.png"]
     targets += [f"{RESULTS}/figures/training_{m}_{r}.png" for m in MODELS for r in trained_runs(m)]
     if REPORT["compare_to_paper"]:
         targets.append(f"{RESULTS}/tables/table2_vs_paper.md")

@@ -1,5 +1,6 @@
 # Metrics -> AES (with paired-bootstrap intervals) -> Tables 2 and 3, the per-λ targets,
-# Figures 2-4, length against difficulty, training diagnostics and ours-vs-paper.
+# Figures 2-4, the Pareto front (Figure 5), length against difficulty, training diagnostics and
+# ours-vs-paper.
 
 
 rule metrics_table2:
@@ -32,6 +33,23 @@ rule metrics_table3:
         "--aes-input {output.aes_input} > {log} 2>&1"
 
 
+# Figure 5: every run evaluated on every set (Table 2's and the λ grid's, once each); --with-lambda
+# keeps the runs of one method apart.
+rule metrics_pareto:
+    input:
+        _pareto_metrics,
+    output:
+        metrics=f"{RESULTS}/metrics/pareto_metrics.csv",
+        aes_input=f"{RESULTS}/metrics/pareto_aes_input.csv",
+    log:
+        f"{RESULTS}/logs/metrics_pareto.log",
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "o1pruner collect-metrics --check-samples --inputs {input} --output {output.metrics} --with-lambda "
+        "--aes-input {output.aes_input} > {log} 2>&1"
+
+
 rule metrics_lambda:
     input:
         lambda wc: [p for m in MODELS for run in ("baseline", lh_run(m, wc.lam)) for p in eval_metrics(m, run)],
@@ -57,7 +75,7 @@ rule aes:
     log:
         f"{RESULTS}/logs/{{where}}aes.log",
     wildcard_constraints:
-        where=r"lambda_[0-9.]+/|metrics/table[23]_",
+        where=r"lambda_[0-9.]+/|metrics/table[23]_|metrics/pareto_",
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -105,6 +123,31 @@ rule table3:
         stem=lambda wc, output: output[0].rsplit(".", 1)[0],
     shell:
         "o1pruner tables --aes {input} --table3 {params.stem} --html > {log} 2>&1"
+
+
+rule pareto:
+    input:
+        f"{RESULTS}/metrics/pareto_aes.csv",
+    output:
+        table=report(
+            multiext(f"{RESULTS}/tables/pareto", ".csv", ".md", ".html"),
+            caption="../report/pareto.rst",
+            category="Tables",
+        ),
+        figure=report(
+            multiext(f"{RESULTS}/figures/figure5", ".png", ".pdf"), caption="../report/figure5.rst", category="Figures"
+        ),
+    log:
+        f"{RESULTS}/logs/pareto.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        datasets=" ".join(config["eval_datasets"]),
+        table=lambda wc, output: output.table[0].rsplit(".", 1)[0],
+        figure=lambda wc, output: output.figure[0].rsplit(".", 1)[0],
+    shell:
+        "o1pruner pareto --aes {input} --table {params.table} --figure {params.figure} --html "
+        "--datasets {params.datasets} > {log} 2>&1"
 
 
 rule figure2_rulegraph:

@@ -28,6 +28,7 @@ from o1pruner.reporting.figures import (
     figure4,
 )
 from o1pruner.reporting.length_disharmony import figure1, length_intervals, table1
+from o1pruner.reporting.pareto import figure5, front_summary, pareto_table, write_pareto_table
 from o1pruner.reporting.results_page import ResultsMissing, machine_record, render
 from o1pruner.reporting.tables import (
     markdown_to_html,
@@ -147,6 +148,24 @@ def cli_figure2(argv: list[str]) -> int:
     ap.add_argument("--output", required=True, type=Path, help="stem: .png and .pdf")
     args = ap.parse_args(argv)
     figure2(args.dot.read_text(), args.output)
+    return 0
+
+
+def cli_pareto(argv: list[str]) -> int:
+    """``o1pruner pareto --aes pareto_aes.csv --table STEM --figure STEM [--datasets a b c] [--html]``"""
+    ap = argparse.ArgumentParser(prog="o1pruner pareto",
+                                 description="Figure 5 and its table: accuracy against mean length, the Pareto front")
+    ap.add_argument("--aes", required=True, type=Path,
+                    help="output of `o1pruner aes` over every evaluated run (with a lambda column)")
+    ap.add_argument("--table", required=True, type=Path, help="stem: .csv and .md")
+    ap.add_argument("--figure", required=True, type=Path, help="stem: .png and .pdf")
+    ap.add_argument("--datasets", nargs="*", default=None, help="panel and section order of the evaluation sets")
+    ap.add_argument("--html", action="store_true", help="also write <table stem>.html (for the report)")
+    args = ap.parse_args(argv)
+    table = pareto_table(read_table(args.aes), datasets=args.datasets)
+    write_pareto_table(table, args.table, "Pareto front: accuracy against mean length" if args.html else None)
+    figure5(table, args.figure)
+    print(front_summary(table).to_string(index=False))
     return 0
 
 

@@ -5,9 +5,10 @@
 
 Numbers in the docs are generated, not typed: the page holds the workflow's own tables (Tables
 1-3, the pruning anatomy, the toy's reflection) as the rules wrote them, with headings and short
-captions. It computes nothing new but two read-outs of what the run wrote: which paired
-differences hold (their interval excludes 0, read from the AES tables' ``*_lo``/``*_hi`` columns)
-and the run time (Snakemake's benchmark files). The machine is the one the run recorded in
+captions. It computes nothing new but three read-outs of what the run wrote: which paired
+differences hold (their interval excludes 0, read from the AES tables' ``*_lo``/``*_hi`` columns),
+the runs on the Pareto front per evaluation set (read from ``tables/pareto.csv``) and the run
+time (Snakemake's benchmark files). The machine is the one the run recorded in
 ``results/machine.json`` (rule ``run_machine``, after the reference model was built: on another
 CPU the same seed can build a different toy model, so the page must say where its numbers came
 from); a results folder without that record gets the rendering machine, and says so.
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from o1pruner.evaluation.aes import AVERAGE
 from o1pruner.methods import registry
+from o1pruner.reporting.pareto import front_summary
 from o1pruner.reporting.tables import display_method, excludes_zero, has_intervals
 
 if TYPE_CHECKING:  # pandas is imported where used: the Snakefile imports page_inputs at parse time
@@ -127,6 +129,7 @@ def page_inputs(config: dict, results: str | Path) -> dict[str, list[Path]]:
     paper = registry.method(registry.PAPER_METHOD)
     if config["methods"][paper.name][f"{paper.run_param}_grid"]:  # Table 3: the paper method's grid
         out["table3"] = [tables / "table3.md", r / "metrics" / "table3_aes.csv"]
+    out["pareto"] = [tables / "pareto.csv"]
     toys = toy_models(config)
     if toys:
         out["anatomy"] = [tables / "pruning_anatomy.md"]
@@ -307,6 +310,12 @@ CAPTIONS = {
     "differences": ("Which differences hold",
                     "Each method's paired difference to the Baseline on the same problems, with its {conf} "
                     "bootstrap interval; it holds when the interval excludes 0 (Table 3: AVERAGE only)."),
+    "pareto": ("Pareto front",
+               "Per evaluation set and the AVERAGE, the runs no other run beats on both accuracy and mean "
+               "length (accuracy ≥ and length ≤, one strictly; on the point estimates), from the shortest to "
+               "the longest, out of every evaluated run (Table 2's and each λ of the grid); last column: the "
+               "runs whose dominance holds beyond the {conf} intervals. Every run's numbers: "
+               "`tables/pareto.md`, Figure 5: `figures/figure5.png`."),
     "anatomy": ("Pruning anatomy",
                 "Re-checks, corrections and wrong work lines per greedy response, per method and evaluation "
                 "set; redundant_removed_pct and corrections_kept_pct are against the Baseline on the same set."),
@@ -351,6 +360,7 @@ def render(results: str | Path, config: dict, config_names: list[str]) -> str:
         parts.append(_titled("table3", conf, table3_md.read_text()))
         diffs.append(differences(pd.read_csv(table3_aes), only_dataset=AVERAGE))
     parts.append(_titled("differences", conf, markdown_table(pd.concat(diffs))))
+    parts.append(_titled("pareto", conf, markdown_table(front_summary(pd.read_csv(inputs["pareto"][0])))))
     if "anatomy" in inputs:
         parts.append(_titled("anatomy", conf, inputs["anatomy"][0].read_text()))
         for md in (p for p in inputs["reflection"] if p.suffix == ".md"):
