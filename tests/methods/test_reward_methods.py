@@ -90,3 +90,14 @@ def test_the_length_rewards_overlay_runs_every_reward_beside_the_papers_methods(
     assert cfg["evaluation"]["methods"][:5] == ["baseline", "fast_prompt", "sft", "dpo", "lh"]
     assert all(cfg["methods"][m]["training"]["learning_rate"] == cfg["methods"]["lh"]["training"]["learning_rate"]
                for m in REWARD_METHODS)  # the LH trainer's rate, chosen on toy_val for lh
+
+
+def test_a_methods_grid_is_a_sweep_of_runs_on_the_pareto_front(tmp_path):
+    over = _overlay(tmp_path, evaluation={"methods": ["baseline", "lh", "shorter_better"]},
+                    methods={"shorter_better": {"beta": 0.01, "beta_grid": [0.001, 0.05]}})
+    res = snakemake("-n", "-p", "--cores", "2", "--configfile", "config/config.yaml", over, "--",
+                    f"{tmp_path}/r/tables/pareto.csv")
+    assert res.returncode == 0, res.stderr[-3000:]
+    for beta in ("0.001", "0.01", "0.05"):  # Table 2's run and the two grid points
+        assert f"--run shorter_better_beta_{beta} " in res.stdout
+        assert f"{tmp_path}/r/toy/eval/shorter_better_beta_{beta}/toy_hard.json" in res.stdout

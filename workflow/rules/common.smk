@@ -311,11 +311,22 @@ def _table3_metrics(wc=None):
     ]
 
 
+def sweep_runs(model):
+    """The sweeps of the evaluated methods beside Table 3's: each value of a method's
+    ``<run_param>_grid`` (e.g. methods.shorter_better.beta_grid) is a run."""
+    runs = []
+    for name in config["evaluation"]["methods"]:
+        param = registry.method(name).run_param
+        if param and name != PAPER:
+            runs += [run_of(model, name, v) for v in config["methods"][name].get(f"{param}_grid", [])]
+    return runs
+
+
 def pareto_runs(model):
     """Every run the DAG evaluates on every evaluation set (Figure 5): the Baseline (AES is
-    relative to it), Table 2's runs and each λ of Table 3's grid, once each (Table 2's O1-Pruner
-    is one of the grid's runs when its λ is in the grid)."""
-    runs = ["baseline"] + table2_runs(model) + [lh_run(model, l) for l in lambda_grid()]
+    relative to it), Table 2's runs, each λ of Table 3's grid and each point of the other methods'
+    sweeps, once each (Table 2's O1-Pruner is one of the grid's runs when its λ is in the grid)."""
+    runs = ["baseline"] + table2_runs(model) + [lh_run(model, l) for l in lambda_grid()] + sweep_runs(model)
     return list(dict.fromkeys(runs))
 
 
@@ -380,10 +391,11 @@ def _aes_metrics_jsons(wc):
 
 
 def trained_runs(model):
-    """Every run of the DAG that trains a model (Table 2, the λ grid, the difficulty splits)."""
+    """Every run of the DAG that trains a model (Table 2, the λ grid, the difficulty splits, sweeps)."""
     runs = list(table2_runs(model))
     runs += [lh_run(model, l) for l in lambda_grid()]
     runs += [lh_run(model, split=s) for s in config.get("difficulty_splits", {})]
+    runs += sweep_runs(model)
     return [r for r in dict.fromkeys(runs) if is_trained(r)]
 
 
