@@ -7,9 +7,9 @@ import json
 import pandas as pd
 import pytest
 
-from o1pruner.evaluation.metrics import collect_metrics
+from o1pruner.evaluation.metrics import check_samples, collect_metrics
 from o1pruner.methods.registry import parse_run
-from o1pruner.reporting.figures import figure2, figure3, figure4, parse_rulegraph
+from o1pruner.reporting.figures import difficulty_band_label, figure2, figure3, figure4, parse_rulegraph, run_replicates
 
 DOT = """digraph snakemake_dag {
     0[label = "all", color = "0.1 0.6 0.85", style="rounded"];
@@ -64,7 +64,6 @@ def test_unreadable_metrics_file_is_named(tmp_path):
 
 
 def test_metrics_point_at_their_per_problem_rows(tmp_path):
-    from o1pruner.reporting.figures import check_samples
 
     p = _metrics(tmp_path, "baseline", "easy", 50, 100)
     df = collect_metrics([p])
@@ -76,7 +75,6 @@ def test_metrics_point_at_their_per_problem_rows(tmp_path):
 
 
 def test_figures_get_bootstrap_error_bars_from_the_rows(tmp_path):
-    from o1pruner.reporting.figures import run_replicates
 
     rows = {"baseline": ([1, 1, 0, 1], [10, 12, 30, 11]), "lh_lambda_2": ([1, 1, 1, 1], [5, 6, 9, 5])}
     paths = []
@@ -93,7 +91,6 @@ def test_figures_get_bootstrap_error_bars_from_the_rows(tmp_path):
 
 
 def test_difficulty_bands_are_named_so_they_cannot_be_read_backwards():
-    from o1pruner.reporting.figures import difficulty_band_label
 
     assert difficulty_band_label(0, 40) == "easiest 40 %"
     assert difficulty_band_label(60, 100) == "hardest 40 %"
