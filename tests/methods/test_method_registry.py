@@ -38,8 +38,9 @@ def test_run_names_round_trip():
         assert registry.run_name(name, value, split) == run
     with pytest.raises(ValueError, match="unknown run id 'lh_2'"):
         registry.parse_run("lh_2")
-    assert registry.trained() == ["sft", "dpo", "lh"]
-    assert list(registry.display_names().values()) == ["Baseline", "Fast-solving prompt", "SFT", "DPO", "O1-Pruner"]
+    assert registry.trained() == ["sft", "dpo", "lh", "lh_onpolicy"]
+    assert list(registry.display_names().values()) == ["Baseline", "Fast-solving prompt", "SFT", "DPO", "O1-Pruner",
+                                                       "O1-Pruner on-policy (GRPO)"]
 
 
 def test_registration_is_checked():

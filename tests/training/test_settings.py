@@ -126,7 +126,7 @@ def test_trained_methods_are_the_trainer_table():
     pytest.importorskip("pandas")
     from o1pruner.methods import registry
 
-    assert trained_methods() == tuple(registry.trained()) == ("sft", "dpo", "lh")
+    assert trained_methods() == tuple(registry.trained()) == ("sft", "dpo", "lh", "lh_onpolicy")
 
 
 # ---- checking settings that did not come through validate() ---------------------------------

@@ -153,3 +153,6 @@ register(Method("dpo", "DPO", trainer="dpo", build="o1pruner.methods.datasets:dp
                 data_keys=("n_chosen",)))
 register(Method(PAPER_METHOD, "O1-Pruner", trainer="lh", build="o1pruner.methods.datasets:lh_dataset",
                 data_keys=("samples_per_problem", "clip"), seeded=True, run_param="lambda"))
+# the paper's reward optimised on-policy (TRL's GRPO) instead of off-policy on the pre-samples
+register(Method("lh_onpolicy", "O1-Pruner on-policy (GRPO)", trainer="grpo",
+                build="o1pruner.methods.onpolicy:prompt_set", data_keys=("clip",), run_param="lambda"))
