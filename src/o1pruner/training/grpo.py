@@ -174,6 +174,10 @@ class GRPOTrainer(OptimizerMixin, trl.GRPOTrainer):
                                "would be encoded with special tokens (o1pruner.training.grpo)")
         if reward_funcs is None:
             reward_funcs = GroupRewardFunction(args.num_generations, getattr(args, "grading", None))
+        if args.beta and args.bf16 and args.model_init_kwargs is None:
+            # π_ref (beta > 0) is loaded in the policy's dtype, which is fp32 once its trainable weights
+            # were upcast for bf16 training: in bf16 instead, the dtype its log-probs are computed in
+            args.model_init_kwargs = {"dtype": torch.bfloat16}
         super().__init__(model=model, reward_funcs=reward_funcs, args=args, **kwargs)
         for f in self.reward_funcs:
             if isinstance(f, GroupRewardFunction):

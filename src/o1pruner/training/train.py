@@ -202,6 +202,7 @@ class Trainer:
     # what its log adds to the training figure: (log key, panel title)
     panels: tuple[tuple[str, str], ...] = ()
     grades: bool = False       # it grades answers itself: the run's method config carries `grading`
+    generates: bool = False    # on-policy: it samples from the policy while training (the plan counts the engine)
 
 
 TRAINERS: dict[str, Trainer] = {
@@ -231,7 +232,7 @@ TRAINERS: dict[str, Trainer] = {
         config="o1pruner.training.grpo:GRPOConfig", trainer="o1pruner.training.grpo:GRPOTrainer",
         reads=("num_generations", "max_completion_length", "temperature", "top_p", "epsilon", "beta",
                "loss_type", "scale_rewards", "generation", "vllm_gpu_memory_utilization"),
-        fields=_grpo_fields, data=_grpo_data, grades=True,
+        fields=_grpo_fields, data=_grpo_data, grades=True, generates=True,
         panels=(("reward", "mean reward (group_reward)"), ("onpolicy/accuracy", "accuracy of the samples"),
                 ("onpolicy/length_ratio", "mean L(y) / L̄_ref(x)"),
                 ("completions/clipped_ratio", "share cut at max_completion_length"), ("kl", "KL to π_ref"))),
