@@ -248,6 +248,22 @@ def test_grpo_steps_on_the_tiny_toy_write_the_run_folder(tiny_toy_model, toy_pro
     assert any(not torch.equal(before[k], after[k]) for k in before)
 
 
+def test_the_kl_reference_is_loaded_in_bf16_beside_an_upcast_policy(tiny_toy_model, toy_prompt_set, tmp_path):
+    import datasets
+
+    tcfg = T.check_training(_tcfg())
+    args = T.training_arguments("lh_onpolicy", tmp_path, tcfg, {**_mcfg(), "beta": 0.1}, "bf16", on_gpu=False)
+    policy, _ = T.load_policy(str(tiny_toy_model), tcfg, "bf16")  # trainable weights upcast to fp32
+    assert policy.dtype == torch.float32
+    trainer = grpo.GRPOTrainer(model=policy, args=args, processing_class=transformers.AutoTokenizer.from_pretrained(
+        tiny_toy_model), train_dataset=datasets.Dataset.from_pandas(pd.read_parquet(toy_prompt_set)))
+    assert trainer.ref_model.dtype == torch.bfloat16  # TRL's default, the policy's dtype, would be fp32
+
+
+def _mcfg() -> dict:
+    return T.run_method_config(load(REPO / "config" / "config.yaml"), "lh_onpolicy")
+
+
 def test_a_prompt_without_room_for_the_completion_is_dropped(tiny_toy_model, toy_prompt_set, tmp_path):
     tok = transformers.AutoTokenizer.from_pretrained(tiny_toy_model)
     df = T.read_training_table("lh_onpolicy", toy_prompt_set)
@@ -258,6 +274,15 @@ def test_a_prompt_without_room_for_the_completion_is_dropped(tiny_toy_model, toy
     assert counts["dropped"] >= 1 and counts["kept"] == len(data) == len(df) - counts["dropped"]
     with pytest.raises(ValueError, match="no example fits"):
         T._grpo_data(tok, df, {"cutoff_len": 64}, tmp_path / "e", args)
+
+
+def test_a_run_whose_groups_all_tie_is_flagged():
+    from o1pruner.training.health import training_warnings
+
+    tied = [{"step": i, "loss": 0.0, "frac_reward_zero_std": v} for i, v in enumerate([0.5, 1.0, 1.0, 0.95], 1)]
+    (warning,) = training_warnings(tied, "lh_onpolicy")
+    assert "one reward for all their samples" in warning and "min 0.95" in warning
+    assert training_warnings([{**e, "frac_reward_zero_std": 0.5} for e in tied], "lh_onpolicy") == []
 
 
 # ---- the group gather: two processes -----------------------------------------------------------
