@@ -321,3 +321,21 @@ def test_two_processes_score_a_group_that_spans_them(tiny_toy_model, toy_prompt_
     assert (summary["world_size"], summary["steps"]) == (2, 2)
     log = [json.loads(line) for line in (tmp_path / "run" / "model" / "train_lh_onpolicy.jsonl").read_text().splitlines()]
     assert [e["step"] for e in log if "loss" in e] == [1, 2]  # rank 0 alone wrote it
+
+
+def test_the_workflow_builds_and_trains_an_onpolicy_run(tmp_path):
+    """Once in evaluation.methods: one build_dataset (the prompt set, λ from the run name), one train
+    job that gets the trainer's keys and the grading block, one evaluation per set."""
+    from tests.conftest import job_counts, snakemake
+
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("evaluation: {methods: [baseline, lh_onpolicy]}\nmethods: {lh_onpolicy: {lambda: 5}}\n")
+    res = snakemake("-n", "-p", "--cores", "2", "--configfile", "config/config.yaml", str(overlay), "--config",
+                    f"results={tmp_path}/r", "--", f"{tmp_path}/r/tables/table2.csv")
+    assert res.returncode == 0, res.stderr[-3000:]
+    jobs = job_counts(res.stdout)
+    assert (jobs["build_dataset"], jobs["train"], jobs["evaluate"]) == (1, 1, 2)
+    (build,) = [ln for ln in res.stdout.splitlines() if "build-dataset --method lh_onpolicy" in ln]
+    assert """--method-json '{"clip": [-2, 4]}' --value 5 """ in build and "lh_onpolicy_lambda_5.parquet" in build
+    (train,) = [ln for ln in res.stdout.splitlines() if "train --method lh_onpolicy" in ln]
+    assert '"grading": {"answer_fallback": "none"' in train and '"num_generations": 4' in train
