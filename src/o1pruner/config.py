@@ -47,7 +47,7 @@ def _with_methods(schema: dict) -> dict:
     names = list(registry.METHODS)
     evaluated = schema["properties"]["evaluation"]["properties"]["methods"]
     evaluated["items"] = {"enum": names}
-    evaluated.setdefault("default", names)
+    evaluated.setdefault("default", [m.name for m in registry.METHODS.values() if m.by_default])
     blocks = schema["$defs"]["methods"]["properties"]
     per_model = schema["$defs"]["model"]["properties"]["methods"]["properties"]
     for m in registry.METHODS.values():

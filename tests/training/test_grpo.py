@@ -141,6 +141,8 @@ def test_the_method_is_registered_with_its_schema_block_and_trainer():
     assert registry.parse_run("lh_onpolicy_lambda_0.5") == ("lh_onpolicy", 0.5, None)
     assert registry.parse_run("lh_lambda_2") == ("lh", 2.0, None)
     assert schema_default("methods.lh_onpolicy.lambda_grid") == []
+    # not in the default evaluation.methods: the tiny end-to-end (.test/config.yaml names none) is unchanged
+    assert load(REPO / ".test" / "config.yaml")["evaluation"]["methods"] == ["baseline", "fast_prompt", "sft", "dpo", "lh"]
     cfg = load(REPO / "config" / "config.yaml")
     reads = T.run_method_config(cfg, "lh_onpolicy")  # what the train rule passes
     assert set(reads) == set(T.TRAINERS["grpo"].reads) | {"grading"}

@@ -489,7 +489,8 @@ def _trained_methods(cfg: dict) -> list[str]:
     method for Table 3's λ grid and Figure 4's difficulty bands. A registered method the config
     does not run is not checked."""
     blocks = cfg.get("methods") or {}
-    wanted = set((cfg.get("evaluation") or {}).get("methods") or registry.METHODS)
+    wanted = set((cfg.get("evaluation") or {}).get("methods")
+                 or [m.name for m in registry.METHODS.values() if m.by_default])
     paper = registry.PAPER_METHOD
     if (blocks.get(paper) or {}).get(f"{registry.method(paper).run_param}_grid") or cfg.get("difficulty_splits"):
         wanted.add(paper)

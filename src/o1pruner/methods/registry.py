@@ -59,6 +59,7 @@ class Method:
     seeded: bool = False         # its builder draws at random (the config's seed is passed)
     run_param: str | None = None  # a key whose value names the run (lh: lambda -> lh_lambda_2)
     prompt_speed: str | None = None  # a key naming the speed prompt it is evaluated with
+    by_default: bool = True      # in the default evaluation.methods (a config that names none)
 
     def run_pattern(self) -> str:
         """The regular expression of this method's run names."""
@@ -155,4 +156,5 @@ register(Method(PAPER_METHOD, "O1-Pruner", trainer="lh", build="o1pruner.methods
                 data_keys=("samples_per_problem", "clip"), seeded=True, run_param="lambda"))
 # the paper's reward optimised on-policy (TRL's GRPO) instead of off-policy on the pre-samples
 register(Method("lh_onpolicy", "O1-Pruner on-policy (GRPO)", trainer="grpo",
-                build="o1pruner.methods.onpolicy:prompt_set", data_keys=("clip",), run_param="lambda"))
+                build="o1pruner.methods.onpolicy:prompt_set", data_keys=("clip",), run_param="lambda",
+                by_default=False))
