@@ -28,6 +28,12 @@ config class, trainer class, data preparation):
 - ``lh``: :class:`o1pruner.training.lh_trainer.LHTrainer` with :class:`~o1pruner.training.lh_trainer.LHConfig`
   (PPO-clip, ε = ``methods.lh.epsilon``), π_ref's log-probs computed once from the initial model,
   in the training dtype, when training starts.
+- ``grpo`` (``lh_onpolicy``): :class:`o1pruner.training.grpo.GRPOTrainer`, TRL's GRPO on a prompt set
+  (:mod:`o1pruner.methods.onpolicy`): it samples ``num_generations`` completions per prompt while
+  training (transformers on CPU, vLLM colocated on CUDA), grades them with the config's ``grading``
+  (the train rule passes it with the method's keys: :func:`run_method_config`) and scores each group
+  with the reward the table names. ``per_device_batch_size`` counts completions; prompts that leave
+  no room for ``max_completion_length`` tokens within ``cutoff_len`` are dropped.
 
 The prompt column is chat-templated text ending with the assistant header; every method appends
 the tokenizer's EOS to the response. ``cutoff_len`` bounds prompt + response + EOS tokens;
