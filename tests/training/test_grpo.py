@@ -141,13 +141,26 @@ def test_the_method_is_registered_with_its_schema_block_and_trainer():
     assert registry.parse_run("lh_onpolicy_lambda_0.5") == ("lh_onpolicy", 0.5, None)
     assert registry.parse_run("lh_lambda_2") == ("lh", 2.0, None)
     assert schema_default("methods.lh_onpolicy.lambda_grid") == []
-    # not in the default evaluation.methods: the tiny end-to-end (.test/config.yaml names none) is unchanged
-    assert load(REPO / ".test" / "config.yaml")["evaluation"]["methods"] == ["baseline", "fast_prompt", "sft", "dpo", "lh"]
+    # not in the default evaluation.methods (a config that names none); the tiny end-to-end names it
+    assert load(_no_methods_config())["evaluation"]["methods"] == ["baseline", "fast_prompt", "sft", "dpo", "lh"]
+    assert load(REPO / ".test" / "config.yaml")["evaluation"]["methods"][-1] == "lh_onpolicy"
     cfg = load(REPO / "config" / "config.yaml")
     reads = T.run_method_config(cfg, "lh_onpolicy")  # what the train rule passes
     assert set(reads) == set(T.TRAINERS["grpo"].reads) | {"grading"}
     assert reads["grading"] == cfg["grading"] and reads["num_generations"] == 4 and reads["beta"] == 0
     assert "grading" not in T.run_method_config(cfg, "lh")
+
+
+def _no_methods_config() -> Path:
+    import tempfile
+
+    import yaml
+
+    cfg = yaml.safe_load((REPO / "config" / "smollm2.yaml").read_text())
+    del cfg["evaluation"]["methods"]
+    path = Path(tempfile.mkdtemp()) / "no_methods.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
 
 
 def test_training_arguments_on_cpu_never_use_vllm(tmp_path):
