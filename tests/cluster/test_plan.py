@@ -350,3 +350,53 @@ def test_a_job_parse_never_refuses_the_plan(tmp_path):
         assert "infeasible plan" not in out and "28 attention heads" not in out
     res = snakemake("-n", "--cores", "1", "--configfile", str(f), timeout=600)  # submission: the gate
     assert res.returncode != 0 and "28 attention heads" in res.stdout + res.stderr
+
+
+# ---- on-policy (GRPO) jobs ---------------------------------------------------------------------
+
+def test_an_onpolicy_job_adds_its_reference_and_its_generation_engine():
+    marco = Arch.from_config(QWEN2_7B, "x")
+    tcfg = {"mode": "full", "deepspeed": "zero3.json", "per_device_batch_size": 2, "gradient_accumulation_steps": 4,
+            "cutoff_len": 4096, "lora": {}, "freeze_trainable_layers": 1}
+    mcfg = {"beta": 0.0, "generation": "auto", "vllm_gpu_memory_utilization": 0.3}
+    grpo = training_memory(marco, tcfg, 4, "lh_onpolicy", mcfg, 80.0)
+    sft = training_memory(marco, tcfg, 4, "sft")
+    assert {k: grpo[k] for k in sft} == sft                                  # the same training states
+    assert (grpo["reference"], grpo["generation"]) == (0.0, pytest.approx(0.3 * 80))  # beta 0: no π_ref
+    kl = training_memory(marco, tcfg, 4, "lh_onpolicy", {**mcfg, "beta": 0.04}, 80.0)
+    assert kl["reference"] == pytest.approx(2 * 7_615_616_512 / 4 / 2**30)  # bf16, sharded by ZeRO-3
+    alone = training_memory(marco, {**tcfg, "deepspeed": None}, 1, "lh_onpolicy", {**mcfg, "beta": 0.04}, 80.0)
+    assert alone["reference"] == pytest.approx(2 * 7_615_616_512 / 2**30)
+    lora = training_memory(marco, {**tcfg, "mode": "lora", "lora": {"r": 8, "target_modules": ["q_proj"]}}, 4,
+                           "lh_onpolicy", {**mcfg, "beta": 0.04}, 80.0)
+    assert lora["reference"] == 0.0                                          # the adapter is disabled instead
+    hf = training_memory(marco, tcfg, 4, "lh_onpolicy", {**mcfg, "generation": "transformers"}, 80.0)
+    # the generation batch (2 x 4 sequences) of 4096 tokens: K and V, 28 layers, 4 KV heads of 128, bf16
+    assert hf["generation"] == pytest.approx(8 * 4096 * 2 * 28 * 4 * 128 * 2 / 2**30)
+
+
+def _onpolicy(paper: dict, **method) -> dict:
+    cfg = feasible(paper)
+    cfg["evaluation"]["methods"] = cfg["evaluation"]["methods"] + ["lh_onpolicy"]
+    cfg.setdefault("methods", {})["lh_onpolicy"] = method
+    cfg["models"]["marco"]["methods"]["lh_onpolicy"] = {
+        "training": {"cutoff_len": 8192, "deepspeed": "config/deepspeed/zero3.json"}}
+    return cfg
+
+
+def test_check_plan_sizes_the_colocated_vllm_engine(paper):
+    assert not errors(check(validate(_onpolicy(paper))), "marco", "train")
+    # 14.2 GiB of bf16 weights + 2 GiB overhead + one 8192-token sequence (0.44 GiB) do not fit 0.1 x 80 GiB
+    (err,) = errors(check(validate(_onpolicy(paper, vllm_gpu_memory_utilization=0.1))), "marco", "train")
+    assert "colocated vLLM engine does not fit" in err.message and "weights 14.2" in err.message
+    assert "vllm_gpu_memory_utilization to at least 0.21" in err.message
+    # the engine's share and π_ref on top of the training states: past the GPU
+    (err,) = errors(check(validate(_onpolicy(paper, vllm_gpu_memory_utilization=0.9, beta=0.04))), "marco", "train")
+    assert "lh_onpolicy (full" in err.message and "generation 72.0" in err.message and "reference 3.5" in err.message
+    assert "vllm_gpu_memory_utilization or beta 0" in err.message
+
+
+def test_a_method_the_config_does_not_run_is_not_checked(paper):
+    cfg = _onpolicy(paper, vllm_gpu_memory_utilization=0.1)
+    cfg["evaluation"]["methods"].remove("lh_onpolicy")
+    assert not errors(check(validate(cfg)), "marco", "train")

@@ -85,7 +85,8 @@ def test_bad_config_stops_before_any_job(tmp_path):
 def test_end_to_end_tiny(tiny_run, tmp_path):
     results = tiny_run
     t2 = pd.read_csv(results / "tables" / "table2.csv")
-    assert t2["method"].tolist() == ["Baseline", "Fast-solving prompt", "SFT", "DPO", "O1-Pruner"]
+    assert t2["method"].tolist() == ["Baseline", "Fast-solving prompt", "SFT", "DPO", "O1-Pruner",
+                                     "O1-Pruner on-policy (GRPO)"]
     t3 = pd.read_csv(results / "tables" / "table3.csv")
     assert sorted(t3["lambda"]) == [0.0, 2.0]
     _rerun_only_what_changed(results, tmp_path)

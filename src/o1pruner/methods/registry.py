@@ -155,6 +155,9 @@ register(Method("dpo", "DPO", trainer="dpo", build="o1pruner.methods.datasets:dp
                 data_keys=("n_chosen",), paper=True))
 register(Method(PAPER_METHOD, "O1-Pruner", trainer="lh", build="o1pruner.methods.datasets:lh_dataset",
                 data_keys=("samples_per_problem", "clip"), seeded=True, run_param="lambda", paper=True))
+# the paper's reward optimised on-policy (TRL's GRPO) instead of off-policy on the pre-samples
+register(Method("lh_onpolicy", "O1-Pruner on-policy (GRPO)", trainer="grpo",
+                build="o1pruner.methods.onpolicy:prompt_set", data_keys=("clip",), run_param="lambda"))
 
 # ---- beyond the paper: the peers' length rewards on O1-Pruner's off-policy trainer -------------
 # (docs/methods.md). Each reward scores every pre-sample with its problem's pre-samples as the group

@@ -69,6 +69,8 @@ def cli_train(argv: list[str]) -> int:
         cfg = validate(json.loads(args.config_json)) if args.config_json else load_configs(args.config)
         tcfg = effective_training_config(cfg, args.model_name, args.method)
         mcfg = method_config(cfg, args.method)
+        if train_module.trainer_of(args.method).grades:  # it grades its own samples, as the config grades
+            mcfg["grading"] = cfg["grading"]
     summary = train(args.method, args.model_path, args.data, args.output, tcfg, mcfg, args.log_dir)
     if distributed.world()[1] == 0:
         keys = ("method", "mode", "optimizer", "examples", "steps", "final_loss", "trainable_params",

@@ -10,6 +10,7 @@ from o1pruner.methods import registry
 
 CLIP_FRAC_LIMIT = 0.5
 RATIO_RANGE = (0.5, 2.0)
+ZERO_STD_LIMIT = 0.9   # GRPO: share of groups whose samples all got one reward (no advantage)
 
 
 def series(entries: list[dict], key: str) -> tuple[list[float], list[float]]:
@@ -37,7 +38,10 @@ def training_warnings(entries: list[dict], method: str) -> list[str]:
     * the loss is NaN or infinite at some step;
     * LH: the clip fraction stays above 0.5 – above it in every entry of the second half of
       training (most of the weighted ratios are clipped, so the loss barely moves the model);
-    * LH: the mean ratio π/π_ref leaves [0.5, 2] (the policy drifted far from the reference).
+    * LH: the mean ratio π/π_ref leaves [0.5, 2] (the policy drifted far from the reference);
+    * GRPO (on-policy): in every entry of the second half of training more than 90 % of the groups
+      gave all their samples one reward (``frac_reward_zero_std``): their advantages are 0, so the
+      policy barely learns (e.g. every sample cut at max_completion_length and wrong).
     """
     out = []
     steps, loss = series(entries, "loss")
@@ -57,4 +61,11 @@ def training_warnings(entries: list[dict], method: str) -> list[str]:
             s, v = outside[0]
             out.append(f"LH mean ratio leaves [{lo:g}, {hi:g}] at {len(outside)} logged step(s), "
                        f"first at step {s:g} ({_fmt(v)})")
+    if registry.method(method).trainer == "grpo":
+        steps, zero = series(entries, "frac_reward_zero_std")
+        late = zero[len(zero) // 2:]
+        if late and min(late) > ZERO_STD_LIMIT:
+            out.append(f"GRPO: over {ZERO_STD_LIMIT:.0%} of the groups got one reward for all their samples "
+                       f"(min {_fmt(min(late))} over the last {len(late)} logged steps): no advantage, "
+                       "little learning")
     return out

@@ -28,6 +28,12 @@ config class, trainer class, data preparation):
 - ``lh``: :class:`o1pruner.training.lh_trainer.LHTrainer` with :class:`~o1pruner.training.lh_trainer.LHConfig`
   (PPO-clip, ε = ``methods.lh.epsilon``), π_ref's log-probs computed once from the initial model,
   in the training dtype, when training starts.
+- ``grpo`` (``lh_onpolicy``): :class:`o1pruner.training.grpo.GRPOTrainer`, TRL's GRPO on a prompt set
+  (:mod:`o1pruner.methods.onpolicy`): it samples ``num_generations`` completions per prompt while
+  training (transformers on CPU, vLLM colocated on CUDA), grades them with the config's ``grading``
+  (the train rule passes it with the method's keys: :func:`run_method_config`) and scores each group
+  with the reward the table names. ``per_device_batch_size`` counts completions; prompts that leave
+  no room for ``max_completion_length`` tokens within ``cutoff_len`` are dropped.
 
 The prompt column is chat-templated text ending with the assistant header; every method appends
 the tokenizer's EOS to the response. ``cutoff_len`` bounds prompt + response + EOS tokens;
@@ -158,6 +164,36 @@ def _lh_data(tokenizer: Any, df: pd.DataFrame, tcfg: dict, folder: Path, args: A
     return features, counts
 
 
+def _grpo_data(tokenizer: Any, df: pd.DataFrame, tcfg: dict, folder: Path, args: Any):
+    """The prompt set, without the prompts that leave no room for ``max_completion_length`` tokens
+    within ``cutoff_len`` (whatever ``overlong`` says: a completion is generated, not cut)."""
+    prompt_len = pd.Series(_n_tokens(tokenizer, df["prompt"].tolist()), index=df.index)
+    drop = prompt_len + int(args.max_completion_length) > int(tcfg["cutoff_len"])
+    counts = {"examples": int(len(df)), "kept": int((~drop).sum()), "truncated": 0, "dropped": int(drop.sum())}
+    _kept("grpo", counts, tcfg["cutoff_len"])
+    data = df.loc[~drop, list(TRAINERS["grpo"].columns)].reset_index(drop=True)
+    data = data.astype({"problem_id": str, "gold": str, "ref_mean_length": float, "ref_mean_acc": float})
+    return _file_backed_dataset(data, folder, args), counts
+
+
+def _grpo_fields(t: dict, m: dict) -> dict:
+    """GRPOConfig's own fields from the run's training settings and methods.<method>'s keys."""
+    return dict(num_generations=int(m["num_generations"]), max_completion_length=int(m["max_completion_length"]),
+                temperature=float(m["temperature"]), top_p=float(m["top_p"]), epsilon=float(m["epsilon"]),
+                beta=float(m["beta"]), loss_type=m["loss_type"], scale_rewards=m["scale_rewards"],
+                generation=m["generation"], vllm_mode="colocate",
+                vllm_gpu_memory_utilization=float(m["vllm_gpu_memory_utilization"]),
+                vllm_max_model_length=int(t["cutoff_len"]), grading=grading_options(m.get("grading")))
+
+
+def grading_options(block: dict | None) -> dict:
+    """The config's ``grading`` block with the schema's defaults filled in: the Grader's keywords."""
+    from o1pruner.config import fill_defaults, load_schema
+
+    schema = load_schema()
+    return fill_defaults(dict(block or {}), schema["properties"]["grading"], schema)
+
+
 @dataclass(frozen=True)
 class Trainer:
     """One trainer: what it reads, how it is configured and trained."""
@@ -171,6 +207,8 @@ class Trainer:
     sequences: int = 1         # sequences through the model per example (DPO: chosen and rejected), for the plan
     # what its log adds to the training figure: (log key, panel title)
     panels: tuple[tuple[str, str], ...] = ()
+    grades: bool = False       # it grades answers itself: the run's method config carries `grading`
+    generates: bool = False    # on-policy: it samples from the policy while training (the plan counts the engine)
 
 
 TRAINERS: dict[str, Trainer] = {
@@ -195,6 +233,15 @@ TRAINERS: dict[str, Trainer] = {
         fields=lambda t, m: dict(epsilon=float(m["epsilon"]), precompute_ref_log_probs=True),
         data=_lh_data,
         panels=(("lh_ratio", "mean ratio π/π_ref (lh_ratio)"), ("lh_clip_frac", "clip fraction (lh_clip_frac)"))),
+    "grpo": Trainer(
+        columns=("problem_id", "prompt", "gold", "ref_mean_length", "ref_mean_acc", "group_reward", "reward_params"),
+        config="o1pruner.training.grpo:GRPOConfig", trainer="o1pruner.training.grpo:GRPOTrainer",
+        reads=("num_generations", "max_completion_length", "temperature", "top_p", "epsilon", "beta",
+               "loss_type", "scale_rewards", "generation", "vllm_gpu_memory_utilization"),
+        fields=_grpo_fields, data=_grpo_data, grades=True, generates=True,
+        panels=(("reward", "mean reward (group_reward)"), ("onpolicy/accuracy", "accuracy of the samples"),
+                ("onpolicy/length_ratio", "mean L(y) / L̄_ref(x)"),
+                ("completions/clipped_ratio", "share cut at max_completion_length"), ("kl", "KL to π_ref"))),
 }
 
 
@@ -203,6 +250,18 @@ def trainer_of(method: str) -> Trainer:
     if method not in registry.trained():
         raise ValueError(f"method must be one of {tuple(registry.trained())}, got {method!r}")
     return TRAINERS[registry.method(method).trainer]
+
+
+def run_method_config(cfg: dict, method: str) -> dict:
+    """What a run's trainer reads of a validated config: the keys of ``methods.<method>`` in its
+    ``reads``, and the ``grading`` block when it grades answers itself (GRPO scores its samples as
+    the pre-samples were graded). The train rule passes exactly this (``--method-json``)."""
+    spec = trainer_of(method)
+    mcfg = method_config(cfg, method)
+    out = {k: mcfg[k] for k in spec.reads}
+    if spec.grades:
+        out["grading"] = dict(cfg["grading"])
+    return out
 
 
 # ---- model modes --------------------------------------------------------------------------
@@ -491,7 +550,10 @@ def train(method: str, model_path: str, data_path: str, output_dir: str, tcfg: d
     start = time.time()
     trainer_of(method)
     tcfg = check_training(tcfg)
+    grading = mcfg.get("grading")
     mcfg = method_config({"methods": {method: mcfg}}, method)
+    if trainer_of(method).grades:  # the grader it scores with, defaults filled (the summary records it)
+        mcfg["grading"] = grading_options(grading)
     on_gpu = torch.cuda.is_available()
     _check_run(tcfg, on_gpu)
     precision = _precision(tcfg, on_gpu)
