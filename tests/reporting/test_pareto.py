@@ -209,10 +209,11 @@ def test_dag_collects_every_evaluated_run_once_and_targets_figure5(tmp_path):
     command = next(line for line in collect.splitlines() if "o1pruner collect-metrics" in line)
     assert "--with-lambda" in command
     inputs = [p for p in command.split() if p.endswith(".json")]
-    # Table 2's runs and the λ grid [0, 2] (λ=2 is Table 2's O1-Pruner): once each, every set
+    # Table 2's runs (.test evaluates lh_onpolicy too) and the λ grid [0, 2] (λ=2 is Table 2's
+    # O1-Pruner): once each, every set
     runs = sorted({p.split("/eval/")[1].split("/")[0] for p in inputs})
-    assert runs == ["baseline", "dpo", "fast_prompt", "lh_lambda_0", "lh_lambda_2", "sft"]
-    assert len(inputs) == len(set(inputs)) == 6 * 3
+    assert runs == ["baseline", "dpo", "fast_prompt", "lh_lambda_0", "lh_lambda_2", "lh_onpolicy_lambda_2", "sft"]
+    assert len(inputs) == len(set(inputs)) == 7 * 3
     aes = [b for b in res.stdout.split("\n\n") if "rule aes:" in b and "pareto_aes.csv" in b]
     assert aes and "eval/lh_lambda_0/toy_hard.parquet" in aes[0]
     figure = res.stdout.split("rule pareto:")[1].split("\n\n")[0]
