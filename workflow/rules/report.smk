@@ -372,7 +372,7 @@ rule results_page:
         [p for paths in page_inputs(config, RESULTS).values() for p in paths],
         machine=f"{RESULTS}/machine.json",
         # every other target first: the page's run-time table sums every benchmarked job
-        rest=lambda wc: [t for t in all_targets() if not t.endswith("/results.md")],
+        rest=lambda wc: [t for t in all_targets() if Path(t).name != "results.md"],
     output:
         f"{RESULTS}/results.md",
     log:
