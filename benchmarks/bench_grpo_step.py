@@ -47,7 +47,7 @@ def build_inputs(folder: Path, problems: int, seed: int):
     rows = [dict(problem_id=f"p{i}", sample_idx=j, prompt=render(tok, p["problem"]), response="",
                  num_tokens=60 + 10 * j, correct=j % 2 == 0, gold=p["answer"])
             for i, p in enumerate(toy_problems(problems, [2, 3], seed=seed)) for j in range(4)]
-    table = build_prompt_set(pd.DataFrame(rows), None, "lh", {"lam": 2.0, "clip": [-2.0, 4.0]})
+    table = build_prompt_set(pd.DataFrame(rows), None, "lh", {"lambda": 2.0}, (-2.0, 4.0))
     return model, table
 
 

@@ -18,18 +18,22 @@ from pathlib import Path
 
 import numpy as np
 
-from o1pruner.methods import onpolicy
+from o1pruner.methods import rewards
 from o1pruner.training import distributed, grpo
 from o1pruner.training import train as T
 
 
-def span_probe(num_tokens, correct, ref_mean_length, ref_mean_acc, **params):
-    return 1000.0 * len(num_tokens) + np.asarray(num_tokens, dtype=float) - float(np.min(num_tokens))
+def span_probe(group, *, scale):
+    """Right only if the whole group is seen: its size and its shortest length."""
+    num_tokens = group.num_tokens
+    return scale * (1000.0 * len(num_tokens) + np.asarray(num_tokens, dtype=float) - float(np.min(num_tokens)))
 
 
 def main(spec_path: str) -> int:
     spec = json.loads(Path(spec_path).read_text())
-    onpolicy.GROUP_REWARDS["span_probe"] = span_probe
+    rewards.register_reward(rewards.Reward(
+        "span_probe", span_probe, params={"scale": {"type": "number", "default": 1}}, source="a test",
+        formula="1000·G + L − L_min", display="Span probe", run_param="scale"))
     call = grpo.GroupRewardFunction.__call__
 
     def recorded(self, prompts, completions, completion_ids, problem_id, **kwargs):

@@ -50,11 +50,20 @@ def _with_methods(schema: dict) -> dict:
     evaluated.setdefault("default", [m.name for m in registry.METHODS.values() if m.paper])
     blocks = schema["$defs"]["methods"]["properties"]
     per_model = schema["$defs"]["model"]["properties"]["methods"]["properties"]
+    trainer_keys = schema["$defs"]["trainer_keys"]
+    # the paper's λ defaults to the LH reward's (the reward registry: one home of reward defaults)
+    blocks[registry.PAPER_METHOD]["properties"]["lambda"]["default"] = \
+        registry.rewards.reward("lh").params["lambda"]["default"]
     for m in registry.METHODS.values():
         if m.params is not None:
-            props = dict(m.params, **({"training": {"$ref": "#/$defs/training"}} if m.trainer else {}))
-            blocks[m.name] = {"type": "object", "additionalProperties": False, "default": {},
-                              "properties": props}
+            # the trainer's keys (samples per problem, clip, G, ...), then the method's own
+            props = {**copy.deepcopy(trainer_keys.get(m.trainer, {})), **copy.deepcopy(m.params)}
+            if m.trainer:
+                props["training"] = {"$ref": "#/$defs/training"}
+            required = [k for k, spec in m.params.items() if "default" not in spec]
+            block = {"type": "object", "additionalProperties": False, "properties": props}
+            # a block with a required key (budget's L_max) has no default: it is absent until given
+            blocks[m.name] = dict(block, required=required) if required else dict(block, default={})
         if m.trainer is not None:
             per_model[m.name] = {"$ref": "#/$defs/model_method"}
     return schema

@@ -72,24 +72,30 @@ def test_budget_has_no_default_and_the_config_says_so(tmp_path):
 
 
 def test_every_reward_method_is_built_trained_and_evaluated_by_the_workflow(tmp_path):
-    over = _overlay(tmp_path, evaluation={"methods": ["baseline", "lh", *REWARD_METHODS]},
-                    methods={"budget": {"max_tokens": 80}})
+    onpolicy = [f"{m}_onpolicy" for m in REWARD_METHODS]
+    over = _overlay(tmp_path, evaluation={"methods": ["baseline", "lh", *REWARD_METHODS, *onpolicy]},
+                    methods={"budget": {"max_tokens": 80}, "budget_onpolicy": {"max_tokens": 80}})
     res = snakemake("-n", "-p", "--cores", "2", "--configfile", "config/config.yaml", over, "--",
                     f"{tmp_path}/r/tables/table2.csv")
     assert res.returncode == 0, res.stderr[-3000:]
     jobs = job_counts(res.stdout)
-    assert jobs["build_dataset"] == jobs["train"] == 5  # lh_lambda_2 and the four rewards
-    for run in ("kimi_weight_1", "arora_alpha_0.1", "budget_max_tokens_80", "shorter_better_beta_0.001"):
+    assert jobs["build_dataset"] == jobs["train"] == 9  # lh_lambda_2 and the four rewards on both trainers
+    for run in ("kimi_weight_1", "arora_alpha_0.1", "budget_max_tokens_80", "shorter_better_beta_0.001",
+                "kimi_onpolicy_weight_1", "arora_onpolicy_alpha_0.1", "budget_onpolicy_max_tokens_80",
+                "shorter_better_onpolicy_beta_0.001"):
         assert f"--output {tmp_path}/r/toy/datasets/{run}.parquet" in res.stdout
         assert f"--run {run} " in res.stdout
 
 
-def test_the_length_rewards_overlay_runs_every_reward_beside_the_papers_methods():
+def test_the_length_rewards_overlay_runs_every_reward_on_both_trainers():
     cfg = load(REPO / "config" / "config.yaml", REPO / "config" / "length_rewards.yaml")
-    assert set(REWARD_METHODS) <= set(cfg["evaluation"]["methods"])
-    assert cfg["evaluation"]["methods"][:5] == ["baseline", "fast_prompt", "sft", "dpo", "lh"]
-    assert all(cfg["methods"][m]["training"]["learning_rate"] == cfg["methods"]["lh"]["training"]["learning_rate"]
-               for m in REWARD_METHODS)  # the LH trainer's rate, chosen on toy_val for lh
+    onpolicy = [f"{m}_onpolicy" for m in ["lh", *REWARD_METHODS]]
+    assert set(REWARD_METHODS) | set(onpolicy) <= set(cfg["evaluation"]["methods"])
+    assert cfg["evaluation"]["methods"][:6] == ["baseline", "fast_prompt", "sft", "dpo", "lh", "lh_onpolicy"]
+    rate = {m: cfg["methods"][m]["training"]["learning_rate"] for m in [*REWARD_METHODS, *onpolicy, "lh"]}
+    # each trainer's rate, chosen on toy_val for its LH run
+    assert all(rate[m] == rate["lh"] for m in REWARD_METHODS)
+    assert all(rate[m] == rate["lh_onpolicy"] and cfg["methods"][m]["training"]["epochs"] == 1 for m in onpolicy)
 
 
 def test_a_methods_grid_is_a_sweep_of_runs_on_the_pareto_front(tmp_path):

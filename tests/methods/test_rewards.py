@@ -246,12 +246,16 @@ def test_register_reward_checks_the_entry():
     def mine(group, *, scale):
         return scale * group.correct
 
+    scale = {"scale": {"type": "number", "default": 1}}
     with pytest.raises(ValueError, match="no keyword of mine"):
-        register_reward(Reward("mine", mine, params={"factor": {"type": "number"}}, source="-", formula="-"))
+        register_reward(Reward("mine", mine, params={"factor": {"type": "number"}}, source="-", formula="-",
+                               display="Mine", run_param="factor"))
     with pytest.raises(ValueError, match="lower-case"):
-        register_reward(Reward("Mine", mine, params={}, source="-", formula="-"))
+        register_reward(Reward("Mine", mine, params=scale, source="-", formula="-", display="Mine", run_param="scale"))
     with pytest.raises(ValueError, match="registered already"):
-        register_reward(Reward("kimi", mine, params={}, source="-", formula="-"))
+        register_reward(Reward("kimi", mine, params=scale, source="-", formula="-", display="Mine", run_param="scale"))
+    with pytest.raises(ValueError, match="run_param 'size' is none of its parameters"):
+        Reward("mine", mine, params=scale, source="-", formula="-", display="Mine", run_param="size")
     assert "mine" not in REWARDS and "Mine" not in REWARDS
 
 

@@ -21,7 +21,7 @@ transformers = pytest.importorskip("transformers")
 pytest.importorskip("trl")
 
 from o1pruner.config import load, schema_default  # noqa: E402
-from o1pruner.methods import onpolicy, registry  # noqa: E402
+from o1pruner.methods import onpolicy, registry, rewards  # noqa: E402
 from o1pruner.methods.datasets import length_harmonizing_reward  # noqa: E402
 from o1pruner.reference_stats import reference_stats  # noqa: E402
 from o1pruner.training import grpo  # noqa: E402
@@ -29,36 +29,63 @@ from o1pruner.training import train as T  # noqa: E402
 from o1pruner.training.settings import training_defaults  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-LH = json.dumps({"lam": 2.0, "clip": [-2.0, 4.0]}, sort_keys=True)
+LH = json.dumps({"lambda": 2.0}, sort_keys=True)
+CLIP = [-2.0, 4.0]
 
 
 # ---- the group reward ----------------------------------------------------------------------
 
-def test_lh_group_reward_is_the_lh_reward_clipped():
-    n = np.array([10, 20, 40, 0])
-    ok = np.array([True, False, True, False])
-    raw = length_harmonizing_reward(n, ok, 20.0, 0.5, 2.0)
-    assert onpolicy.lh_group_reward(n, ok, 20.0, 0.5, lam=2.0) == pytest.approx(raw)
-    # by hand: 20/10 − 1 + 2·0.5 = 2; 20/20 − 1 − 1 = −1; 20/40 − 1 + 1 = 0.5; empty: L = 1 -> 20 − 1 − 1 = 18
-    assert raw == pytest.approx([2.0, -1.0, 0.5, 18.0])
-    assert onpolicy.lh_group_reward(n, ok, 20.0, 0.5, lam=2.0, clip=[-2, 4]) == pytest.approx([2.0, -1.0, 0.5, 4.0])
-
-
-def _records(groups: list[tuple[str, list[int], list[bool]]], reward="lh", params=LH, ref=(20.0, 0.5)):
-    return [{"problem_id": pid, "num_tokens": n, "correct": c, "ref_mean_length": ref[0], "ref_mean_acc": ref[1],
-             "group_reward": reward, "reward_params": params}
+def _records(groups: list[tuple[str, list[int], list[bool]]], reward="lh", params=LH, ref=(20.0, 0.5), clip=CLIP,
+             truncated=False):
+    return [{"problem_id": pid, "num_tokens": n, "correct": c, "truncated": truncated, "ref_mean_length": ref[0],
+             "ref_mean_acc": ref[1], "group_reward": reward, "reward_params": params, "reward_clip": clip}
             for pid, lengths, correct in groups for n, c in zip(lengths, correct)]
 
 
-def test_score_groups_scores_blocks_of_g_with_the_named_reward(monkeypatch):
-    def shorter_than_the_longest(num_tokens, correct, ref_mean_length, ref_mean_acc, **params):
-        return (np.max(num_tokens) - num_tokens) * params["scale"]  # needs the whole group
+def test_the_lh_group_reward_is_the_lh_reward_clipped():
+    n, ok = [10, 20, 40, 0], [True, False, True, False]
+    raw = length_harmonizing_reward(np.array(n), np.array(ok), 20.0, 0.5, 2.0)
+    # by hand: 20/10 − 1 + 2·0.5 = 2; 20/20 − 1 − 1 = −1; 20/40 − 1 + 1 = 0.5; empty: L = 1 -> 20 − 1 − 1 = 18
+    assert raw == pytest.approx([2.0, -1.0, 0.5, 18.0])
+    assert grpo.score_groups(_records([("a", n, ok)], clip=None), 4) == pytest.approx(raw)
+    assert grpo.score_groups(_records([("a", n, ok)]), 4) == pytest.approx([2.0, -1.0, 0.5, 4.0])
 
-    monkeypatch.setitem(onpolicy.GROUP_REWARDS, "probe", shorter_than_the_longest)
-    records = _records([("a", [10, 30], [True, True]), ("b", [5, 8], [False, True])], "probe", '{"scale": 2}')
+
+def _shorter_than_the_longest(group, *, scale):
+    return (np.max(group.num_tokens) - group.num_tokens) * scale  # needs the whole group
+
+
+PROBE = rewards.Reward("probe", _shorter_than_the_longest, params={"scale": {"type": "number", "default": 1}},
+                       source="a test", formula="(L_max − L)·scale", display="Probe", run_param="scale")
+
+
+def test_score_groups_scores_blocks_of_g_with_the_named_reward(monkeypatch):
+    monkeypatch.setitem(rewards.REWARDS, "probe", PROBE)
+    records = _records([("a", [10, 30], [True, True]), ("b", [5, 8], [False, True])], "probe", '{"scale": 2}',
+                       clip=None)
     assert grpo.score_groups(records, 2).tolist() == [40.0, 0.0, 6.0, 0.0]
     lh = grpo.score_groups(_records([("a", [10, 20], [True, False])]), 2)
     assert lh.tolist() == pytest.approx([2.0, -1.0])
+
+
+@pytest.mark.parametrize("name, params, expected", [
+    # every peer reward scores a step's group as it scores a problem's pre-samples (tests/methods/test_rewards.py)
+    ("kimi", {"weight": 1}, [1.5, 0.0, 0.5]),              # λ = 0.5, 0, −0.5: correct + λ; wrong: min(0, λ)
+    ("arora", {"alpha": 0.1}, [0.9 + 0.1 * (1 - 1 / (1 + np.exp(1))), 0.0, 0.9 + 0.1 * (1 - 1 / (1 + np.exp(-1)))]),
+    ("budget", {"max_tokens": 20}, [1.0, 0.0, 0.0]),        # 30 tokens: over the budget
+    ("shorter_better", {"alpha": 2, "beta": 0.1}, [2.0, -1.0, 0.0]),  # L_SOL = 10
+])
+def test_every_reward_scores_an_on_policy_group(name, params, expected):
+    # lengths 10, 20, 30 with correct, wrong, correct: arora's μ = 20, s = 10 over the correct ones
+    records = _records([("a", [10, 20, 30], [True, False, True])], name, json.dumps(params), clip=None)
+    assert grpo.score_groups(records, 3) == pytest.approx(expected)
+
+
+def test_a_truncated_completion_is_over_its_budget():
+    records = _records([("a", [5, 5], [True, True])], "budget", '{"max_tokens": 20}', clip=None)
+    records[1]["truncated"] = True
+    assert grpo.score_groups(records, 2).tolist() == [1.0, 0.0]
+    assert grpo.completion_truncated([[5, 2], [5, 6], []], [2]).tolist() == [False, True, True]
 
 
 def test_score_groups_refuses_a_block_of_two_problems_or_a_partial_group():
@@ -66,7 +93,7 @@ def test_score_groups_refuses_a_block_of_two_problems_or_a_partial_group():
         grpo.score_groups(_records([("a", [10], [True]), ("b", [20], [True])]), 2)
     with pytest.raises(ValueError, match="not whole groups"):
         grpo.score_groups(_records([("a", [10, 20, 30], [True] * 3)]), 2)
-    with pytest.raises(ValueError, match="unknown group reward 'nope'"):
+    with pytest.raises(ValueError, match="unknown reward 'nope'"):
         grpo.score_groups(_records([("a", [10, 20], [True, True])], "nope"), 2)
 
 
@@ -81,12 +108,12 @@ def test_the_reward_function_grades_scores_and_logs_one_process():
         out = f(prompts=["q"] * 4, completions=["so \\boxed{3}", "\\boxed{4}", "\\boxed{7}", "no answer"],
                 completion_ids=[[1] * 9 + [0], [1] * 20, [1] * 5 + [0], [1] * 40 + [0]],
                 problem_id=["a", "a", "b", "b"], gold=["3", "3", "7", "7"], ref_mean_length=[20.0, 20.0, 10.0, 10.0],
-                ref_mean_acc=[0.5, 0.5, 0.0, 0.0], group_reward=["lh"] * 4, reward_params=[LH] * 4,
+                ref_mean_acc=[0.5, 0.5, 0.0, 0.0], group_reward=["lh"] * 4, reward_params=[LH] * 4, reward_clip=[CLIP] * 4,
                 log_metric=lambda k, v: logged.setdefault(k, v), trainer_state=None)
         grader = f.grader
         again = f(prompts=["q"] * 2, completions=["\\boxed{3}"] * 2, completion_ids=[[1, 0]] * 2, problem_id=["a"] * 2,
                   gold=["3"] * 2, ref_mean_length=[20.0] * 2, ref_mean_acc=[0.5] * 2, group_reward=["lh"] * 2,
-                  reward_params=[LH] * 2)
+                  reward_params=[LH] * 2, reward_clip=[CLIP] * 2)
     finally:
         f.close()
     # a: 20/9 − 1 + 2·0.5, 20/20 − 1 − 2·0.5; b: 10/5 − 1 + 2, 10/40 − 1 + 0
@@ -117,7 +144,7 @@ def test_prompt_set_has_one_row_per_problem_with_its_reference_statistics():
     graded = _graded()
     graded.loc[graded["problem_id"] == "p5", "gold"] = None  # no gold: no sample could be graded right
     stats = reference_stats(graded)
-    out = onpolicy.prompt_set(graded.sample(frac=1, random_state=3), stats, {"clip": [-2, 4]}, 0, 5.0)
+    out = onpolicy.prompt_set(graded.sample(frac=1, random_state=3), stats, {"clip": [-2, 4]}, 0, 5.0, reward="lh")
     assert list(out.columns) == onpolicy.PROMPT_SET_COLUMNS + ["problem"]
     assert out["problem_id"].tolist() == [f"p{i}" for i in range(5)]
     assert out["prompt"].tolist() == [f"<prompt {i}>" for i in range(5)] and out["gold"].tolist() == list("01234")
@@ -125,18 +152,24 @@ def test_prompt_set_has_one_row_per_problem_with_its_reference_statistics():
     assert out["ref_mean_length"].tolist() == ref["mean_length"].tolist()
     assert out["ref_mean_acc"].tolist() == ref["mean_acc"].tolist()
     assert set(out["group_reward"]) == {"lh"}
-    assert json.loads(out["reward_params"][0]) == {"lam": 5.0, "clip": [-2.0, 4.0]}
+    assert json.loads(out["reward_params"][0]) == {"lambda": 5.0}
+    assert out["reward_clip"][0] == [-2.0, 4.0]
     with pytest.raises(ValueError, match="lambda"):
-        onpolicy.prompt_set(graded, stats, {"clip": [-2, 4]}, 0, -1)
+        onpolicy.prompt_set(graded, stats, {"clip": [-2, 4]}, 0, -1, reward="lh")
+    with pytest.raises(ValueError, match="clip"):
+        onpolicy.prompt_set(graded, stats, {"clip": [4, -2]}, 0, 2, reward="lh")
+    kimi = onpolicy.prompt_set(graded, stats, {"clip": [-2, 4], "weight": 1}, 0, 0.5, reward="kimi")
+    assert set(kimi["group_reward"]) == {"kimi"} and json.loads(kimi["reward_params"][0]) == {"weight": 0.5}
     mixed = graded.copy()
     mixed.loc[0, "prompt"] = "another prompt"
     with pytest.raises(ValueError, match="several prompts"):
-        onpolicy.prompt_set(mixed, stats, {"clip": [-2, 4]}, 0, 2)
+        onpolicy.prompt_set(mixed, stats, {"clip": [-2, 4]}, 0, 2, reward="lh")
 
 
 def test_the_method_is_registered_with_its_schema_block_and_trainer():
     m = registry.method("lh_onpolicy")
-    assert (m.trainer, m.run_param, m.data_keys, m.display) == ("grpo", "lambda", ("clip",), "O1-Pruner on-policy (GRPO)")
+    assert (m.trainer, m.run_param, m.reward, m.data_keys, m.display) == (
+        "grpo", "lambda", "lh", ("clip",), "O1-Pruner on-policy (GRPO)")
     assert registry.run_name("lh_onpolicy", 2) == "lh_onpolicy_lambda_2"
     assert registry.parse_run("lh_onpolicy_lambda_0.5") == ("lh_onpolicy", 0.5, None)
     assert registry.parse_run("lh_lambda_2") == ("lh", 2.0, None)
@@ -230,13 +263,42 @@ def toy_prompt_set(tiny_toy_model, tmp_path_factory) -> Path:
     tok = transformers.AutoTokenizer.from_pretrained(tiny_toy_model)
     graded = _graded(tok, n_problems=6, problems=toy_problems(6, [1, 2], seed=5))
     path = tmp_path_factory.mktemp("grpo") / "lh_onpolicy_lambda_2.parquet"
-    onpolicy.prompt_set(graded, reference_stats(graded), {"clip": [-2, 4]}, 0, 2.0).to_parquet(path)
+    onpolicy.prompt_set(graded, reference_stats(graded), {"clip": [-2, 4]}, 0, 2.0, reward="lh").to_parquet(path)
     return path
 
 
 def _state(path: Path) -> dict:
     model = transformers.AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+REWARD_RUNS = [(m.name, 96 if m.reward == "budget" else None) for m in registry.METHODS.values() if m.reward]
+
+
+@pytest.mark.parametrize("name, value", REWARD_RUNS, ids=[n for n, _ in REWARD_RUNS])
+def test_every_reward_trains_a_few_steps_on_its_trainer(name, value, tiny_toy_model, tmp_path):
+    """CI's slice of config/length_rewards.yaml: every reward on both trainers, built from graded
+    toy samples by the registry's builder and trained two steps (the DAG: test_reward_methods.py)."""
+    from o1pruner.config import method_defaults
+    from o1pruner.toy.model import toy_problems
+
+    m = registry.method(name)
+    tok = transformers.AutoTokenizer.from_pretrained(tiny_toy_model)
+    graded = _graded(tok, n_problems=4, problems=toy_problems(4, [1, 2], seed=5))
+    mcfg = {**method_defaults(name), "max_completion_length": 32}
+    value = mcfg.get(m.run_param) if value is None else value
+    table = registry.builder(m)(graded, reference_stats(graded), mcfg, 0, value)
+    data = tmp_path / f"{registry.run_name(name, value)}.parquet"
+    table.to_parquet(data)
+    summary = T.train(name, str(tiny_toy_model), str(data), str(tmp_path / "model"), _tcfg(max_steps=2), mcfg,
+                      str(tmp_path))
+    assert summary["steps"] == 2 and np.isfinite(summary["final_loss"])
+    if m.trainer == "grpo":
+        assert set(table["group_reward"]) == {m.reward}
+        log = [json.loads(line) for line in (tmp_path / f"train_{name}.jsonl").read_text().splitlines()]
+        assert all(np.isfinite(e["reward"]) for e in log if "reward" in e)
+    else:
+        assert np.isfinite(table["weight"]).all()
 
 
 def test_grpo_steps_on_the_tiny_toy_write_the_run_folder(tiny_toy_model, toy_prompt_set, tmp_path):
@@ -308,6 +370,7 @@ def test_two_processes_score_a_group_that_spans_them(tiny_toy_model, toy_prompt_
     if the group was gathered, and TRL's blocks of 4 are one problem each (score_groups refuses otherwise)."""
     data = tmp_path / "probe.parquet"
     table = pd.read_parquet(toy_prompt_set).assign(group_reward="span_probe", reward_params="{}")
+    table["reward_clip"] = [[-1e9, 1e9]] * len(table)  # the probe's values, unclipped
     table.to_parquet(data)
     probe = tmp_path / "probe"
     spec = {"model": str(tiny_toy_model), "data": str(data), "output": str(tmp_path / "run" / "model"),

@@ -262,7 +262,7 @@ def training_tables(tok, problems, render, solution, rng) -> dict[str, dict[str,
                 "num_tokens": [len(r.split()) for pair in pairs for r in pair],
                 "correct": [j == 0 for _ in prompts for j in range(2)],
                 "gold": [str(p.answer) for p in problems for _ in range(2)]})
-            tables[method] = build_prompt_set(graded, None, "lh", {"lam": 2.0, "clip": [-2.0, 4.0]}).to_dict("list")
+            tables[method] = build_prompt_set(graded, None, "lh", {"lambda": 2.0}, (-2.0, 4.0)).to_dict("list")
         elif "weight" in columns:  # weighted samples; LH weights are clipped rewards in [-2, 4]: both signs
             tables[method] = {"prompt": prompts + prompts,
                               "response": [s for s, _ in pairs] + [lg for _, lg in pairs],

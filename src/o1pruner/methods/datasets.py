@@ -40,7 +40,6 @@ import numpy as np
 import pandas as pd
 
 from o1pruner.config import schema_default
-from o1pruner.methods.registry import method
 from o1pruner.methods.rewards import group_rewards, length_harmonizing_reward
 from o1pruner.methods.rewards import reward as reward_spec
 from o1pruner.reference_stats import reference_stats
@@ -228,9 +227,7 @@ def build_lh(
     lam = float(lam)
     if not np.isfinite(lam) or lam < 0:
         raise ValueError(f"lambda must be a finite number >= 0, got {lam}")
-    lo, hi = (float(c) for c in clip)
-    if not lo < hi:
-        raise ValueError(f"clip must be (lo, hi) with lo < hi, got {clip}")
+    lo, hi = check_clip(clip)
     if samples_per_problem < 1:
         raise ValueError(f"samples_per_problem must be >= 1, got {samples_per_problem}")
 
@@ -238,13 +235,20 @@ def build_lh(
     ref = _reference_means(df, stats)
     picked = _pick_samples(df, samples_per_problem, seed).reset_index(drop=True)
     means = ref.loc[picked["problem_id"]]
+    reward = length_harmonizing_reward(picked["num_tokens"].to_numpy(), picked["correct"].to_numpy(),
+                                       means["mean_length"].to_numpy(), means["mean_acc"].to_numpy(), lam)
+    return _weighted_table(picked, means, reward, (lo, hi))
+
+
+def _weighted_table(picked: pd.DataFrame, means: pd.DataFrame, reward: np.ndarray,
+                    clip: tuple[float, float]) -> pd.DataFrame:
+    """The off-policy trainer's table (:data:`LH_COLUMNS`) of the ``picked`` samples: their raw
+    ``reward``, clipped to ``clip``, standardised over the table into the ``weight``, with their
+    problems' reference statistics ``means`` (rows aligned with ``picked``)."""
     out = picked[_keep_problem(["problem_id", "sample_idx", "prompt", "response", "num_tokens", "correct"],
                                picked)].copy()
-    out["reward"] = length_harmonizing_reward(
-        out["num_tokens"].to_numpy(), out["correct"].to_numpy(),
-        means["mean_length"].to_numpy(), means["mean_acc"].to_numpy(), lam,
-    )
-    out["reward_clipped"] = np.clip(out["reward"].to_numpy(), lo, hi)
+    out["reward"] = np.asarray(reward, dtype=float)
+    out["reward_clipped"] = np.clip(out["reward"].to_numpy(), *clip)
     out["weight"] = standardise(out["reward_clipped"].to_numpy())
     out["ref_mean_length"] = means["mean_length"].to_numpy()
     out["ref_mean_acc"] = means["mean_acc"].to_numpy()
@@ -267,7 +271,23 @@ def lh_dataset(graded: pd.DataFrame, stats: pd.DataFrame, mcfg: dict, seed: int,
                     clip=tuple(mcfg["clip"]), seed=seed, stats=stats)
 
 
-# ---- CLI ----------------------------------------------------------------------------------
+# ---- a length reward on the off-policy trainer ---------------------------------------------
+
+def reward_params_of(reward: str, mcfg: dict, value: float | None) -> dict:
+    """The parameters of ``reward`` for one run: ``methods.<m>``'s keys of that reward, its run
+    parameter at the run's ``value`` (``kimi_weight_0.5``: 0.5)."""
+    r = reward_spec(reward)
+    params = {k: mcfg[k] for k in r.params if k in mcfg}
+    if value is not None:
+        params[r.run_param] = value
+    return params
+
+
+def check_clip(clip) -> tuple[float, float]:
+    lo, hi = (float(c) for c in clip)
+    if not lo < hi:
+        raise ValueError(f"clip must be (lo, hi) with lo < hi, got {clip}")
+    return lo, hi
 
 
 def reward_dataset(graded: pd.DataFrame, stats: pd.DataFrame, mcfg: dict, seed: int, value: float | None,
@@ -277,22 +297,10 @@ def reward_dataset(graded: pd.DataFrame, stats: pd.DataFrame, mcfg: dict, seed: 
     (:func:`o1pruner.methods.rewards.group_rewards`; the run parameter at ``value``), then the
     samples are picked, clipped and standardised as for LH; ``ref_mean_*`` are the reference
     statistics, as in LH's table."""
-    spec = method(reward)  # the method is named after its reward
-    params = {k: mcfg[k] for k in reward_spec(reward).params if k in mcfg}
-    if spec.run_param is not None and value is not None:  # the run's value (kimi_weight_0.5: 0.5)
-        params[spec.run_param] = value
-    lo, hi = (float(c) for c in mcfg["clip"])
-    if not lo < hi:
-        raise ValueError(f"clip must be (lo, hi) with lo < hi, got {mcfg['clip']}")
+    params = reward_params_of(reward, mcfg, value)
+    clip = check_clip(mcfg["clip"])
     df = _canonical(graded)
     ref = _reference_means(df, stats)
     df["reward"] = group_rewards(df, ref.reset_index(), reward, params)
     picked = _pick_samples(df, int(mcfg["samples_per_problem"]), seed).reset_index(drop=True)
-    means = ref.loc[picked["problem_id"]]
-    out = picked[_keep_problem(["problem_id", "sample_idx", "prompt", "response", "num_tokens", "correct",
-                                "reward"], picked)].copy()
-    out["reward_clipped"] = np.clip(out["reward"].to_numpy(), lo, hi)
-    out["weight"] = standardise(out["reward_clipped"].to_numpy())
-    out["ref_mean_length"] = means["mean_length"].to_numpy()
-    out["ref_mean_acc"] = means["mean_acc"].to_numpy()
-    return out[_keep_problem(LH_COLUMNS, out)].reset_index(drop=True)
+    return _weighted_table(picked, ref.loc[picked["problem_id"]], picked["reward"].to_numpy(), clip)

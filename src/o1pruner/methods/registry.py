@@ -16,6 +16,10 @@ module the config names under ``plugins:``, which the Snakefile and every job im
                     params={"lambda": {"type": "number", "default": 2}, ...},
                     data_keys=("samples_per_problem", "clip"), seeded=True, run_param="lambda"))
 
+A new length reward on both trainers is a reward (:func:`o1pruner.methods.rewards.register_reward`)
+and one call here, :func:`register_reward_methods`, which registers ``<reward>`` (off-policy) and
+``<reward>_onpolicy`` (GRPO) with config blocks made from the reward's parameters.
+
 Run names: a method without ``run_param`` has one run per model, its name (``sft``); a method
 with one names each run by that parameter's value, ``<name>_<param>_<value>`` (``lh_lambda_2``),
 optionally on a difficulty subset, ``lh_lambda_2_easy`` (Figure 4).
@@ -32,6 +36,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from o1pruner.hooks import import_object
+from o1pruner.methods import rewards
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -155,20 +160,54 @@ register(Method("dpo", "DPO", trainer="dpo", build="o1pruner.methods.datasets:dp
                 data_keys=("n_chosen",), paper=True))
 register(Method(PAPER_METHOD, "O1-Pruner", trainer="lh", build="o1pruner.methods.datasets:lh_dataset",
                 data_keys=("samples_per_problem", "clip"), seeded=True, run_param="lambda", paper=True))
-# the paper's reward optimised on-policy (TRL's GRPO) instead of off-policy on the pre-samples
-register(Method("lh_onpolicy", "O1-Pruner on-policy (GRPO)", trainer="grpo",
-                build="o1pruner.methods.onpolicy:prompt_set", data_keys=("clip",), run_param="lambda"))
 
-# ---- beyond the paper: the peers' length rewards on O1-Pruner's off-policy trainer -------------
-# (docs/methods.md). Each reward scores every pre-sample with its problem's pre-samples as the group
-# (o1pruner.methods.rewards); the LH trainer takes the clipped, standardised reward as its weight.
-_OFF_POLICY = "o1pruner.methods.datasets:reward_dataset"
-_LH_DATA = ("samples_per_problem", "clip")
-register(Method("kimi", "Kimi k1.5 reward", trainer="lh", build=_OFF_POLICY, reward="kimi",
-                data_keys=("weight",) + _LH_DATA, seeded=True, run_param="weight"))
-register(Method("arora", "Arora & Zanette reward", trainer="lh", build=_OFF_POLICY, reward="arora",
-                data_keys=("alpha",) + _LH_DATA, seeded=True, run_param="alpha"))
-register(Method("budget", "ThinkPrune budget reward", trainer="lh", build=_OFF_POLICY, reward="budget",
-                data_keys=("max_tokens",) + _LH_DATA, seeded=True, run_param="max_tokens"))
-register(Method("shorter_better", "ShorterBetter reward", trainer="lh", build=_OFF_POLICY,
-                reward="shorter_better", data_keys=("alpha", "beta") + _LH_DATA, seeded=True, run_param="beta"))
+
+# ---- beyond the paper: every length reward on both trainers (docs/methods.md) ------------------
+# A run is a reward (o1pruner.methods.rewards, its parameters and their defaults) x a trainer x
+# training settings. Off-policy, O1-Pruner's trainer: the reward scores every pre-sample with its
+# problem's pre-samples as the group, and the LH trainer takes the clipped, standardised reward as
+# its weight (PPO-clip on the pre-samples). On-policy, TRL's GRPO: the reward scores the policy's
+# own G samples of a prompt at each step. The trainer's keys (samples per problem, clip, G, ...)
+# come from the config schema ($defs.trainer_keys.<trainer>), the reward's from the reward registry.
+
+OFF_POLICY = "o1pruner.methods.datasets:reward_dataset"
+ON_POLICY = "o1pruner.methods.onpolicy:prompt_set"
+# the keys of methods.<name> each trainer's builder reads, beside the reward's own
+TRAINER_DATA_KEYS = {"lh": ("samples_per_problem", "clip"), "grpo": ("clip",)}
+ON_POLICY_SUFFIX = "_onpolicy"
+
+
+def reward_method_params(reward: str) -> dict:
+    """The JSON schema of a reward method's own keys: the reward's parameters (their defaults:
+    the reward registry's) and ``<run_param>_grid``, the values a sweep trains (``lambda_grid``)."""
+    r = rewards.reward(reward)
+    item = {k: v for k, v in r.params[r.run_param].items() if k not in ("default", "description")}
+    grid = {"type": "array", "items": item, "default": [],
+            "description": f"a sweep: one run per value of {r.run_param}"}
+    return {**r.params, f"{r.run_param}_grid": grid}
+
+
+def register_reward_methods(reward: str, off_policy: bool = True, on_policy: bool = True) -> list[Method]:
+    """Register ``reward`` on the off-policy trainer (method ``<reward>``) and on the on-policy one
+    (``<reward>_onpolicy``): the registry's way to add a reward to every table, figure and sweep."""
+    r = rewards.reward(reward)
+    params = reward_method_params(reward)
+    # what its builder reads: the reward's other parameters (the run's value gives the run parameter)
+    reads = tuple(k for k in r.params if k != r.run_param)
+    out = []
+    if off_policy:
+        out.append(register(Method(
+            reward, r.display, trainer="lh", build=OFF_POLICY, reward=reward, params=params,
+            data_keys=reads + TRAINER_DATA_KEYS["lh"], seeded=True, run_param=r.run_param)))
+    if on_policy:
+        out.append(register(Method(
+            reward + ON_POLICY_SUFFIX, f"{r.display} on-policy (GRPO)", trainer="grpo", build=ON_POLICY,
+            reward=reward, params=params, data_keys=reads + TRAINER_DATA_KEYS["grpo"],
+            run_param=r.run_param)))
+    return out
+
+
+# the paper's reward on-policy (its off-policy method is the paper's `lh` above), then the peers'
+register_reward_methods(PAPER_METHOD, off_policy=False)
+for _name in ("kimi", "arora", "budget", "shorter_better"):
+    register_reward_methods(_name)

@@ -19,7 +19,9 @@ generations of that prompt for an on-policy (GRPO) one. Notation, the same for e
 Each reward is a function ``fn(group, *, <keywords>) -> (n,) float`` with keyword-only parameters
 and no defaults: the defaults live in the registry (:data:`REWARDS`, a JSON schema per reward in
 the config schema's style; a key without a ``default`` is required), and :func:`reward_params`
-fills them. A config key that is not a Python name is mapped to the function's keyword by the
+fills them. They are the one home of these defaults: the config blocks of the methods trained on
+a reward (``methods.kimi``, ``methods.kimi_onpolicy``, ..., and ``methods.lh.lambda``) are made
+from them (:mod:`o1pruner.methods.registry`, :func:`o1pruner.config.load_schema`). A config key that is not a Python name is mapped to the function's keyword by the
 entry's ``keywords`` (``lh``: ``lambda`` -> ``lam``), in one place, :meth:`Reward.apply`.
 
 Over a whole graded table, each problem's rows being its group: :func:`group_rewards`
@@ -35,13 +37,15 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import jsonschema
 import numpy as np
-import pandas as pd
 
-from o1pruner.config import schema_default
 from o1pruner.schemas import require_columns
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # the graded-table columns a group is built from (finish_reason, when present: truncated)
 NEEDED = ["problem_id", "num_tokens", "correct"]
@@ -171,8 +175,14 @@ class Reward:
     params: dict                      # JSON schema of its keys (as Method.params); no "default": required
     source: str                       # paper and repository
     formula: str                      # one line
+    display: str                      # its label in the tables and figures
+    run_param: str                    # the key whose value names a run (kimi_weight_0.5) and is swept
     keywords: dict = field(default_factory=dict)  # a key -> the function's keyword, where they differ
     reference: bool = False           # reads L̄_ref(x), Ā_ref(x)
+
+    def __post_init__(self):
+        if self.run_param not in self.params:
+            raise ValueError(f"reward {self.name!r}: run_param {self.run_param!r} is none of its parameters")
 
     def required(self) -> list[str]:
         return [k for k, spec in self.params.items() if "default" not in spec]
@@ -240,33 +250,39 @@ def reward_params(name: str, given: dict | None) -> dict:
 
 register_reward(Reward(
     "lh", lh, keywords={"lambda": "lam"}, reference=True,
-    params={"lambda": {"type": "number", "minimum": 0, "default": schema_default("methods.lh.lambda"),
-                       "description": "λ: weight of the accuracy term (the default is methods.lh.lambda's)"}},
+    params={"lambda": {"type": "number", "minimum": 0, "default": 2,
+                       "description": "λ: weight of the accuracy term (paper: 2 Marco-o1, 5 QwQ)"}},
+    display="O1-Pruner", run_param="lambda",
     source="Luo et al., O1-Pruner (arXiv 2501.12570); StarDewXXX/O1-Pruner o1_scripts/construct_dataset.py",
     formula="L̄_ref(x)/L − 1 + λ·(c − Ā_ref(x))"))
 register_reward(Reward(
     "kimi", kimi,
-    params={"weight": {"type": "number", "minimum": 0, "default": schema_default("methods.kimi.weight"), "description": "w: weight of the length term"}},
+    params={"weight": {"type": "number", "minimum": 0, "default": 1, "description": "w: weight of the length term"}},
+    display="Kimi k1.5 reward", run_param="weight",
     source="Kimi Team, Kimi k1.5 (arXiv 2501.12599) §2.3.3; huggingface/open-r1 src/open_r1/rewards.py len_reward",
     formula="c + w·ℓ, λᵢ = 0.5 − (L − L_min)/(L_max − L_min), ℓ = λᵢ if c = 1 else min(0, λᵢ)"))
 register_reward(Reward(
     "arora", arora,
-    params={"alpha": {"type": "number", "minimum": 0, "maximum": 1, "default": schema_default("methods.arora.alpha"),
+    params={"alpha": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.1,
                       "description": "α: how much a long correct answer loses"}},
+    display="Arora & Zanette reward", run_param="alpha",
     source="Arora & Zanette, Training Language Models to Reason Efficiently (arXiv 2502.04463); "
            "Zanette-Labs/efficient-reasoning",
     formula="c·(1 − α·sigmoid((L − μ)/s)), μ, s over the group's correct samples"))
 register_reward(Reward(
     "budget", budget,
-    params={"max_tokens": {"type": "integer", "minimum": 1, "description": "L_max: the token budget"}},
+    params={"max_tokens": {"type": "integer", "minimum": 1,
+                           "description": "L_max: the token budget; no default: set it per model"}},
+    display="ThinkPrune budget reward", run_param="max_tokens",
     source="Hou et al., ThinkPrune (arXiv 2504.01296); UCSB-NLP-Chang/ThinkPrune",
     formula="c·[L ≤ L_max], a truncated sample scores 0"))
 register_reward(Reward(
     "shorter_better", shorter_better,
-    params={"alpha": {"type": "number", "minimum": 0, "default": schema_default("methods.shorter_better.alpha"),
+    params={"alpha": {"type": "number", "minimum": 0, "default": 2,
                       "description": "α: reward of a correct answer"},
-            "beta": {"type": "number", "minimum": 0, "default": schema_default("methods.shorter_better.beta"),
+            "beta": {"type": "number", "minimum": 0, "default": 0.001,
                      "description": "β: penalty per token away from L_SOL"}},
+    display="ShorterBetter reward", run_param="beta",
     source="Yi et al., ShorterBetter (arXiv 2504.21370); JingyangYi/ShorterBetter",
     formula="α·c − β·|L − L_SOL|, L_SOL the shortest correct L of the group, else its mean L"))
 

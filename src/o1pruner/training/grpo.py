@@ -1,4 +1,4 @@
-"""O1-Pruner's reward trained on-policy: TRL's ``GRPOTrainer`` scored by our grader and a group reward.
+"""A length reward trained on-policy: TRL's ``GRPOTrainer`` scored by our grader and a group reward.
 
     trainer = GRPOTrainer(model=policy, args=GRPOConfig(output_dir=..., num_generations=4,
                           max_completion_length=384, grading={"timeout": 5}),
@@ -6,9 +6,11 @@
     trainer.train()
 
 The training table is a prompt set (:func:`o1pruner.methods.onpolicy.prompt_set`: prompt, gold,
-problem_id, the reference statistics, the group reward's name and parameters). Each step TRL samples
-``num_generations`` (G) completions per prompt from the policy, :class:`GroupRewardFunction` scores
-them and TRL turns the rewards into group-relative advantages (reward − group mean, over the group
+problem_id, the reference statistics, the reward's name, parameters and clip). Each step TRL samples
+``num_generations`` (G) completions per prompt from the policy, :class:`GroupRewardFunction` grades
+them, scores each prompt's G completions as one group with the reward
+(:data:`o1pruner.methods.rewards.REWARDS`; a completion cut at ``max_completion_length`` is
+truncated, which the budget reward scores 0) and TRL turns the rewards into group-relative advantages (reward − group mean, over the group
 std with ``scale_rewards: group``) for its clipped policy-gradient loss.
 
 Generation: transformers' ``generate`` on CPU; on CUDA vLLM in colocate mode (``use_vllm=True,
@@ -42,7 +44,7 @@ import trl
 
 from o1pruner.generation.engines import encode_prompts
 from o1pruner.grading.grader import Grader
-from o1pruner.methods.onpolicy import group_reward
+from o1pruner.methods.rewards import Group, reward, reward_params
 from o1pruner.training import distributed
 from o1pruner.training.optimizers import OptimizerArguments, OptimizerMixin
 
@@ -78,31 +80,42 @@ def completion_lengths(completion_ids: list[list[int]], eos_token_ids: list[int]
     return np.array([len(ids) - (1 if ids and ids[-1] in eos else 0) for ids in completion_ids], dtype=np.int64)
 
 
+def completion_truncated(completion_ids: list[list[int]], eos_token_ids: list[int]) -> np.ndarray:
+    """Whether each completion was cut at the length limit: it did not end with an EOS."""
+    eos = set(eos_token_ids)
+    return np.array([not (ids and ids[-1] in eos) for ids in completion_ids], dtype=bool)
+
+
 def score_groups(records: list[dict], num_generations: int) -> np.ndarray:
     """Rewards of every record, groups = consecutive blocks of ``num_generations`` (TRL's layout).
 
-    A record: ``problem_id, num_tokens, correct, ref_mean_length, ref_mean_acc, group_reward,
-    reward_params`` (a JSON object of the reward's keyword arguments).
+    A record: ``problem_id, num_tokens, correct, truncated, ref_mean_length, ref_mean_acc,
+    group_reward`` (a reward's name), ``reward_params`` (its parameters as a JSON object) and
+    ``reward_clip`` ([lo, hi] or None).
     """
     if len(records) % num_generations:
         raise ValueError(f"{len(records)} samples are not whole groups of {num_generations}")
     out = np.empty(len(records), dtype=np.float64)
     params_of: dict[str, dict] = {}
     for start in range(0, len(records), num_generations):
-        group = records[start:start + num_generations]
-        ids = {r["problem_id"] for r in group}
+        block = records[start:start + num_generations]
+        ids = {r["problem_id"] for r in block}
         if len(ids) != 1:
             raise RuntimeError(f"samples {start}..{start + num_generations - 1} of the gathered batch are one "
                                f"group to TRL but belong to problems {sorted(map(str, ids))}: the layout "
                                "the group gather relies on (o1pruner.training.grpo) no longer holds")
-        first = group[0]
+        first = block[0]
         spec = first["reward_params"]
-        params = params_of.setdefault(spec, json.loads(spec))
-        rewards = group_reward(first["group_reward"])(
-            np.array([r["num_tokens"] for r in group], dtype=np.int64),
-            np.array([r["correct"] for r in group], dtype=bool),
-            float(first["ref_mean_length"]), float(first["ref_mean_acc"]), **params)
-        out[start:start + num_generations] = np.asarray(rewards, dtype=np.float64)
+        if spec not in params_of:  # defaults filled, checked once per spec
+            params_of[spec] = reward_params(first["group_reward"], json.loads(spec))
+        params = params_of[spec]
+        group = Group(np.array([r["num_tokens"] for r in block], dtype=np.int64),
+                      np.array([r["correct"] for r in block], dtype=bool),
+                      np.array([r.get("truncated", False) for r in block], dtype=bool),
+                      float(first["ref_mean_length"]), float(first["ref_mean_acc"]))
+        rewards = np.asarray(reward(first["group_reward"]).apply(group, params), dtype=np.float64)
+        clip = first.get("reward_clip")
+        out[start:start + num_generations] = rewards if clip is None else np.clip(rewards, *map(float, clip))
     return out
 
 
@@ -141,16 +154,20 @@ class GroupRewardFunction:
 
     def __call__(self, prompts: list, completions: list, completion_ids: list[list[int]], problem_id: list,
                  gold: list, ref_mean_length: list, ref_mean_acc: list, group_reward: list,
-                 reward_params: list, log_metric=None, **_: Any) -> list[float]:
+                 reward_params: list, reward_clip: list | None = None, log_metric=None, **_: Any) -> list[float]:
         if self.grader is None:
             self.grader = Grader(**self.grading)
         texts = [c if isinstance(c, str) else c[-1]["content"] for c in completions]
         graded = self.grader.grade_many(texts, gold, [p if isinstance(p, str) else None for p in prompts])
         lengths = completion_lengths(completion_ids, self.eos_token_ids)
-        mine = [{"problem_id": str(pid), "num_tokens": int(n), "correct": bool(ok), "ref_mean_length": float(lm),
-                 "ref_mean_acc": float(la), "group_reward": str(name), "reward_params": str(params)}
-                for pid, n, (_, ok), lm, la, name, params in zip(problem_id, lengths, graded, ref_mean_length,
-                                                                  ref_mean_acc, group_reward, reward_params)]
+        cut = completion_truncated(completion_ids, self.eos_token_ids)
+        clips = reward_clip if reward_clip is not None else [None] * len(lengths)
+        mine = [{"problem_id": str(pid), "num_tokens": int(n), "correct": bool(ok), "truncated": bool(t),
+                 "ref_mean_length": float(lm), "ref_mean_acc": float(la), "group_reward": str(name),
+                 "reward_params": str(params), "reward_clip": None if c is None else [float(v) for v in c]}
+                for pid, n, (_, ok), t, lm, la, name, params, c in zip(
+                    problem_id, lengths, graded, cut, ref_mean_length, ref_mean_acc, group_reward,
+                    reward_params, clips)]
         records, start = gather_records(mine)
         rewards = score_groups(records, self.num_generations)
         if log_metric is not None:  # the whole batch's: every process logs the same value

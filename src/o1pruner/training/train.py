@@ -234,7 +234,8 @@ TRAINERS: dict[str, Trainer] = {
         data=_lh_data,
         panels=(("lh_ratio", "mean ratio π/π_ref (lh_ratio)"), ("lh_clip_frac", "clip fraction (lh_clip_frac)"))),
     "grpo": Trainer(
-        columns=("problem_id", "prompt", "gold", "ref_mean_length", "ref_mean_acc", "group_reward", "reward_params"),
+        columns=("problem_id", "prompt", "gold", "ref_mean_length", "ref_mean_acc", "group_reward", "reward_params",
+                 "reward_clip"),
         config="o1pruner.training.grpo:GRPOConfig", trainer="o1pruner.training.grpo:GRPOTrainer",
         reads=("num_generations", "max_completion_length", "temperature", "top_p", "epsilon", "beta",
                "loss_type", "scale_rewards", "generation", "vllm_gpu_memory_utilization"),
