@@ -60,6 +60,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "figure2": ("o1pruner.reporting.commands", "cli_figure2", "Figure 2: draw the workflow's rule graph"),
     "figure3": ("o1pruner.reporting.commands", "cli_figure3", "Figure 3: inference time per method"),
     "figure4": ("o1pruner.reporting.commands", "cli_figure4", "Figure 4: LH on difficulty subsets"),
+    "compare-trainers": ("o1pruner.reporting.commands", "cli_compare_trainers",
+                         "a reward on-policy against off-policy: paired differences of accuracy and length"),
     "pareto": ("o1pruner.reporting.commands", "cli_pareto",
                "Figure 5 and its table: accuracy against mean length of every run, the Pareto front"),
 }

@@ -317,6 +317,17 @@ def test_gpu_presets_pass_check_plan_with_the_real_shapes(name, tmp_path, capsys
     assert not trained
 
 
+@pytest.mark.parametrize("name", ["r1_distill_1.5b.yaml", "qwen3.yaml"])
+def test_thinking_presets_on_policy_starting_points_pass_check_plan(name):
+    """The presets' lh_onpolicy blocks, evaluated: the GRPO job fits and its colocated vLLM engine
+    holds every sequence of a generation batch (no preemption warning)."""
+    cfg = preset(name)
+    cfg["evaluation"]["methods"] = cfg["evaluation"]["methods"] + ["lh_onpolicy"]
+    findings = [f for f in check(validate(cfg)) if f.stage == "train"]
+    assert not findings, [f.message for f in findings]
+    assert cfg["methods"]["lh_onpolicy"]["max_completion_length"] == cfg["evaluation"]["max_tokens"]
+
+
 def test_r1_distill_dpo_estimate_has_no_full_logits_term():
     # issue 21: with a [tokens, vocab] logits term (10 bytes each) DPO at 2 x 17,408 tokens and
     # 151,936 entries alone was 49.3 GiB, and the plan refused this preset

@@ -15,7 +15,7 @@ import pytest
 
 from o1pruner import cli
 from o1pruner.config import load
-from o1pruner.reporting import length_disharmony, pareto, results_page, tables
+from o1pruner.reporting import length_disharmony, pareto, results_page, tables, trainers
 from o1pruner.toy import anatomy
 from tests.conftest import REPO
 
@@ -59,6 +59,15 @@ def _write_run(results: Path) -> None:
                            + _aes_rows("lh", (-3.0, -5.0, -1.0), 0.0, length=60.0)
                            + _aes_rows("lh", (1.0, -1.0, 3.0), 2.0, length=80.0))
     pareto.write_pareto_table(pareto.pareto_table(aes_all), results / "tables" / "pareto")
+    # .test evaluates lh and lh_onpolicy: the on- against off-policy table; on-policy right on one more
+    # problem of four and 10 tokens shorter on each
+    off = pd.DataFrame({"problem_id": list("abcd"), "correct": [True, True, False, False], "num_tokens": [50] * 4})
+    on = off.assign(correct=[True, True, True, False], num_tokens=40)
+    evals = {("toy", run, "toy_easy"): rows for run, rows in (("lh_lambda_2", off), ("lh_onpolicy_lambda_2", on))}
+    table = trainers.compare(evals, [("toy", "lh_lambda_2", "lh_onpolicy_lambda_2")], ["toy_easy"], n_boot=200)
+    table = pd.concat([table, table.assign(dataset="AVERAGE")], ignore_index=True)  # one set: its own average
+    table.to_csv(results / "tables" / "trainers.csv", index=False)
+    (results / "tables" / "trainers.md").write_text(trainers.markdown(table))
     per_problem = pd.DataFrame({"problem_id": ["a", "a", "b", "b"], "interval": [1, 2, 1, 2],
                                 "accuracy": [1.0, 0.5, 0.5, 0.0], "mean_length": [10.0, 20.0, 12.0, 24.0]})
     tables.write_report_table(length_disharmony.table1(per_problem), results / "tables" / "table1_toy")
@@ -94,12 +103,14 @@ def run(tmp_path) -> Path:
 def test_page_assembles_the_runs_own_tables(run, config):
     page = results_page.render(run, config, [TEST_CONFIG])
     assert page.startswith(f"# Results: {TEST_CONFIG}\n")
-    for name in ("table1_toy.md", "table2.md", "table3.md", "pruning_anatomy.md", "toy_reflection_toy.md"):
+    for name in ("table1_toy.md", "table2.md", "table3.md", "trainers.md", "pruning_anatomy.md",
+                 "toy_reflection_toy.md"):
         assert (run / "tables" / name).read_text() in page, name  # verbatim, not recomputed
     headings = [line for line in page.splitlines() if line.startswith("## ")]
-    assert headings == ["## Where the run happened", "## Run time", "## Table 1: length disharmony (toy)",
+    assert headings == ["## Where the run happened", "## Run time", "## In short", "## Table 1: length disharmony (toy)",
                         "## Table 2: main results", "## Table 3: ablation on λ", "## Which differences hold",
-                        "## Pareto front", "## Pruning anatomy", "## Does the reflection pay? (toy)"]
+                        "## Pareto front", "## One reward, two trainers: on-policy against off-policy",
+                        "## Pruning anatomy", "## Does the reflection pay? (toy)"]
     assert "| CPU | Test CPU 9000 |" in page and "recorded by the run" in page
     assert "| recorded | 2026-01-02 03:04 UTC |" in page
     assert results_page.render(run, config, [TEST_CONFIG]) == page  # no clock, no randomness
@@ -128,6 +139,21 @@ def test_pareto_section_lists_the_front_shortest_first(run, config):
     # intervals, which all overlap
     for dataset in ("toy_easy", "AVERAGE"):
         assert (f"| toy | {dataset} | O1-Pruner (λ=0), O1-Pruner (λ=2), SFT | 4 | none |") in section
+
+
+def test_in_short_says_what_is_on_the_front_and_what_the_trainers_change(run, config):
+    page = results_page.render(run, config, [TEST_CONFIG])
+    section = page.split("## In short")[1].split("\n## ")[0]
+    # the AVERAGE cells of the Pareto table, shortest first, with their intervals
+    assert ("- **toy, average over the evaluation sets:** 3 of 4 runs are on the accuracy–length front "
+            "(shortest first): O1-Pruner (λ=0): 77.0 [70.0, 90.0] % at 60 [50, 70] tokens; "
+            "O1-Pruner (λ=2): 81.0 [70.0, 90.0] % at 80 [70, 90] tokens; SFT: 85.0 [70.0, 90.0] % at "
+            "120 [110, 130] tokens.") in section
+    assert "- **toy:** 0 of the 1 dominated runs are dominated beyond the intervals." in section
+    # on-policy: +25 points (one problem of four: not beyond the noise of 4 problems), 10 tokens shorter
+    line = next(ln for ln in section.splitlines() if ln.startswith("- **lh on-policy"))
+    assert "accuracy 50.0 → 75.0 %, +25.0 [" in line and "(within the noise)" in line
+    assert "length 50.0 → 40.0 tokens, -10.0 [-10.0, -10.0] (holds)." in line
 
 
 def test_run_time_sums_shards_in_pipeline_order(run):

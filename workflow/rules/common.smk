@@ -15,6 +15,7 @@ from o1pruner.config import load_yaml as _check_config_file  # noqa: E402
 from o1pruner.config import validate as _validate_config  # noqa: E402
 from o1pruner.methods import registry  # noqa: E402
 from o1pruner.reporting.results_page import page_inputs  # noqa: E402
+from o1pruner.reporting.trainers import trainer_pairs  # noqa: E402
 
 # Each file alone: a key written twice (Snakemake's YAML loader keeps the last one silently).
 for _f in workflow.configfiles:
@@ -330,6 +331,12 @@ def pareto_runs(model):
     return list(dict.fromkeys(runs))
 
 
+def trainer_pair_runs(model):
+    """(off-policy run, on-policy run) of each reward evaluated on both trainers (lh_lambda_2,
+    lh_onpolicy_lambda_2): the on-policy against off-policy table."""
+    return [(run_of(model, off), run_of(model, on)) for off, on in trainer_pairs(config["evaluation"]["methods"])]
+
+
 def _pareto_metrics(wc=None):
     return [p for m in MODELS for run in pareto_runs(m) for p in eval_metrics(m, run)]
 
@@ -401,6 +408,8 @@ def report_targets():
     training diagnostics, ours-vs-paper, and the results page."""
     targets = [f"{RESULTS}/tables/length_by_difficulty.csv", f"{RESULTS}/figures/length_by_difficulty.png"]
     targets += [f"{RESULTS}/tables/pareto.csv", f"{RESULTS}/figures/figure5.png"]
+    if any(trainer_pair_runs(m) for m in MODELS):
+        targets.append(f"{RESULTS}/tables/trainers.csv")
     targets += [f"{RESULTS}/figures/training_{m}_{r}.png" for m in MODELS for r in trained_runs(m)]
     if REPORT["compare_to_paper"]:
         targets.append(f"{RESULTS}/tables/table2_vs_paper.md")

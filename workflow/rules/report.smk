@@ -150,6 +150,35 @@ rule pareto:
         "--datasets {params.datasets} > {log} 2>&1"
 
 
+rule compare_trainers:
+    input:
+        [
+            f"{RESULTS}/{m}/eval/{run}/{d}.parquet"
+            for m in MODELS
+            for pair in trainer_pair_runs(m)
+            for run in pair
+            for d in config["eval_datasets"]
+        ],
+    output:
+        report(
+            multiext(f"{RESULTS}/tables/trainers", ".csv", ".md"),
+            caption="../report/trainers.rst",
+            category="Tables",
+        ),
+    log:
+        f"{RESULTS}/logs/compare_trainers.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        pairs=" ".join(f"--pair {m} {off} {on}" for m in MODELS for off, on in trainer_pair_runs(m)),
+        datasets=" ".join(config["eval_datasets"]),
+        stem=lambda wc, output: output[0].rsplit(".", 1)[0],
+        boot=bootstrap_args(),
+    shell:
+        "o1pruner compare-trainers {params.pairs} --evals-root {RESULTS} --datasets {params.datasets} "
+        "--output {params.stem} {params.boot} > {log} 2>&1"
+
+
 rule figure2_rulegraph:
     output:
         dot=f"{RESULTS}/figures/figure2_rulegraph.dot",
@@ -266,7 +295,7 @@ rule pruning_anatomy:
         [
             f"{RESULTS}/{m}/eval/{run}/{d}.parquet"
             for m in toy_models()
-            for run in table2_runs(m)
+            for run in pareto_runs(m)
             for d in config["eval_datasets"]
         ],
     output:

@@ -132,6 +132,27 @@ def bootstrap_group(runs: Mapping[tuple, pd.DataFrame], n_boot: int, rng: np.ran
             for i, k in enumerate(keys)}
 
 
+def paired_difference(a: pd.DataFrame, b: pd.DataFrame, n_boot: int, rng: np.random.Generator,
+                      where: str = "") -> dict[str, np.ndarray]:
+    """Replicates of run ``b`` minus run ``a`` on the same resampled problems (``a``'s): ``acc_diff``
+    (points) and ``length_diff`` (tokens), each (B,). Neither run is a baseline: the draw is the
+    one :func:`bootstrap_group` makes, for any two runs evaluated on the same problems."""
+    problems = pd.Index(pd.unique(a["problem_id"]))
+    if len(problems) == 0:
+        raise ValueError(f"paired difference {where}: the first run has no evaluation rows")
+    sums = np.stack([per_problem(a, problems, f"paired difference {where} (first run)"),
+                     per_problem(b, problems, f"paired difference {where} (second run)")])
+    counts = counts_from_indices(draw_indices(rng, len(problems), n_boot), len(problems))
+    acc, length = replicate_metrics(sums, counts)
+    return {"acc_diff": acc[:, 1] - acc[:, 0], "length_diff": length[:, 1] - length[:, 0]}
+
+
+def interval(x: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The percentile interval of replicates ``x`` (B,)."""
+    lo, hi = _interval(x, confidence)
+    return float(lo), float(hi)
+
+
 def bootstrap_cells(samples: Mapping[tuple, pd.DataFrame], n_boot: int = 1000, seed: int = 0,
                     confidence: float = 0.95, alpha: float = 1.0, beta: float = 3.0,
                     gamma: float = 5.0, variant: str = "paper") -> pd.DataFrame:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from o1pruner.config import load
-from o1pruner.io import read_records, read_table, write_parquet, write_text
-from o1pruner.reporting import diagnostics, difficulty
+from o1pruner.io import read_records, read_table, write_parquet, write_table, write_text
+from o1pruner.reporting import diagnostics, difficulty, trainers
 from o1pruner.reporting.diagnostics import find_log, run_method
 from o1pruner.reporting.difficulty import (
     easy_hard_intervals,
@@ -166,6 +166,29 @@ def cli_pareto(argv: list[str]) -> int:
     write_pareto_table(table, args.table, "Pareto front: accuracy against mean length" if args.html else None)
     figure5(table, args.figure)
     print(front_summary(table).to_string(index=False))
+    return 0
+
+
+def cli_compare_trainers(argv: list[str]) -> int:
+    """``o1pruner compare-trainers --pair MODEL OFF_RUN ON_RUN ... --evals-root RESULTS --datasets ...
+    --output STEM``"""
+    ap = argparse.ArgumentParser(prog="o1pruner compare-trainers", description=trainers.__doc__.split("\n\n")[0])
+    ap.add_argument("--pair", nargs=3, action="append", required=True, metavar=("MODEL", "OFF_RUN", "ON_RUN"),
+                    help="a reward's off-policy and on-policy runs of one model; repeat per reward")
+    ap.add_argument("--evals-root", required=True, type=Path, help="the results folder (<model>/eval/<run>/...)")
+    ap.add_argument("--datasets", nargs="+", required=True, help="evaluation sets, in table order")
+    ap.add_argument("--output", required=True, type=Path, help="stem: writes .csv and .md")
+    ap.add_argument("--bootstrap-samples", type=int, default=1000)
+    ap.add_argument("--bootstrap-seed", type=int, default=0)
+    ap.add_argument("--confidence", type=float, default=0.95)
+    args = ap.parse_args(argv)
+    evals = {(m, run, d): read_table(trainers.eval_path(args.evals_root, m, run, d))
+             for m, off, on in args.pair for run in (off, on) for d in args.datasets}
+    table = trainers.compare(evals, [tuple(p) for p in args.pair], args.datasets, args.bootstrap_samples,
+                             args.bootstrap_seed, args.confidence)
+    write_table(table, f"{args.output}.csv")
+    write_text(trainers.markdown(table, args.confidence), f"{args.output}.md")
+    print(table.to_string(index=False))
     return 0
 
 

@@ -186,7 +186,7 @@ def front_summary(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _with_interval(fmt: str, row: pd.Series, col: str) -> str:
+def with_interval(fmt: str, row: pd.Series, col: str) -> str:
     text = fmt.format(row[col])
     lo, hi = row.get(f"{col}_lo"), row.get(f"{col}_hi")
     if lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
@@ -210,7 +210,7 @@ def pareto_markdown(table: pd.DataFrame) -> str:
             beyond = set(filter(None, str(row["dominated_beyond_by"]).split("; "))) if intervals else set()
             by = [f"{name}*" if name in beyond else name
                   for name in filter(None, str(row["dominated_by"]).split("; "))]
-            cells = [row["label"], *(_with_interval(FORMATS[c], row, c) for c in AXES),
+            cells = [row["label"], *(with_interval(FORMATS[c], row, c) for c in AXES),
                      "yes" if row["on_front"] else "", ", ".join(by)]
             lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
         parts.append("\n".join(lines) + "\n")

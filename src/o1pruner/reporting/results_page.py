@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING
 
 from o1pruner.evaluation.aes import AVERAGE
 from o1pruner.methods import registry
-from o1pruner.reporting.pareto import front_summary
+from o1pruner.reporting.pareto import FORMATS, front_summary, with_interval
 from o1pruner.reporting.tables import display_method, excludes_zero, has_intervals
+from o1pruner.reporting.trainers import trainer_pairs
 
 if TYPE_CHECKING:  # pandas is imported where used: the Snakefile imports page_inputs at parse time
     import pandas as pd
@@ -130,6 +131,8 @@ def page_inputs(config: dict, results: str | Path) -> dict[str, list[Path]]:
     if config["methods"][paper.name][f"{paper.run_param}_grid"]:  # Table 3: the paper method's grid
         out["table3"] = [tables / "table3.md", r / "metrics" / "table3_aes.csv"]
     out["pareto"] = [tables / "pareto.csv"]
+    if trainer_pairs(config["evaluation"]["methods"]):  # a reward on both trainers
+        out["trainers"] = [tables / "trainers.md", tables / "trainers.csv"]
     toys = toy_models(config)
     if toys:
         out["anatomy"] = [tables / "pruning_anatomy.md"]
@@ -184,6 +187,37 @@ def differences(aes: pd.DataFrame, only_dataset: str | None = None) -> pd.DataFr
                          "value [interval]": _interval_text(fmt, float(row[col]), lo, hi),
                          "holds": "yes" if excludes_zero(lo, hi) else "no"})
     return pd.DataFrame(rows, columns=["model", "method", "dataset", "difference", "value [interval]", "holds"])
+
+
+def _holds_text(lo: float, hi: float) -> str:
+    return "holds" if excludes_zero(lo, hi) else "within the noise"
+
+
+def in_short(pareto: pd.DataFrame, trainers: pd.DataFrame | None = None) -> str:
+    """Generated sentences over the AVERAGE cells: which runs are on the accuracy-length front
+    (with their intervals), which are dominated beyond the intervals, and each reward's on-policy
+    run against its off-policy one (the paired differences and whether they hold)."""
+    lines = []
+    for model, g in pareto[pareto["dataset"] == AVERAGE].groupby("model", sort=False):
+        front = g[g["on_front"].astype(bool)].sort_values("length", kind="stable")
+        points = "; ".join(f"{r['label']}: {with_interval(FORMATS['acc'], r, 'acc')} % at "
+                           f"{with_interval(FORMATS['length'], r, 'length')} tokens" for _, r in front.iterrows())
+        lines.append(f"- **{model}, average over the evaluation sets:** {len(front)} of {len(g)} runs are on the "
+                     f"accuracy–length front (shortest first): {points}.")
+        if "dominated_beyond_intervals" in g.columns:
+            beyond = g[g["dominated_beyond_intervals"].astype(bool)]["label"].tolist()
+            lines.append(f"- **{model}:** {len(beyond)} of the {len(g) - len(front)} dominated runs are dominated "
+                         "beyond the intervals" + (f" ({', '.join(beyond)})." if beyond else "."))
+    if trainers is not None:
+        for _, r in trainers[trainers["dataset"] == AVERAGE].iterrows():
+            lines.append(
+                f"- **{r['reward']} on-policy against off-policy ({r['model']}, average):** accuracy "
+                f"{r['acc_off']:.1f} → {r['acc_on']:.1f} %, {r['acc_diff']:+.1f} [{r['acc_diff_lo']:+.1f}, "
+                f"{r['acc_diff_hi']:+.1f}] points ({_holds_text(r['acc_diff_lo'], r['acc_diff_hi'])}); length "
+                f"{r['length_off']:.1f} → {r['length_on']:.1f} tokens, {r['length_diff']:+.1f} "
+                f"[{r['length_diff_lo']:+.1f}, {r['length_diff_hi']:+.1f}] "
+                f"({_holds_text(r['length_diff_lo'], r['length_diff_hi'])}).")
+    return "\n".join(lines) + "\n"
 
 
 REFLECTION_DIFFERENCE = "more_minus_fewer"
@@ -299,6 +333,9 @@ def run_time_section(results: Path) -> str:
 
 
 CAPTIONS = {
+    "in_short": ("In short",
+                 "Sentences generated from the tables below (AVERAGE cells; [lo, hi]: {conf} paired-bootstrap "
+                 "intervals over problems)."),
     "table1": ("Table 1: length disharmony ({model})",
                "Each training problem's pre-samples sorted by length and cut into equal-count intervals "
                "(shortest first): accuracy (%) and mean length (tokens) per interval, averaged over problems."),
@@ -316,9 +353,13 @@ CAPTIONS = {
                "the longest, out of every evaluated run (Table 2's and each λ of the grid); last column: the "
                "runs whose dominance holds beyond the {conf} intervals. Every run's numbers: "
                "`tables/pareto.md`, Figure 5: `figures/figure5.png`."),
+    "trainers": ("One reward, two trainers: on-policy against off-policy",
+                 "For each reward evaluated on both trainers (O1-Pruner's off-policy PPO-clip on the "
+                 "pre-samples, and GRPO on the policy's own samples), the on-policy run's accuracy and length "
+                 "against the off-policy run's on the same problems, with {conf} paired-bootstrap intervals."),
     "anatomy": ("Pruning anatomy",
-                "Re-checks, corrections and wrong work lines per greedy response, per method and evaluation "
-                "set; redundant_removed_pct and corrections_kept_pct are against the Baseline on the same set."),
+                "Where each run prunes: re-checks, corrections and wrong work lines per greedy response, per "
+                "run (every run of the Pareto front's) and evaluation set; redundant_removed_pct and corrections_kept_pct are against the Baseline on the same set."),
     "reflection": ("Does the reflection pay? ({model})",
                    "The reference model's pre-samples per level group, each statistic point [95 % interval] "
                    "over problems: accuracy, more minus fewer re-checks than the problem's median (paired "
@@ -350,6 +391,8 @@ def render(results: str | Path, config: dict, config_names: list[str]) -> str:
              "Generated from the run's files by `o1pruner results-page` (`make results-page`); "
              "no number on this page is typed by hand.", "",
              machine_section(results), run_time_section(results)]
+    trainer_table = pd.read_csv(inputs["trainers"][1]) if "trainers" in inputs else None
+    parts.append(_titled("in_short", conf, in_short(pd.read_csv(inputs["pareto"][0]), trainer_table)))
     for path in inputs.get("table1", []):
         parts.append(_titled("table1", conf, path.read_text(), model=_model_of(path, "table1_")))
     table2_md, table2_aes = inputs["table2"]
@@ -361,6 +404,8 @@ def render(results: str | Path, config: dict, config_names: list[str]) -> str:
         diffs.append(differences(pd.read_csv(table3_aes), only_dataset=AVERAGE))
     parts.append(_titled("differences", conf, markdown_table(pd.concat(diffs))))
     parts.append(_titled("pareto", conf, markdown_table(front_summary(pd.read_csv(inputs["pareto"][0])))))
+    if "trainers" in inputs:
+        parts.append(_titled("trainers", conf, inputs["trainers"][0].read_text()))
     if "anatomy" in inputs:
         parts.append(_titled("anatomy", conf, inputs["anatomy"][0].read_text()))
         for md in (p for p in inputs["reflection"] if p.suffix == ".md"):
