@@ -230,6 +230,10 @@ def validate(config: dict) -> dict:
             registry.load_plugins(plugins)
     except (ImportError, ValueError) as e:
         raise ConfigError(f"plugins: {e}") from None
+    try:  # the runs the config defines as a reward x a trainer (methods.<name>: {reward, trainer})
+        registry.define_methods(config.get("methods") if isinstance(config.get("methods"), dict) else None)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     schema = load_schema()
     config = fill_defaults(copy.deepcopy(config), schema)
     errors = _schema_errors(config, schema)

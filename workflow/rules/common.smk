@@ -28,6 +28,8 @@ config.clear()
 config.update(_validated)
 # every job imports the same plugins, so its `o1pruner` command knows the methods this run has
 os.environ[registry.PLUGINS_ENV] = ",".join(config["plugins"])
+# ... and the runs the config defines as a reward x a trainer (methods.<name>: {reward, trainer})
+os.environ[registry.METHODS_ENV] = json.dumps(registry.definitions(config["methods"]))
 
 # Pre-flight (o1pruner check-plan): a GPU job that cannot start (TP vs heads, memory, max_tokens vs
 # max_model_len) stops the run here, not hours later in the queue; warnings are printed.

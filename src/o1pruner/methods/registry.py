@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import json
 import os
 import re
 from collections.abc import Callable
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 PAPER_METHOD = "lh"
 # modules that register more methods, comma-separated (the Snakefile sets it from `plugins:`)
 PLUGINS_ENV = "O1PRUNER_PLUGINS"
+# the runs a config defines as a reward x a trainer, as JSON (the Snakefile sets it from `methods:`)
+METHODS_ENV = "O1PRUNER_METHODS"
 NUMBER = r"[0-9]+(?:\.[0-9]+)?"
 SPLIT = r"[A-Za-z][A-Za-z0-9]*"
 
@@ -91,10 +94,13 @@ def register(method: Method) -> Method:
 
 
 def load_plugins(modules: list[str] | None = None) -> None:
-    """Import the modules that register more methods: ``modules``, else ``$O1PRUNER_PLUGINS``."""
+    """Import the modules that register more methods: ``modules``, else ``$O1PRUNER_PLUGINS``; then
+    (``modules`` None) register the runs the workflow's config defines (``$O1PRUNER_METHODS``)."""
     names = modules if modules is not None else os.environ.get(PLUGINS_ENV, "").split(",")
     for name in filter(None, (n.strip() for n in names)):
         importlib.import_module(name)
+    if modules is None and os.environ.get(METHODS_ENV):
+        define_methods(json.loads(os.environ[METHODS_ENV]))
 
 
 def builder(m: Method) -> Builder:
@@ -187,23 +193,72 @@ def reward_method_params(reward: str) -> dict:
     return {**r.params, f"{r.run_param}_grid": grid}
 
 
+# a trainer of reward methods -> how its runs are labelled
+TRAINER_LABELS = {"lh": "off-policy", "grpo": "on-policy (GRPO)"}
+
+
+def reward_method(name: str, reward: str, trainer: str, display: str | None = None,
+                  params: dict | None = None) -> Method:
+    """The method that trains ``reward`` on ``trainer`` (``lh``: O1-Pruner's off-policy trainer;
+    ``grpo``: on-policy), named ``name``; its config keys: the reward's and its grid (and ``params``)."""
+    if trainer not in TRAINER_LABELS:
+        raise ValueError(f"method {name!r}: trainer must be one of {', '.join(TRAINER_LABELS)}, got {trainer!r}")
+    r = rewards.reward(reward)
+    # what its builder reads: the reward's other parameters (the run's value gives the run parameter)
+    reads = tuple(k for k in r.params if k != r.run_param) + TRAINER_DATA_KEYS[trainer]
+    return Method(name, display or f"{r.display} {TRAINER_LABELS[trainer]}", trainer=trainer,
+                  build=OFF_POLICY if trainer == "lh" else ON_POLICY, reward=reward,
+                  params={**reward_method_params(reward), **(params or {})}, data_keys=reads,
+                  seeded=trainer == "lh", run_param=r.run_param)
+
+
 def register_reward_methods(reward: str, off_policy: bool = True, on_policy: bool = True) -> list[Method]:
     """Register ``reward`` on the off-policy trainer (method ``<reward>``) and on the on-policy one
     (``<reward>_onpolicy``): the registry's way to add a reward to every table, figure and sweep."""
-    r = rewards.reward(reward)
-    params = reward_method_params(reward)
-    # what its builder reads: the reward's other parameters (the run's value gives the run parameter)
-    reads = tuple(k for k in r.params if k != r.run_param)
+    display = rewards.reward(reward).display
     out = []
     if off_policy:
-        out.append(register(Method(
-            reward, r.display, trainer="lh", build=OFF_POLICY, reward=reward, params=params,
-            data_keys=reads + TRAINER_DATA_KEYS["lh"], seeded=True, run_param=r.run_param)))
+        out.append(register(reward_method(reward, reward, "lh", display)))
     if on_policy:
-        out.append(register(Method(
-            reward + ON_POLICY_SUFFIX, f"{r.display} on-policy (GRPO)", trainer="grpo", build=ON_POLICY,
-            reward=reward, params=params, data_keys=reads + TRAINER_DATA_KEYS["grpo"],
-            run_param=r.run_param)))
+        out.append(register(reward_method(reward + ON_POLICY_SUFFIX, reward, "grpo", f"{display} on-policy (GRPO)")))
+    return out
+
+
+DEFINITION_KEYS = ("reward", "trainer", "display")
+
+
+def definitions(blocks: dict | None) -> dict[str, dict]:
+    """The runs a config defines: each ``methods.<name>`` block with a ``reward`` key, as
+    ``{name: {"reward", "trainer"[, "display"]}}`` (the keys :func:`define_methods` reads)."""
+    return {name: {k: block[k] for k in DEFINITION_KEYS if k in block}
+            for name, block in (blocks or {}).items() if isinstance(block, dict) and "reward" in block}
+
+
+def define_methods(blocks: dict | None) -> list[Method]:
+    """Register the runs a config defines as data: a ``methods.<name>`` block with ``reward`` (a
+    reward of :data:`o1pruner.methods.rewards.REWARDS`) and ``trainer`` (``lh``: off-policy, ``grpo``:
+    on-policy), and optionally ``display``, becomes method ``<name>``, with the reward's parameters,
+    its grid and the trainer's keys in its block, like the registered reward methods::
+
+        methods:
+          kimi_g8: {reward: kimi, trainer: grpo, weight: 0.5, num_generations: 8}
+
+    A ValueError names the block's key that is wrong."""
+    out = []
+    for name, spec in definitions(blocks).items():
+        if name in METHODS and "trainer" not in (METHODS[name].params or {}):
+            raise ValueError(f"methods.{name}: {name!r} is a registered method; a run defined in the config "
+                             "(reward, trainer) needs a new name")
+        if not isinstance(spec.get("reward"), str) or spec["reward"] not in rewards.REWARDS:
+            raise ValueError(f"methods.{name}.reward: {spec.get('reward')!r} is no registered reward "
+                             f"({', '.join(rewards.REWARDS)})")
+        if spec.get("trainer") not in TRAINER_LABELS:
+            raise ValueError(f"methods.{name}.trainer: must be one of {', '.join(TRAINER_LABELS)} (off-policy, "
+                             f"on-policy), got {spec.get('trainer')!r}")
+        m = reward_method(name, spec["reward"], spec["trainer"], spec.get("display") or name)
+        keys = {"reward": {"const": spec["reward"]}, "trainer": {"const": spec["trainer"]},
+                "display": {"type": "string", "default": m.display, "description": "its label in the tables"}}
+        out.append(register(Method(**{**m.__dict__, "params": {**keys, **m.params}})))
     return out
 
 
