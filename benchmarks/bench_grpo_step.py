@@ -7,8 +7,8 @@ Both variants run in this one process, back to back (ours, TRL, ours, TRL, ...),
 times each, on the same toy model (built into a temporary folder), the same prompts, batch and seed:
 
 * ``ours``: ``o1pruner.training.grpo.GRPOTrainer``: every completion graded by our ``Grader``, its
-  length against the problem's reference statistics, the group gathered and scored by the LH group
-  reward (``o1pruner.methods.onpolicy``);
+  length against the problem's reference statistics, the group gathered and scored by the LH reward
+  of the reward registry (``o1pruner.methods.rewards``), clipped;
 * ``trl``: ``trl.GRPOTrainer`` with a trivial reward (0 for every completion).
 
 Every completion is exactly ``--completion-tokens`` long (``min_new_tokens`` = the maximum), so both

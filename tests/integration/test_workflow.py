@@ -38,8 +38,8 @@ def test_all_plans_every_method_lambda_and_split(tmp_path):
     res = snakemake("-n", "--cores", "2", "--config", f"results={tmp_path}/r")
     assert res.returncode == 0, res.stderr[-3000:]
     jobs = job_counts(res.stdout)
-    # sft, dpo, λ ∈ {0, 2, 5} (the default grid), three difficulty splits
-    assert jobs["train"] == 2 + 3 + 3
+    # sft, dpo, λ ∈ {0, 2, 5} (the default grid), three difficulty splits, lh_onpolicy
+    assert jobs["train"] == 2 + 3 + 3 + 1
     assert jobs["evaluate"] == 2 + jobs["train"]  # + baseline, fast_prompt
 
 
@@ -56,7 +56,7 @@ def _dry_run_with_overlay(tmp_path, overlay_text: str) -> subprocess.CompletedPr
 def test_layered_configfiles_dry_run(tmp_path):
     """--configfile A B: B holds one key; the merged config is validated once (not B alone)."""
     res = _dry_run_with_overlay(tmp_path, "sampling: {k: 2}\n")
-    assert "--k 2 " in res.stdout and job_counts(res.stdout)["train"] == 8
+    assert "--k 2 " in res.stdout and job_counts(res.stdout)["train"] == 9
 
 
 def test_evaluation_and_sampling_get_the_same_engine_arguments(tmp_path):

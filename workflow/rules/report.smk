@@ -171,11 +171,12 @@ rule compare_trainers:
         "../../envs/analysis.yaml"
     params:
         pairs=" ".join(f"--pair {m} {off} {on}" for m in MODELS for off, on in trainer_pair_runs(m)),
+        root=lambda wc, input: str(Path(input[0]).parents[3]),  # <root>/<model>/eval/<run>/<set>.parquet
         datasets=" ".join(config["eval_datasets"]),
         stem=lambda wc, output: output[0].rsplit(".", 1)[0],
         boot=bootstrap_args(),
     shell:
-        "o1pruner compare-trainers {params.pairs} --evals-root {RESULTS} --datasets {params.datasets} "
+        "o1pruner compare-trainers {params.pairs} --evals-root {params.root} --datasets {params.datasets} "
         "--output {params.stem} {params.boot} > {log} 2>&1"
 
 
