@@ -171,12 +171,18 @@ def test_figure5_writes_png_and_pdf(tmp_path, half):
         assert (tmp_path / f"figure5.{ext}").stat().st_size > 1000
 
 
-def test_run_styles_one_marker_per_method_and_shades_per_value():
+def test_run_styles_a_hue_per_reward_a_marker_per_trainer_and_shades_per_value():
     t = pareto.pareto_table(_aes())
     styles = pareto.run_styles(t)
-    assert styles["O1-Pruner (λ=0)"]["marker"] == styles["O1-Pruner (λ=2)"]["marker"]
+    assert styles["O1-Pruner (λ=0)"]["marker"] == styles["O1-Pruner (λ=2)"]["marker"] == "o"
     assert styles["O1-Pruner (λ=0)"]["color"] != styles["O1-Pruner (λ=2)"]["color"]
-    assert len({s["marker"] for s in styles.values()}) == 5
+    assert [styles[k]["marker"] for k in ("Baseline", "SFT", "DPO")] == ["s", "v", "^"]
+    assert len({s["color"] for s in styles.values()}) == len(styles)
+    # a reward's on-policy run: its off-policy run's hue, the on-policy marker
+    rows = pd.concat([_aes(), _aes().query("method == 'lh'").assign(method="lh_onpolicy")], ignore_index=True)
+    both = pareto.run_styles(pareto.pareto_table(rows))
+    on, off = both["O1-Pruner on-policy (GRPO) (λ=2)"], both["O1-Pruner (λ=2)"]
+    assert (on["marker"], off["marker"]) == ("D", "o") and on["color"] == off["color"]
 
 
 def test_pareto_command_writes_table_and_figure(tmp_path):

@@ -257,18 +257,37 @@ def _shade(color, k: int, n: int):
     return tuple(dark + (light - dark) * t)
 
 
+# the marker of a run's trainer (None: evaluated untrained); unknown trainers take MARKERS in turn
+TRAINER_MARKERS = {None: "s", "sft": "v", "dpo": "^", "lh": "o", "grpo": "D"}
+
+
+def _family(method: object) -> tuple[str, str | None]:
+    """(hue key, trainer) of a method: the reward it trains on (lh and lh_onpolicy, kimi and
+    kimi_onpolicy share a hue), else the method itself; its trainer picks the marker."""
+    m = _registered(method)
+    if m is None:
+        return str(method), "?"
+    return (m.reward or (registry.PAPER_METHOD if m.name == registry.PAPER_METHOD else m.name)), m.trainer
+
+
 def run_styles(table: pd.DataFrame) -> dict[str, dict]:
-    """label -> marker and colour, the same in every panel: a marker and a hue per method, a shade
-    of it per run of a method (its parameter's values, low to high: dark to light)."""
+    """label -> marker and colour, the same in every panel: a hue per reward or method (a reward's
+    off- and on-policy runs share it), a marker per trainer (:data:`TRAINER_MARKERS`: off-policy
+    circles, on-policy diamonds), a shade of the hue per run of a method (its parameter's values,
+    low to high: dark to light)."""
     plt = pyplot()
     palette = plt.get_cmap("tab10").colors
     runs = table.drop_duplicates("label")
+    hues: dict[str, int] = {}
+    extra: dict[object, str] = {}
     styles = {}
-    for i, (_, g) in enumerate(runs.groupby("method", sort=False)):
+    for method, g in runs.groupby("method", sort=False):
+        hue, trainer = _family(method)
+        color = palette[hues.setdefault(hue, len(hues)) % len(palette)]
+        marker = TRAINER_MARKERS.get(trainer) or extra.setdefault(trainer, MARKERS[len(extra) % len(MARKERS)])
         g = g.sort_values("lambda", kind="stable", na_position="first")
         for k, label in enumerate(g["label"]):
-            styles[label] = {"marker": MARKERS[i % len(MARKERS)],
-                             "color": _shade(palette[i % len(palette)], k, len(g))}
+            styles[label] = {"marker": marker, "color": _shade(color, k, len(g))}
     return styles
 
 
