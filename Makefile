@@ -2,13 +2,14 @@
 #   make run    # venv + pinned deps, then the workflow on config/config.yaml (toy model, CPU)
 #   make test   # the test suite
 #   make results-page  # docs/results.md from the run's results/
+#   make results-page-rewards  # the length-rewards overlay's run and docs/results_length_rewards.md
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 SNAKEMAKE_ARGS ?=
 
-.PHONY: run test venv lint clean gpu-check gpu-check-cpu results-page
+.PHONY: run test venv lint clean gpu-check gpu-check-cpu results-page results-page-rewards
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -35,6 +36,10 @@ run: venv
 results-page: venv
 	snakemake --cores $(CORES) $(SNAKEMAKE_ARGS) results/results.md
 	mkdir -p docs && cp results/results.md docs/results.md
+
+results-page-rewards: venv
+	snakemake --cores $(CORES) --configfile config/config.yaml config/length_rewards.yaml $(SNAKEMAKE_ARGS) results/results.md
+	mkdir -p docs && cp results/results.md docs/results_length_rewards.md
 
 test: venv
 	python -m pytest -q $(PYTEST_ARGS)

@@ -152,12 +152,12 @@ def test_a_method_registered_later_appears_with_its_parameter(monkeypatch):
     runs = RUNS + [("my_reward", 0.5, 90.0, 400.0), ("short_prompt", None, 60.0, 100.0)]
     t = pareto.pareto_table(_aes(runs))
     easy = t[t["dataset"] == "toy_easy"].set_index("label")
-    assert list(easy.index)[-2:] == ["Short prompt", "My reward (alpha=0.5)"]  # registry order
-    assert easy.loc["My reward (alpha=0.5)", "run"] == "my_reward_alpha_0.5"
-    assert easy.loc["My reward (alpha=0.5)", "on_front"] and easy.loc["Short prompt", "on_front"]
+    assert list(easy.index)[-2:] == ["Short prompt", "My reward (α=0.5)"]  # registry order
+    assert easy.loc["My reward (α=0.5)", "run"] == "my_reward_alpha_0.5"
+    assert easy.loc["My reward (α=0.5)", "on_front"] and easy.loc["Short prompt", "on_front"]
     summary = pareto.front_summary(t)
     assert summary.iloc[0]["on the front (shortest first)"] == (
-        "Short prompt, O1-Pruner (λ=0), O1-Pruner (λ=2), My reward (alpha=0.5)")
+        "Short prompt, O1-Pruner (λ=0), O1-Pruner (λ=2), My reward (α=0.5)")
 
 
 # ---- the figure and the command -------------------------------------------------------------
@@ -169,6 +169,24 @@ def test_figure5_writes_png_and_pdf(tmp_path, half):
     pareto.figure5(pareto.pareto_table(df), tmp_path / "figure5")
     for ext in ("png", "pdf"):
         assert (tmp_path / f"figure5.{ext}").stat().st_size > 1000
+
+
+def test_figure5_with_many_runs_puts_the_legend_under_two_columns_of_panels(tmp_path, monkeypatch):
+    """More than CROWDED runs (the length-rewards overlay has 18): panels two to a row, only the
+    front's runs labelled in them."""
+    many = list(RUNS) + [(m, v, 70 + i, 60 + 3 * i) for i, (m, v) in enumerate(
+        [("kimi", 1.0), ("kimi_onpolicy", 1.0), ("arora", 0.1), ("arora_onpolicy", 0.1), ("budget", 96.0),
+         ("budget_onpolicy", 96.0), ("shorter_better", 0.01), ("shorter_better_onpolicy", 0.01)])]
+    table = pareto.pareto_table(_aes(runs=many, datasets=("toy_easy", "toy_medium", "toy_hard", "AVERAGE")))
+    labelled = []
+    monkeypatch.setattr(pareto, "_place_labels", lambda ax, points, avoid: labelled.append(points))
+    pareto.figure5(table, tmp_path / "figure5")
+    assert (tmp_path / "figure5.png").stat().st_size > 1000
+    assert len(labelled) == 4 and all(front for points in labelled for *_, front, _ in points)
+    from PIL import Image
+
+    width, height = Image.open(tmp_path / "figure5.png").size
+    assert width < 3.6 * 4 * 150 and height > 2 * 3.5 * 150  # 2 x 2 panels (150 dpi), not 4 in a row
 
 
 def test_run_styles_a_hue_per_reward_a_marker_per_trainer_and_shades_per_value():

@@ -34,8 +34,9 @@ from o1pruner.reporting.plotting import pyplot, save
 from o1pruner.reporting.tables import display_method, markdown_to_html
 from o1pruner.schemas import require_columns
 
-# how a run parameter prints in a run's label ("O1-Pruner (λ=2)"); others print by their key
-PARAM_SYMBOLS = {"lambda": "λ"}
+# how a run parameter prints in a run's label ("O1-Pruner (λ=2)"), as the papers write it
+# (docs/methods.md); others print by their key
+PARAM_SYMBOLS = {"lambda": "λ", "alpha": "α", "beta": "β", "weight": "w", "max_tokens": "L_max"}
 AXES = ("acc", "length", "aes")
 INTERVALS = [f"{c}_{b}" for c in AXES for b in ("lo", "hi")]
 KEYS = ["model", "dataset", "run", "label", "method", "lambda"]
@@ -350,11 +351,19 @@ def _line_boxes(ax, xs, ys, per_segment: int = 12) -> list:
     return _marker_boxes(ax, px, py, size=1.5)
 
 
+# more runs than this: panels two to a row, the legend under them, only the front's runs labelled
+# in the panels (the others by their marker and colour in the legend)
+CROWDED = 8
+
+
 def figure5(table: pd.DataFrame, stem: str | Path) -> None:
     """Figure 5: accuracy (y) against mean length (x) of every run, one panel per model and
     evaluation set plus AVERAGE; error bars: the intervals of ``table`` (where it has them); runs
-    on the front filled and joined from the shortest to the longest, dominated runs hollow; every
-    run labelled in its colour (front runs first, in bold) and named in the legend.
+    on the front filled and joined from the shortest to the longest, dominated runs hollow; each run
+    in its colour and marker (:func:`run_styles`) and named in the legend. Up to :data:`CROWDED`
+    runs, every run is labelled in the panels (front runs first, in bold), one row of panels per
+    model with the legend beside them; beyond, the panels go two to a row, the legend under them,
+    and only the front's runs are labelled.
 
     ``table`` is the output of :func:`pareto_table`.
     """
@@ -367,13 +376,21 @@ def figure5(table: pd.DataFrame, stem: str | Path) -> None:
     datasets = _ordered(table["dataset"])
     intervals = _has_intervals(table)
     styles = run_styles(table)
-    n_cols = len(datasets)
-    fig = plt.figure(figsize=(3.6 * n_cols + 2.6, 3.5 * len(models) + 0.5))
-    grid = fig.add_gridspec(len(models), n_cols + 1, width_ratios=[1] * n_cols + [0.75])
+    crowded = len(styles) > CROWDED
+    n_cols = min(2, len(datasets)) if crowded else len(datasets)
+    rows_per_model = -(-len(datasets) // n_cols)
+    n_rows = rows_per_model * len(models)
+    if crowded:
+        legend_rows = -(-(len(styles) + 2) // 3)
+        fig = plt.figure(figsize=(5.2 * n_cols + 0.6, 4.2 * n_rows + 0.8 + 0.2 * legend_rows))
+        grid = fig.add_gridspec(n_rows, n_cols)
+    else:
+        fig = plt.figure(figsize=(3.6 * n_cols + 2.6, 3.5 * n_rows + 0.5))
+        grid = fig.add_gridspec(n_rows, n_cols + 1, width_ratios=[1] * n_cols + [0.75])
     panels = []
     for r, model in enumerate(models):
         for c, dataset in enumerate(datasets):
-            ax = fig.add_subplot(grid[r, c])
+            ax = fig.add_subplot(grid[r * rows_per_model + c // n_cols, c % n_cols])
             g = table[(table["model"] == model) & (table["dataset"] == dataset)]
             for _, row in g.iterrows():
                 s = styles[row["label"]]
@@ -392,27 +409,34 @@ def figure5(table: pd.DataFrame, stem: str | Path) -> None:
             ax.set_title(f"{model} · {dataset}" if len(models) > 1 else str(dataset), fontsize=9,
                          fontweight="bold" if dataset == AVERAGE else "normal")
             ax.set_xlabel("mean length (tokens)", fontsize=8)
-            if c == 0:
+            if c % n_cols == 0:
                 ax.set_ylabel("accuracy (%)", fontsize=8)
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.25, lw=0.5)
             ax.margins(x=0.2, y=0.15)
             panels.append((ax, g, front))
-    legend_ax = fig.add_subplot(grid[:, -1])
-    legend_ax.set_axis_off()
     handles = [Line2D([], [], ls="none", marker=s["marker"], color=s["color"], mfc=s["color"], ms=7, label=label)
                for label, s in styles.items()]
     handles += [Line2D([], [], color="0.2", lw=1.2, ls="--", label="Pareto front (filled)"),
                 Line2D([], [], ls="none", marker="o", color="0.4", mfc="white", ms=6, label="dominated (hollow)")]
-    legend_ax.legend(handles=handles, loc="center left", fontsize=8, frameon=False, borderaxespad=0)
     title = "Figure 5: accuracy against mean length of every evaluated run"
     if intervals:
         title += "\nerror bars: 95 % paired-bootstrap intervals over problems; front on point estimates"
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    rect = (0, 0, 1, 1)
+    if crowded:
+        legend = fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=7.5, frameon=False)
+        fig.canvas.draw()  # the legend's height, then room for it under the panels
+        rect = (0, legend.get_window_extent().height / fig.get_window_extent().height + 0.01, 1, 1)
+    else:
+        legend_ax = fig.add_subplot(grid[:, -1])
+        legend_ax.set_axis_off()
+        legend_ax.legend(handles=handles, loc="center left", fontsize=8, frameon=False, borderaxespad=0)
+    fig.tight_layout(rect=rect)
     for ax, g, front in panels:  # after the layout, so the overlap checks see the final axes
         avoid = _marker_boxes(ax, g["length"], g["acc"]) + _line_boxes(ax, front["length"], front["acc"])
+        shown = g[g["on_front"].astype(bool)] if crowded else g
         points = [(row["length"], row["acc"], row["label"], bool(row["on_front"]), styles[row["label"]]["color"])
-                  for _, row in g.iterrows()]
+                  for _, row in shown.iterrows()]
         _place_labels(ax, points, avoid)
-    save(fig, stem)
+    save(fig, stem, rect)

@@ -16,11 +16,12 @@ def pyplot():
     return plt
 
 
-def save(fig, stem: Path) -> None:
-    """``<stem>.png`` and ``<stem>.pdf``, laid out tight; the figure is closed."""
+def save(fig, stem: Path, rect: tuple[float, float, float, float] = (0, 0, 1, 1)) -> None:
+    """``<stem>.png`` and ``<stem>.pdf``, laid out tight inside ``rect`` (figure fractions: left,
+    bottom, right, top; e.g. room kept for a legend under the panels); the figure is closed."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
+    fig.tight_layout(rect=rect)
     for ext in ("png", "pdf"):
         fig.savefig(f"{stem}.{ext}", dpi=150)
     pyplot().close(fig)
