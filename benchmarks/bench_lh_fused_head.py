@@ -12,7 +12,8 @@ subtracts the RSS once the model is built, so imports and weights drop out):
     backward of the mean response log-prob:
       * ``logits``: the LH path before issue 21, ``sequence_mean_logprobs`` on the model's
         ``[B, T, V]`` logits (float32 log-softmax per row);
-      * ``lh``: the LH path now, ``o1pruner.training.lh_trainer.model_mean_logprobs``;
+      * ``lh``: the LH path now, ``o1pruner.training.lh_trainer.model_mean_logprobs`` (the fused
+        head on CUDA and where the float32 logits would pass 1 GiB, else the logits);
       * ``trl``: TRL's fused head called directly (``add_fused_lm_head``, ``fused_lm_head=True``).
     Target: ``lh`` <= 1.1x ``trl``.
 (b) ``step``: one optimizer step (AdamW, fp32, gradient checkpointing as ``o1pruner train`` uses

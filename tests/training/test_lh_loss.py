@@ -342,7 +342,8 @@ def _old_vs_fused(model, batch, ref_shift=0.3):
         model.zero_grad()
         if fused:
             add_fused_head(model)
-            policy = model_mean_logprobs(model, batch["input_ids"], batch["attention_mask"], batch["labels"])
+            policy = model_mean_logprobs(model, batch["input_ids"], batch["attention_mask"], batch["labels"],
+                                         fused=True)
         else:
             policy = _batch_mean_logp(model, batch)
         loss = lh_loss(policy, ref, batch["weight"])
@@ -366,8 +367,39 @@ def test_fused_head_gives_todays_loss_and_gradient(tokenizer, tied):
         torch.testing.assert_close(new_g[name], old_g[name], rtol=1e-4, atol=1e-7, msg=name)
 
 
+def test_the_fused_head_serves_cuda_and_large_logits():
+    from o1pruner.training.lh_trainer import FULL_LOGITS_LIMIT, use_fused_head
+
+    assert use_fused_head("cuda", 8, 100) and use_fused_head(torch.device("cuda", 1), 8, 100)
+    # CPU: the logits where they fit (TRL's CPU fallback is slower), the fused head where the
+    # vocabulary dominates: SmolLM2 at 4k tokens (0.8 GB) and Qwen2's vocabulary at 8k (5 GB)
+    assert not use_fused_head("cpu", 4096, 49152) and use_fused_head("cpu", 8192, 151936)
+    assert use_fused_head("cpu", FULL_LOGITS_LIMIT // 4 + 1, 1) and not use_fused_head("cpu", FULL_LOGITS_LIMIT // 4, 1)
+
+
+def test_model_mean_logprobs_picks_its_path_and_both_agree(tokenizer, monkeypatch):
+    from o1pruner.training import lh_trainer
+
+    model = tiny_llama()
+    lh_trainer.add_fused_head(model)
+    batch = LHDataCollator(0)(make_features(tokenizer, n=3))
+    args = (model, batch["input_ids"], batch["attention_mask"], batch["labels"])
+    head_calls = []
+    model.lm_head.register_forward_hook(lambda *a: head_calls.append(1))  # the [B, T, V] projection
+    small = lh_trainer.model_mean_logprobs(*args)  # a tiny batch on CPU: the logits
+    assert head_calls == [1]
+    monkeypatch.setattr(lh_trainer, "FULL_LOGITS_LIMIT", 0)  # every batch "large": the fused head
+    large = lh_trainer.model_mean_logprobs(*args)
+    assert head_calls == [1]
+    torch.testing.assert_close(large, small, rtol=1e-5, atol=1e-6)
+
+
 def test_trainer_never_asks_the_model_for_full_logits(tokenizer, tmp_path, monkeypatch):
-    """Every LH forward (reference pass and training steps) goes through the fused head."""
+    """Where the fused head serves (CUDA, or logits past the limit: here every batch), every LH
+    forward (reference pass and training steps) goes through it."""
+    from o1pruner.training import lh_trainer
+
+    monkeypatch.setattr(lh_trainer, "FULL_LOGITS_LIMIT", 0)
     model = tiny_llama()
     feats = make_features(tokenizer, n=4)
     args = LHConfig(output_dir=str(tmp_path), per_device_train_batch_size=2, max_steps=2, learning_rate=0.1,

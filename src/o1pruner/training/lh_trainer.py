@@ -32,9 +32,10 @@ API (the training entry point ``o1pruner.training.train`` wires these together, 
   log-prob through TRL 1.16's fused LM head (:func:`add_fused_head`,
   ``trl.trainer.utils.add_fused_lm_head``), which projects the hidden states onto the vocabulary
   in tiles and never holds the ``[B, T, V]`` logits (at 17,408 tokens and Qwen's 151,936-entry
-  vocabulary those are ~10 GB in float32 per sequence before the backward pass). Loss and
-  gradient are those of :func:`sequence_mean_logprobs` on the model's logits
-  (tests/test_lh_loss.py).
+  vocabulary those are ~10 GB in float32 per sequence before the backward pass): always on CUDA,
+  and on CPU where those logits would pass 1 GiB (:func:`use_fused_head`; below that, TRL's CPU
+  fallback is slower than the logits). Loss and gradient are those of
+  :func:`sequence_mean_logprobs` on the model's logits (tests/training/test_lh_loss.py).
 - :class:`LHTrainer`: ``compute_loss`` = the LH loss; gradient accumulation gives the gradient of
   the mean over all sequences of the accumulated micro-batches (see the class docstring). With a
   plain ``TrainingArguments`` (no ``precompute_ref_log_probs``) the features must carry
@@ -123,11 +124,41 @@ def add_fused_head(model: torch.nn.Module) -> torch.nn.Module:
     return base
 
 
+# Bytes of float32 [B, T, V] logits above which the CPU, too, takes the fused head
+FULL_LOGITS_LIMIT = 1 << 30
+
+
+def use_fused_head(device: torch.device | str, n_positions: int, vocab_size: int) -> bool:
+    """Whether a batch's log-probs go through TRL's fused head (:func:`add_fused_head`).
+
+    On CUDA always: TRL's Triton kernel never holds the ``[B, T, V]`` logits and is as fast. On CPU
+    TRL runs its torch fallback, 2-3× slower than the logits at SmolLM2's vocabulary
+    (benchmarks/bench_lh_fused_head.py), so the CPU takes it only where the float32 logits of the
+    batch (``n_positions`` = B·T tokens × ``vocab_size`` × 4 bytes) would pass
+    :data:`FULL_LOGITS_LIMIT`: where the vocabulary dominates the memory. Both paths give the same
+    loss and gradient (tests/training/test_lh_loss.py).
+    """
+    return torch.device(device).type == "cuda" or 4 * n_positions * vocab_size > FULL_LOGITS_LIMIT
+
+
+def _vocab_size(model: torch.nn.Module) -> int:
+    inner = getattr(model, "module", model)  # DeepSpeed / DDP wrappers hold the model as .module
+    base = inner.get_base_model() if hasattr(inner, "get_base_model") else inner  # PEFT
+    return int(base.config.vocab_size)
+
+
 def model_mean_logprobs(
-    model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor
+    model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor,
+    fused: bool | None = None,
 ) -> torch.Tensor:
-    """:func:`sequence_mean_logprobs` of the model's logits, through the fused head
-    (:func:`add_fused_head` first): [B] float32, 0 for a row without scored tokens."""
+    """:func:`sequence_mean_logprobs` of the model's logits: [B] float32, 0 for a row without scored
+    tokens. ``fused`` (None: :func:`use_fused_head` decides): through the fused head
+    (:func:`add_fused_head` first), else from the model's full logits."""
+    if fused is None:
+        fused = use_fused_head(input_ids.device, input_ids.numel(), _vocab_size(model))
+    if not fused:
+        logits = model(input_ids=input_ids, attention_mask=attention_mask).logits  # [B, T, V]
+        return sequence_mean_logprobs(logits, labels)
     out = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels, fused_lm_head=True)
     token_logp = out.log_probs.float()                              # [B, T-1], 0 where labels[:, 1:] = −100
     n_tokens = (labels[:, 1:] != IGNORE_INDEX).sum(-1).clamp(min=1)  # [B]
@@ -364,7 +395,7 @@ class LHTrainer(OptimizerMixin, transformers.Trainer):
             model = kwargs.get("model", args[0] if args else None)
             kwargs["data_collator"] = LHDataCollator(_pad_id(kwargs.get("processing_class"), model))
         super().__init__(*args, **kwargs)
-        add_fused_head(self.model)  # per-token log-probs without the [B, T, V] logits
+        add_fused_head(self.model)  # per-token log-probs without the [B, T, V] logits (use_fused_head)
         self.epsilon = float(getattr(self.args, "epsilon", LHConfig.epsilon))
         self._reference_scored = False
         self._lh_step_sequences: int | None = None
