@@ -255,10 +255,10 @@ def define_methods(blocks: dict | None) -> list[Method]:
         if spec.get("trainer") not in TRAINER_LABELS:
             raise ValueError(f"methods.{name}.trainer: must be one of {', '.join(TRAINER_LABELS)} (off-policy, "
                              f"on-policy), got {spec.get('trainer')!r}")
-        m = reward_method(name, spec["reward"], spec["trainer"], spec.get("display") or name)
+        display = spec.get("display") or name
         keys = {"reward": {"const": spec["reward"]}, "trainer": {"const": spec["trainer"]},
-                "display": {"type": "string", "default": m.display, "description": "its label in the tables"}}
-        out.append(register(Method(**{**m.__dict__, "params": {**keys, **m.params}})))
+                "display": {"type": "string", "default": display, "description": "its label in the tables"}}
+        out.append(register(reward_method(name, spec["reward"], spec["trainer"], display, params=keys)))
     return out
 
 

@@ -268,7 +268,7 @@ def _family(method: object) -> tuple[str, str | None]:
     m = _registered(method)
     if m is None:
         return str(method), "?"
-    return (m.reward or (registry.PAPER_METHOD if m.name == registry.PAPER_METHOD else m.name)), m.trainer
+    return m.reward or m.name, m.trainer
 
 
 def run_styles(table: pd.DataFrame) -> dict[str, dict]:

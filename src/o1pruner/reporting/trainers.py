@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from o1pruner.evaluation.aes import AVERAGE
-from o1pruner.evaluation.bootstrap import group_seed, interval, paired_difference
+from o1pruner.evaluation.bootstrap import excludes_zero, group_seed, interval, paired_difference
 from o1pruner.methods import registry
 
 COLUMNS = ["model", "reward", "off_policy", "on_policy", "dataset", "acc_off", "acc_on", "acc_diff",
@@ -78,7 +78,7 @@ def _point(rows: pd.DataFrame) -> dict[str, float]:
 
 
 def _holds(lo: float, hi: float) -> str:
-    return "yes" if lo > 0 or hi < 0 else "no"
+    return "yes" if excludes_zero(lo, hi) else "no"
 
 
 def markdown(table: pd.DataFrame, confidence: float = 0.95) -> str:

@@ -107,6 +107,12 @@ def sequence_mean_logprobs(
     return token_logp.sum(-1) / n_tokens                           # [B]
 
 
+def _base_model(model: torch.nn.Module) -> torch.nn.Module:
+    """The model under DeepSpeed / DDP (``.module``) and PEFT (``get_base_model``) wrappers."""
+    inner = getattr(model, "module", model)
+    return inner.get_base_model() if hasattr(inner, "get_base_model") else inner
+
+
 def add_fused_head(model: torch.nn.Module) -> torch.nn.Module:
     """TRL's fused LM head on ``model`` (its base model under PEFT, as TRL's trainers do), once.
 
@@ -116,8 +122,7 @@ def add_fused_head(model: torch.nn.Module) -> torch.nn.Module:
     """
     from trl.trainer.utils import add_fused_lm_head
 
-    inner = getattr(model, "module", model)  # DeepSpeed / DDP wrappers hold the model as .module
-    base = inner.get_base_model() if hasattr(inner, "get_base_model") else inner  # PEFT
+    base = _base_model(model)
     if not getattr(base, "_o1pruner_fused_head", False):
         add_fused_lm_head(base, outputs=("log_probs",))
         base._o1pruner_fused_head = True  # a second patch would wrap the fused forward in itself
@@ -142,9 +147,7 @@ def use_fused_head(device: torch.device | str, n_positions: int, vocab_size: int
 
 
 def _vocab_size(model: torch.nn.Module) -> int:
-    inner = getattr(model, "module", model)  # DeepSpeed / DDP wrappers hold the model as .module
-    base = inner.get_base_model() if hasattr(inner, "get_base_model") else inner  # PEFT
-    return int(base.config.vocab_size)
+    return int(_base_model(model).config.vocab_size)
 
 
 def model_mean_logprobs(
